@@ -1,0 +1,135 @@
+// Frame-level reading and writing. The reader slices frames straight out of socket chunks and
+// copies only a frame that spans chunks; the writer gathers outgoing frames into one buffer
+// that the connection flushes once per turn of the event loop.
+import { Writer } from './codec.js';
+import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, CLASS_BASIC } from './methods.js';
+
+export const PROTOCOL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]); // "AMQP" 0 0 9 1
+export const FRAME_OVERHEAD = 8; // type(1) channel(2) size(4) ... end(1)
+const INITIAL_SIZE = 64 * 1024;
+const SMALL_BATCH = 8 * 1024;
+
+export interface FrameHandler {
+  /** One complete frame: payload is buf[start, end). Called synchronously, do not keep buf. */
+  onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): void;
+  /** A frame that cannot be valid (bad end octet, oversize): the connection must close. */
+  onFrameError(message: string): void;
+}
+
+export class FrameReader {
+  private rest: Buffer | null = null;
+  /** Largest frame size accepted (payload + 8); raised after tune-ok. */
+  maxFrame = 131072;
+  /** Set by the handler to stop parsing the rest of a chunk (e.g. the connection is closing). */
+  stopped = false;
+
+  constructor(private readonly handler: FrameHandler) {}
+
+  push(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.rest !== null) {
+      buf = Buffer.concat([this.rest, chunk]);
+      this.rest = null;
+    }
+    const len = buf.length;
+    let pos = 0;
+    while (pos + 7 <= len && !this.stopped) {
+      const size = buf.readUInt32BE(pos + 3);
+      if (size + FRAME_OVERHEAD > this.maxFrame) {
+        this.handler.onFrameError(`frame size ${size} exceeds the negotiated frame_max ${this.maxFrame}`);
+        return;
+      }
+      const end = pos + 7 + size;
+      if (end >= len) break;
+      if (buf[end] !== FRAME_END) {
+        this.handler.onFrameError(`bad frame end marker 0x${buf[end].toString(16)}`);
+        return;
+      }
+      this.handler.onFrame(buf[pos], buf.readUInt16BE(pos + 1), buf, pos + 7, end);
+      pos = end + 1;
+    }
+    if (pos < len && !this.stopped) this.rest = Buffer.from(buf.subarray(pos));
+  }
+}
+
+/** Output buffer with frame encoders. `encode` writes a method payload (class, method, args). */
+export class FrameWriter extends Writer {
+  method<A>(channel: number, encode: (w: Writer, a: A) => void, args: A): void {
+    const start = this.beginFrame(FRAME_METHOD, channel);
+    encode(this, args);
+    this.endFrame(start);
+  }
+
+  heartbeat(): void {
+    this.ensure(8);
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = FRAME_HEARTBEAT;
+    b.writeUInt16BE(0, p + 1);
+    b.writeUInt32BE(0, p + 3);
+    b[p + 7] = FRAME_END;
+    this.pos += 8;
+  }
+
+  /** Content header and body frames. props/body are byte ranges of `data`. */
+  content(channel: number, frameMax: number, data: Buffer, propsStart: number, propsEnd: number, bodyEnd: number): void {
+    const bodySize = bodyEnd - propsEnd;
+    const start = this.beginFrame(FRAME_HEADER, channel);
+    this.ensure(12 + propsEnd - propsStart);
+    const b = this.buf;
+    let p = this.pos;
+    b.writeUInt16BE(CLASS_BASIC, p);
+    b.writeUInt16BE(0, p + 2);
+    b.writeUInt32BE(Math.floor(bodySize / 0x1_0000_0000), p + 4);
+    b.writeUInt32BE(bodySize >>> 0, p + 8);
+    p += 12;
+    data.copy(b, p, propsStart, propsEnd);
+    this.pos = p + propsEnd - propsStart;
+    this.endFrame(start);
+    const maxPayload = frameMax - FRAME_OVERHEAD;
+    for (let off = propsEnd; off < bodyEnd; off += maxPayload) {
+      const chunkEnd = Math.min(bodyEnd, off + maxPayload);
+      const n = chunkEnd - off;
+      this.ensure(n + FRAME_OVERHEAD);
+      const bb = this.buf;
+      const q = this.pos;
+      bb[q] = FRAME_BODY;
+      bb.writeUInt16BE(channel, q + 1);
+      bb.writeUInt32BE(n, q + 3);
+      data.copy(bb, q + 7, off, chunkEnd);
+      bb[q + 7 + n] = FRAME_END;
+      this.pos = q + 8 + n;
+    }
+  }
+
+  /** Starts a frame; returns where it starts, to patch its size in endFrame. */
+  beginFrame(type: number, channel: number): number {
+    this.ensure(7);
+    const start = this.pos;
+    this.buf[start] = type;
+    this.buf.writeUInt16BE(channel, start + 1);
+    this.pos += 7;
+    return start;
+  }
+
+  endFrame(start: number): void {
+    this.buf.writeUInt32BE(this.pos - start - 7, start + 3);
+    this.u8(FRAME_END);
+  }
+
+  /**
+   * Hands the pending bytes over for socket.write, which keeps a reference until they are sent.
+   * Small batches are copied so the buffer can be reused; large ones are handed over whole.
+   */
+  take(): Buffer {
+    let out: Buffer;
+    if (this.pos <= SMALL_BATCH) {
+      out = Buffer.from(this.buf.subarray(0, this.pos));
+    } else {
+      out = this.buf.subarray(0, this.pos);
+      this.buf = Buffer.allocUnsafe(INITIAL_SIZE);
+    }
+    this.pos = 0;
+    return out;
+  }
+}

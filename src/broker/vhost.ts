@@ -1,0 +1,311 @@
+// A virtual host: its exchanges, queues and bindings, and the router that takes a message from
+// an exchange to the set of queues it reaches (following exchange-to-exchange bindings and
+// alternate exchanges, each queue at most once).
+import type { FieldTable } from '../amqp/field-table.js';
+import { Binding, createExchange, type Destination, Exchange, type RouteSink } from './exchange.js';
+import { accessRefused, commandInvalid, describe, notAllowed, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { checkExchangeEquivalence, checkQueueEquivalence, validateQueueArguments } from './arguments.js';
+import type { Message } from './message.js';
+import { Queue, type QueueOptions } from './queue.js';
+import type { QueueMessages } from './queue-messages.js';
+
+/** Told about every change to durable definitions, so the store can persist it. */
+export interface DefinitionListener {
+  exchangeDeclared(x: Exchange): void;
+  exchangeDeleted(x: Exchange): void;
+  queueDeclared(q: Queue): void;
+  queueDeleted(q: Queue): void;
+  bindingAdded(b: Binding): void;
+  bindingRemoved(b: Binding): void;
+}
+
+/** Makes the message container of a new queue (the store provides disk-backed ones). */
+export type QueueMessagesFactory = (queue: Queue) => QueueMessages;
+
+export interface ExchangeDeclare {
+  name: string;
+  type: string;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  arguments: FieldTable;
+}
+
+export interface QueueDeclare {
+  name: string;
+  /** The broker chose the name (amq.gen-...), so the reserved prefix is fine. */
+  serverNamed?: boolean;
+  durable: boolean;
+  exclusive: boolean;
+  autoDelete: boolean;
+  arguments: FieldTable;
+}
+
+const BUILTIN_EXCHANGES: [string, string][] = [
+  ['amq.direct', 'direct'], ['amq.fanout', 'fanout'], ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'], ['amq.match', 'headers'],
+];
+
+export class VHost implements RouteSink {
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  /** Bindings by destination, to drop them when the destination goes. */
+  private readonly bindingsTo = new Map<Destination, Set<Binding>>();
+  private routeMark = 0;
+  private routeOut: Queue[] = [];
+  private routeWork: Exchange[] = [];
+  private matched = 0;
+
+  listener: DefinitionListener | null = null;
+  messagesFactory: QueueMessagesFactory | null = null;
+
+  constructor(readonly name: string) {
+    const opts = { durable: true, autoDelete: false, internal: false, arguments: {} };
+    this.exchanges.set('', createExchange('', 'direct', name, opts));
+    for (const [n, t] of BUILTIN_EXCHANGES) this.exchanges.set(n, createExchange(n, t, name, opts));
+  }
+
+  // ---------------------------------------------------------------- exchanges
+
+  exchange(name: string): Exchange {
+    const x = this.exchanges.get(name);
+    if (!x) throw notFound(`no ${describe('exchange', name, this.name)}`);
+    return x;
+  }
+
+  declareExchange(d: ExchangeDeclare, passive: boolean): Exchange {
+    if (passive) return this.exchange(d.name);
+    const existing = this.exchanges.get(d.name);
+    if (existing) {
+      checkExchangeEquivalence(existing, d, this.name);
+      return existing;
+    }
+    if (d.name.startsWith('amq.')) {
+      throw accessRefused(`exchange name '${d.name}' contains reserved prefix 'amq.*'`);
+    }
+    if (!['direct', 'fanout', 'topic', 'headers'].includes(d.type)) {
+      throw commandInvalid(`unknown exchange type '${d.type}'`);
+    }
+    const x = createExchange(d.name, d.type, this.name, d);
+    this.exchanges.set(d.name, x);
+    if (x.durable) this.listener?.exchangeDeclared(x);
+    return x;
+  }
+
+  deleteExchange(name: string, ifUnused: boolean): void {
+    const x = this.exchanges.get(name);
+    if (!x) throw notFound(`no ${describe('exchange', name, this.name)}`);
+    if (name === '' || name.startsWith('amq.')) {
+      throw accessRefused(`operation not permitted on the default exchange`);
+    }
+    if (ifUnused && (x.bindings.size > 0 || x.inbound.size > 0)) {
+      throw preconditionFailed(`${describe('exchange', name, this.name)} in use`);
+    }
+    this.removeExchange(x);
+  }
+
+  private removeExchange(x: Exchange): void {
+    for (const b of [...x.bindings.values()]) this.dropBinding(b, false);
+    for (const b of [...(this.bindingsTo.get(x) ?? [])]) this.dropBinding(b, false);
+    this.bindingsTo.delete(x);
+    this.exchanges.delete(x.name);
+    x.deleted = true;
+    if (x.durable) this.listener?.exchangeDeleted(x);
+  }
+
+  // ------------------------------------------------------------------ queues
+
+  queue(name: string): Queue {
+    const q = this.queues.get(name);
+    if (!q) throw notFound(`no ${describe('queue', name, this.name)}`);
+    return q;
+  }
+
+  /** Fails with 405 when the queue is exclusive to another connection. */
+  checkExclusive(q: Queue, conn: object): void {
+    if (q.exclusive && q.owner !== conn) {
+      throw resourceLocked(`cannot obtain exclusive access to locked ${describe('queue', q.name, this.name)}. `
+        + 'It could be originally declared on another connection or the exclusive property value does not '
+        + 'match that of the original declaration.');
+    }
+  }
+
+  declareQueue(d: QueueDeclare, passive: boolean, conn: object): { queue: Queue; created: boolean } {
+    const existing = this.queues.get(d.name);
+    if (passive) {
+      if (!existing) throw notFound(`no ${describe('queue', d.name, this.name)}`);
+      this.checkExclusive(existing, conn);
+      return { queue: existing, created: false };
+    }
+    if (existing) {
+      // Redeclaring must agree on exclusivity too: same owner, or neither exclusive.
+      if (existing.owner !== (d.exclusive ? conn : null)) this.checkExclusive({ exclusive: true, owner: null, name: d.name } as Queue, conn);
+      checkQueueEquivalence(existing, d, this.name);
+      return { queue: existing, created: false };
+    }
+    if (d.name.startsWith('amq.') && !d.serverNamed) {
+      throw accessRefused(`queue name '${d.name}' contains reserved prefix 'amq.*'`);
+    }
+    validateQueueArguments(d.arguments, d.name, this.name);
+    const opts: QueueOptions = { durable: d.durable, exclusive: d.exclusive, autoDelete: d.autoDelete,
+      arguments: d.arguments, owner: d.exclusive ? conn : null };
+    const q = this.createQueue(d.name, opts);
+    return { queue: q, created: true };
+  }
+
+  /** Creates a queue without checks (declare, and recovery from the store). */
+  createQueue(name: string, opts: QueueOptions): Queue {
+    const q = new Queue(name, this.name, opts, { autoDelete: (queue) => this.removeQueue(queue) });
+    if (this.messagesFactory) (q as { messages: QueueMessages }).messages = this.messagesFactory(q);
+    this.queues.set(name, q);
+    if (q.durable) this.listener?.queueDeclared(q);
+    return q;
+  }
+
+  deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, conn: object): number {
+    const q = this.queue(name);
+    this.checkExclusive(q, conn);
+    if (ifUnused && q.consumerCount > 0) throw preconditionFailed(`${describe('queue', name, this.name)} in use`);
+    if (ifEmpty && q.messageCount > 0) throw preconditionFailed(`${describe('queue', name, this.name)} not empty`);
+    return this.removeQueue(q);
+  }
+
+  removeQueue(q: Queue): number {
+    if (this.queues.get(q.name) !== q) return 0;
+    this.queues.delete(q.name);
+    for (const b of [...(this.bindingsTo.get(q) ?? [])]) this.dropBinding(b, false);
+    this.bindingsTo.delete(q);
+    const count = q.destroy();
+    if (q.durable) this.listener?.queueDeleted(q);
+    return count;
+  }
+
+  /** A connection went away: its exclusive queues go with it. */
+  connectionClosed(conn: object): void {
+    for (const q of [...this.queues.values()]) {
+      if (q.exclusive && q.owner === conn) this.removeQueue(q);
+    }
+  }
+
+  // ---------------------------------------------------------------- bindings
+
+  bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): Binding {
+    if (source.name === '') throw accessRefused(`operation not permitted on the default exchange`);
+    const id = bindingId(destination, routingKey, args);
+    const existing = source.bindings.get(id);
+    if (existing) return existing;
+    const b = new Binding(source, destination, routingKey, args, id);
+    source.addBinding(b);
+    let set = this.bindingsTo.get(destination);
+    if (!set) this.bindingsTo.set(destination, (set = new Set()));
+    set.add(b);
+    if (destination instanceof Exchange) destination.inbound.add(b);
+    if (source.durable && destination.durable) this.listener?.bindingAdded(b);
+    return b;
+  }
+
+  unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    if (source.name === '') throw accessRefused(`operation not permitted on the default exchange`);
+    const b = source.bindings.get(bindingId(destination, routingKey, args));
+    // RabbitMQ answers unbind-ok for a binding that does not exist.
+    if (b) this.dropBinding(b, true);
+  }
+
+  private dropBinding(b: Binding, autoDelete: boolean): void {
+    b.source.removeBinding(b);
+    this.bindingsTo.get(b.destination)?.delete(b);
+    if (b.destination instanceof Exchange) b.destination.inbound.delete(b);
+    if (b.source.durable && b.destination.durable) this.listener?.bindingRemoved(b);
+    const src = b.source;
+    if (autoDelete && src.autoDelete && src.bindings.size === 0 && this.exchanges.get(src.name) === src) {
+      this.removeExchange(src);
+    }
+  }
+
+  bindingsOf(destination: Destination): Binding[] {
+    return [...(this.bindingsTo.get(destination) ?? [])];
+  }
+
+  /** Every binding, for listings and definitions export. */
+  allBindings(): Binding[] {
+    const out: Binding[] = [];
+    for (const x of this.exchanges.values()) out.push(...x.bindings.values());
+    return out;
+  }
+
+  // ----------------------------------------------------------------- routing
+
+  /** Called by exchanges for each match. */
+  add(d: Destination): void {
+    this.matched++;
+    if (d instanceof Exchange) {
+      this.routeWork.push(d);
+    } else if (d.routeMark !== this.routeMark) {
+      d.routeMark = this.routeMark;
+      this.routeOut.push(d);
+    }
+  }
+
+  /**
+   * The queues `msg` reaches from exchange `x` with `routingKey` (and extra CC/BCC keys).
+   * The returned array is reused by the next call.
+   */
+  route(x: Exchange, msg: Message, routingKey: string, extraKeys: string[] | null): Queue[] {
+    const mark = ++this.routeMark;
+    const out = this.routeOut;
+    out.length = 0;
+    const work = this.routeWork;
+    work.length = 0;
+    if (x.name === '') {
+      this.routeDefault(routingKey, extraKeys);
+      return out;
+    }
+    work.push(x);
+    for (let i = 0; i < work.length; i++) {
+      const ex = work[i];
+      if (ex.visitMark === mark) continue;
+      ex.visitMark = mark;
+      ex.publishInCount++;
+      const before = this.matched;
+      ex.route(msg, routingKey, this);
+      if (extraKeys !== null) for (const k of extraKeys) ex.route(msg, k, this);
+      if (this.matched === before) {
+        const ae = ex.alternate;
+        const aex = ae === null ? undefined : this.exchanges.get(ae);
+        if (aex !== undefined) work.push(aex);
+      } else {
+        ex.publishOutCount++;
+      }
+    }
+    return out;
+  }
+
+  private routeDefault(routingKey: string, extraKeys: string[] | null): void {
+    const q = this.queues.get(routingKey);
+    if (q !== undefined) this.add(q);
+    if (extraKeys !== null) {
+      for (const k of extraKeys) {
+        const cq = this.queues.get(k);
+        if (cq !== undefined) this.add(cq);
+      }
+    }
+  }
+
+  /** Fails unless `user` may use this vhost (connection.open). */
+  static checkVhostAccess(allowed: boolean, user: string, vhost: string): void {
+    if (!allowed) throw notAllowed(`access to vhost '${vhost}' refused for user '${user}'`);
+  }
+}
+
+function bindingId(d: Destination, routingKey: string, args: FieldTable): string {
+  const kind = d instanceof Exchange ? 'e' : 'q';
+  const argKey = Object.keys(args).length === 0 ? '' : stableArgs(args);
+  return `${kind}\u0000${d.name}\u0000${routingKey}\u0000${argKey}`;
+}
+
+function stableArgs(args: FieldTable): string {
+  return JSON.stringify(Object.keys(args).sort().map((k) => {
+    const v = args[k];
+    return [k, typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('base64') : v];
+  }));
+}

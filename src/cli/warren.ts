@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// `warren`: starts the broker. Flags override environment variables, which override the
+// optional JSON config file (--config or WARREN_CONFIG).
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { ENV_VARS, loadConfig, type ConfigInput } from '../config.js';
+import { Warren, VERSION } from '../warren.js';
+
+const program = new Command('warren')
+  .description('Warren: an AMQP 0-9-1 message broker that RabbitMQ clients use unmodified')
+  .version(VERSION)
+  .option('-p, --port <port>', 'AMQP port (default 5672)')
+  .option('-b, --bind <address>', 'address to listen on (default 0.0.0.0)')
+  .option('-d, --data-dir <dir>', 'data directory (default ./data)')
+  .option('--definitions <file>', 'RabbitMQ-format definitions JSON to import at boot')
+  .option('--config <file>', 'JSON config file')
+  .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
+  .option('--heartbeat <seconds>', 'heartbeat interval proposed to clients (default 60)')
+  .option('--frame-max <bytes>', 'largest frame accepted (default 131072)')
+  .option('--max-message-size <size>', 'largest message body accepted (default 128MiB)')
+  .option('--memory-high-watermark <fraction|size>', 'memory alarm threshold (default 0.4 of RAM)')
+  .option('--disk-free-limit <size>', 'disk alarm threshold (default 50MB)')
+  .addHelpText('after', `\nEnvironment variables: ${ENV_VARS.join(', ')}, WARREN_CONFIG, WARREN_LOOPBACK_USERS`);
+
+program.parse();
+const o = program.opts<Record<string, string | undefined>>();
+const flags: ConfigInput = {
+  amqpPort: o.port,
+  bind: o.bind,
+  dataDir: o.dataDir,
+  definitionsFile: o.definitions,
+  logLevel: o.logLevel,
+  heartbeat: o.heartbeat,
+  frameMax: o.frameMax,
+  maxMessageSize: o.maxMessageSize,
+  memoryHighWatermark: o.memoryHighWatermark,
+  diskFreeLimit: o.diskFreeLimit,
+};
+
+let config;
+try {
+  config = loadConfig(flags, process.env, o.config);
+} catch (err) {
+  console.error(`warren: invalid configuration: ${(err as Error).message}`);
+  process.exit(2);
+}
+const log = pino({ level: config.logLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+
+let warren: Warren;
+try {
+  warren = await Warren.start(config, log);
+} catch (err) {
+  log.fatal({ err }, `could not start: ${(err as Error).message}`);
+  process.exit(1);
+}
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down');
+  try {
+    await warren.stop();
+  } catch (err) {
+    log.error({ err }, 'error during shutdown');
+  }
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'uncaught exception; this is a bug in Warren, please report it');
+});

@@ -1,0 +1,127 @@
+// The one place where defaults, an optional JSON config file, environment variables and
+// command-line flags become a typed configuration (later sources win).
+import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+
+export interface Config {
+  amqpPort: number;
+  bind: string;
+  dataDir: string;
+  logLevel: string;
+  /** First user, created on a fresh data directory. */
+  defaultUser: string;
+  defaultPass: string;
+  defaultVhost: string;
+  /** Users that may only connect from loopback (RabbitMQ's loopback_users). */
+  loopbackUsers: string[];
+  /** RabbitMQ-format definitions JSON loaded at boot (users, vhosts, permissions, topology). */
+  definitionsFile: string | null;
+  frameMax: number;
+  channelMax: number;
+  heartbeat: number;
+  maxMessageSize: number;
+  /** Memory alarm threshold in bytes (from a fraction of RAM or an absolute size). */
+  memoryHighWatermark: number;
+  /** Disk alarm when free space on the data directory's disk falls below this, bytes. */
+  diskFreeLimit: number;
+}
+
+export type ConfigInput = Partial<Record<keyof Config, unknown>>;
+
+const DEFAULTS: Config = {
+  amqpPort: 5672,
+  bind: '0.0.0.0',
+  dataDir: './data',
+  logLevel: 'info',
+  defaultUser: 'guest',
+  defaultPass: 'guest',
+  defaultVhost: '/',
+  loopbackUsers: ['guest'],
+  definitionsFile: null,
+  frameMax: 131072,
+  channelMax: 2047,
+  heartbeat: 60,
+  maxMessageSize: 128 * 1024 * 1024,
+  memoryHighWatermark: Math.floor(totalmem() * 0.4),
+  diskFreeLimit: 50 * 1000 * 1000,
+};
+
+/** Environment variables and the setting each one gives. */
+const ENV: [string, keyof Config][] = [
+  ['RABBITMQ_DEFAULT_USER', 'defaultUser'],
+  ['RABBITMQ_DEFAULT_PASS', 'defaultPass'],
+  ['RABBITMQ_DEFAULT_VHOST', 'defaultVhost'],
+  ['WARREN_AMQP_PORT', 'amqpPort'],
+  ['WARREN_PORT', 'amqpPort'],
+  ['WARREN_BIND', 'bind'],
+  ['WARREN_DATA_DIR', 'dataDir'],
+  ['WARREN_LOG_LEVEL', 'logLevel'],
+  ['WARREN_DEFAULT_USER', 'defaultUser'],
+  ['WARREN_DEFAULT_PASS', 'defaultPass'],
+  ['WARREN_DEFAULT_VHOST', 'defaultVhost'],
+  ['WARREN_DEFINITIONS', 'definitionsFile'],
+  ['WARREN_FRAME_MAX', 'frameMax'],
+  ['WARREN_CHANNEL_MAX', 'channelMax'],
+  ['WARREN_HEARTBEAT', 'heartbeat'],
+  ['WARREN_MAX_MESSAGE_SIZE', 'maxMessageSize'],
+  ['WARREN_MEMORY_HIGH_WATERMARK', 'memoryHighWatermark'],
+  ['WARREN_DISK_FREE_LIMIT', 'diskFreeLimit'],
+];
+
+export const ENV_VARS = ENV.map(([name]) => name);
+
+/** "1.5GB", "512MiB", "50MB", "1000" -> bytes. */
+export function parseSize(v: unknown): number {
+  if (typeof v === 'number') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$/i.exec(String(v));
+  if (!m) throw new Error(`not a size: ${String(v)}`);
+  const base = m[3] ? 1024 : 1000;
+  const exp = ' kmgt'.indexOf(m[2].toLowerCase() || ' ');
+  return Math.floor(Number(m[1]) * base ** exp);
+}
+
+/** A fraction of RAM (0 < x <= 1, e.g. "0.4") or an absolute size ("2GB"). */
+export function parseWatermark(v: unknown): number {
+  const s = String(v).trim();
+  if (/^0?\.\d+$|^1(\.0+)?$/.test(s)) return Math.floor(totalmem() * Number(s));
+  return parseSize(s);
+}
+
+function coerce(key: keyof Config, v: unknown): unknown {
+  switch (key) {
+    case 'amqpPort': case 'frameMax': case 'channelMax': case 'heartbeat': {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`${key} must be a non-negative integer, got ${String(v)}`);
+      return n;
+    }
+    case 'maxMessageSize': case 'diskFreeLimit': return parseSize(v);
+    case 'memoryHighWatermark': return parseWatermark(v);
+    case 'loopbackUsers': return Array.isArray(v) ? v.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean);
+    default: return v === null ? null : String(v);
+  }
+}
+
+/**
+ * Builds the configuration: defaults, then the JSON file (if any), then the environment, then
+ * flags. A custom default user (from the environment or flags) may connect from anywhere,
+ * as with RabbitMQ's docker image.
+ */
+export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, file?: string): Config {
+  const cfg: Config = { ...DEFAULTS };
+  const apply = (src: ConfigInput) => {
+    for (const [k, v] of Object.entries(src)) {
+      if (v === undefined) continue;
+      (cfg as unknown as Record<string, unknown>)[k] = coerce(k as keyof Config, v);
+    }
+  };
+  const configFile = file ?? env.WARREN_CONFIG;
+  if (configFile) apply(JSON.parse(readFileSync(configFile, 'utf8')) as ConfigInput);
+  for (const [name, key] of ENV) if (env[name] !== undefined && env[name] !== '') apply({ [key]: env[name] });
+  apply(flags);
+  if (cfg.defaultUser !== 'guest' && !flags.loopbackUsers && !env.WARREN_LOOPBACK_USERS) {
+    cfg.loopbackUsers = cfg.loopbackUsers.filter((u) => u !== cfg.defaultUser);
+  }
+  if (env.WARREN_LOOPBACK_USERS !== undefined) cfg.loopbackUsers = coerce('loopbackUsers', env.WARREN_LOOPBACK_USERS) as string[];
+  if (cfg.frameMax < 4096) throw new Error(`frameMax must be at least 4096, got ${cfg.frameMax}`);
+  return cfg;
+}

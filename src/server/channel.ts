@@ -1,0 +1,691 @@
+// One AMQP channel: method dispatch, publish assembly (method + header + body), consumers,
+// unacked deliveries, prefetch, confirms and transactions. Declarations live in
+// channel-definitions.ts; this file keeps the message path together.
+import { randomBytes } from 'node:crypto';
+import type { Reader, Writer } from '../amqp/codec.js';
+import * as M from '../amqp/methods.js';
+import { PropertySummary, scanProperties } from '../amqp/properties.js';
+import { Consumer, type DeliverySink, NO_CREDIT, READY, SOCKET_FULL } from '../broker/consumer.js';
+import { accessRefused, AmqpError, channelError, describe, notAllowed, notFound, notImplemented, preconditionFailed, unexpectedFrame } from '../broker/errors.js';
+import type { Exchange } from '../broker/exchange.js';
+import { Message } from '../broker/message.js';
+import type { Queue, QueueEntry } from '../broker/queue.js';
+import { ConfirmTracker, NACK, NOW } from './confirms.js';
+import type { Connection } from './connection.js';
+import { handleDefinitionMethod } from './channel-definitions.js';
+import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
+import { Transaction } from './transaction.js';
+
+const enum Content { None, Header, Body }
+
+export class Channel implements DeliverySink {
+  closing = false;
+  /** channel.flow from the client: deliveries paused while false. */
+  private flowActive = true;
+  readonly consumers = new Map<string, Consumer>();
+  /** Deliveries awaiting ack, by delivery tag, in tag order. */
+  readonly unacked = new Map<number, QueueEntry>();
+  private nextTag = 1;
+  /** basic.qos global=false: prefetch given to consumers created afterwards. */
+  private consumerPrefetch = 0;
+  /** basic.qos global=true: limit across the channel. */
+  private channelPrefetch = 0;
+  /** The last queue declared on this channel, for methods that name queue "". */
+  lastQueue = '';
+  confirms: ConfirmTracker | null = null;
+  tx: Transaction | null = null;
+  readonly directReply: DirectReply;
+
+  // Publish assembly; fields rather than an object per message.
+  private content = Content.None;
+  private pubExchange: Exchange | null = null;
+  private pubRoutingKey = '';
+  private pubMandatory = false;
+  private readonly routeScratch = Buffer.allocUnsafe(2 + 255 + 255);
+  private routeLen = 0;
+  private pubData: Buffer | null = null;
+  private pubRouteEnd = 0;
+  private pubPropsEnd = 0;
+  private pubPos = 0;
+  private readonly props = new PropertySummary();
+  // Strings of the last publish, reused while the bytes repeat (most publishers use a few keys).
+  private lastExchangeName = '';
+  private readonly lastExBytes = Buffer.alloc(256);
+  private lastExLen = -1;
+  private permVersion = -1;
+  private readonly lastKeyBytes = Buffer.alloc(256);
+  private lastKeyLen = -1;
+  private lastKey = '';
+
+  // Counters for the management API.
+  publishCount = 0;
+  deliverCount = 0;
+  ackCount = 0;
+
+  constructor(readonly conn: Connection, readonly id: number) {
+    this.directReply = new DirectReply(this);
+  }
+
+  get vhost() {
+    return this.conn.vhost!;
+  }
+
+  get user(): string {
+    return this.conn.userName;
+  }
+
+  send<A>(encode: (w: Writer, a: A) => void, args?: A): void {
+    this.conn.send(this.id, encode, args);
+  }
+
+  // ----------------------------------------------------------- dispatching
+
+  onMethod(id: number, r: Reader, buf: Buffer, start: number, end: number): void {
+    if (this.closing) {
+      if (id === M.CHANNEL_CLOSE_OK) this.conn.channelClosed(this);
+      else if (id === M.CHANNEL_CLOSE) {
+        this.send(M.encodeChannelCloseOk);
+        this.conn.channelClosed(this);
+      }
+      return;
+    }
+    if (this.content !== Content.None) {
+      throw unexpectedFrame(`expected content header for class 60, got non content header frame instead`);
+    }
+    switch (id) {
+      case M.BASIC_PUBLISH: return this.onPublish(buf, start, end);
+      case M.BASIC_ACK: {
+        const a = M.decodeBasicAck(r);
+        return this.onAck(a.deliveryTag, a.multiple);
+      }
+      case M.BASIC_NACK: {
+        const a = M.decodeBasicNack(r);
+        return this.onReject(a.deliveryTag, a.multiple, a.requeue, 'nack');
+      }
+      case M.BASIC_REJECT: {
+        const a = M.decodeBasicReject(r);
+        return this.onReject(a.deliveryTag, false, a.requeue, 'reject');
+      }
+      case M.BASIC_CONSUME: return this.onConsume(M.decodeBasicConsume(r));
+      case M.BASIC_CANCEL: {
+        const a = M.decodeBasicCancel(r);
+        this.cancelConsumer(a.consumerTag);
+        if (!a.nowait) this.send(M.encodeBasicCancelOk, { consumerTag: a.consumerTag });
+        return;
+      }
+      case M.BASIC_GET: return this.onGet(M.decodeBasicGet(r));
+      case M.BASIC_QOS: return this.onQos(M.decodeBasicQos(r));
+      case M.BASIC_RECOVER: {
+        this.recover(M.decodeBasicRecover(r).requeue);
+        this.send(M.encodeBasicRecoverOk);
+        return;
+      }
+      case M.BASIC_RECOVER_ASYNC:
+        this.recover(M.decodeBasicRecoverAsync(r).requeue);
+        return;
+      case M.CHANNEL_CLOSE: {
+        M.decodeChannelClose(r);
+        this.release();
+        this.send(M.encodeChannelCloseOk);
+        this.conn.channelClosed(this);
+        return;
+      }
+      case M.CHANNEL_CLOSE_OK:
+        return;
+      case M.CHANNEL_FLOW: {
+        const active = M.decodeChannelFlow(r).active;
+        this.flowActive = active;
+        this.send(M.encodeChannelFlowOk, { active });
+        if (active) this.resumeDeliveries();
+        return;
+      }
+      case M.CHANNEL_FLOW_OK:
+        return;
+      case M.CHANNEL_OPEN:
+        throw channelError(`second 'channel.open' seen`);
+      case M.CONFIRM_SELECT: {
+        const a = M.decodeConfirmSelect(r);
+        if (this.tx) throw preconditionFailed('cannot switch from tx to confirm mode');
+        this.confirms ??= new ConfirmTracker();
+        if (!a.nowait) this.send(M.encodeConfirmSelectOk);
+        return;
+      }
+      case M.TX_SELECT:
+        if (this.confirms) throw preconditionFailed('cannot switch from confirm to tx mode');
+        this.tx ??= new Transaction();
+        this.send(M.encodeTxSelectOk);
+        return;
+      case M.TX_COMMIT: return this.onTxCommit();
+      case M.TX_ROLLBACK: return this.onTxRollback();
+      case M.ACCESS_REQUEST:
+        M.decodeAccessRequest(r);
+        this.send(M.encodeAccessRequestOk, { ticket: 1 });
+        return;
+    }
+    if (handleDefinitionMethod(this, id, r)) return;
+    if (M.METHOD_NAMES[id] === undefined) throw notImplemented(`unknown method ${id >>> 16}/${id & 0xffff}`);
+    throw channelError(`unexpected method ${M.METHOD_NAMES[id]} on a channel`);
+  }
+
+  // ----------------------------------------------------------------- publish
+
+  private onPublish(buf: Buffer, start: number, end: number): void {
+    // basic.publish: class(2) method(2) ticket(2) exchange(shortstr) routing-key(shortstr) bits(1)
+    let p = start + 6;
+    const exLen = buf[p];
+    const exStart = p + 1;
+    p = exStart + exLen;
+    const keyLen = buf[p];
+    const keyStart = p + 1;
+    p = keyStart + keyLen;
+    if (p >= end) throw new AmqpError(502, 'basic.publish arguments truncated');
+    const bits = buf[p];
+    if (bits & 2) throw notImplemented('immediate=true');
+    // Keep the two shortstrs as they are: they become the head of the message bytes.
+    this.routeLen = p - start - 6;
+    buf.copy(this.routeScratch, 0, start + 6, p);
+    let exName = this.lastExchangeName;
+    if (exLen !== this.lastExLen || buf.compare(this.lastExBytes, 0, exLen, exStart, exStart + exLen) !== 0) {
+      exName = buf.toString('utf8', exStart, exStart + exLen);
+      buf.copy(this.lastExBytes, 0, exStart, exStart + exLen);
+      this.lastExLen = exLen;
+      this.lastExchangeName = exName;
+    }
+    if (keyLen === this.lastKeyLen && buf.compare(this.lastKeyBytes, 0, keyLen, keyStart, keyStart + keyLen) === 0) {
+      this.pubRoutingKey = this.lastKey;
+    } else {
+      this.pubRoutingKey = this.lastKey = buf.toString('utf8', keyStart, keyStart + keyLen);
+      buf.copy(this.lastKeyBytes, 0, keyStart, keyStart + keyLen);
+      this.lastKeyLen = keyLen;
+    }
+    let x = this.pubExchange;
+    const users = this.conn.broker.users;
+    if (x === null || x.deleted || x.name !== exName || this.permVersion !== users.version) {
+      x = this.vhost.exchanges.get(exName) ?? null;
+      if (x === null) throw notFound(`no ${describe('exchange', exName, this.vhost.name)}`);
+      if (x.internal) throw accessRefused(`cannot publish to internal ${describe('exchange', exName, this.vhost.name)}`);
+      this.checkAccess('write', 'exchange', exName);
+      this.permVersion = users.version;
+    }
+    this.pubExchange = x;
+    this.pubMandatory = (bits & 1) !== 0;
+    this.content = Content.Header;
+    this.conn.published();
+  }
+
+  onContentHeader(buf: Buffer, start: number, end: number): void {
+    if (this.closing) return;
+    if (this.content !== Content.Header) throw unexpectedFrame('unexpected content header frame');
+    // class(2) weight(2) body-size(8) properties
+    if (end - start < 14) throw new AmqpError(502, 'content header too short');
+    if (buf.readUInt16BE(start) !== M.CLASS_BASIC) throw unexpectedFrame('content header for a class other than basic');
+    const bodySize = buf.readUInt32BE(start + 4) * 0x1_0000_0000 + buf.readUInt32BE(start + 8);
+    const propsStart = start + 12;
+    const props = this.props;
+    scanProperties(buf, propsStart, end, props);
+    this.content = Content.Body;
+    const max = this.conn.ctx.config.maxMessageSize;
+    if (bodySize > max) {
+      this.content = Content.None;
+      throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${max}`);
+    }
+    if (props.userId !== null && props.userId !== this.user) {
+      this.content = Content.None;
+      throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.user}'`);
+    }
+    if (props.badExpiration !== null) {
+      this.content = Content.None;
+      throw preconditionFailed(`invalid expiration '${props.badExpiration}': {value_not_integer}`);
+    }
+    const propsLen = end - propsStart;
+    const routeLen = this.routeLen;
+    const data = Buffer.allocUnsafe(routeLen + propsLen + bodySize);
+    this.routeScratch.copy(data, 0, 0, routeLen);
+    buf.copy(data, routeLen, propsStart, end);
+    this.pubData = data;
+    this.headerBase = propsStart;
+    this.pubRouteEnd = routeLen;
+    this.pubPropsEnd = routeLen + propsLen;
+    this.pubPos = this.pubPropsEnd;
+    if (bodySize === 0) this.publishAssembled();
+  }
+
+  onContentBody(buf: Buffer, start: number, end: number): void {
+    if (this.closing) return;
+    if (this.content !== Content.Body) throw unexpectedFrame('unexpected content body frame');
+    const data = this.pubData!;
+    const n = end - start;
+    if (this.pubPos + n > data.length) throw unexpectedFrame('content body larger than declared in the content header');
+    buf.copy(data, this.pubPos, start, end);
+    this.pubPos += n;
+    if (this.pubPos === data.length) this.publishAssembled();
+  }
+
+  private publishAssembled(): void {
+    const p = this.props;
+    const data = this.pubData!;
+    const hdrOffset = this.pubRouteEnd - this.headerBase;
+    let msg = new Message(
+      this.lastExchangeName, this.pubRoutingKey, data, this.pubRouteEnd, this.pubPropsEnd,
+      p.deliveryMode === 2, p.priority, p.expiration,
+      p.headersStart < 0 ? -1 : p.headersStart + hdrOffset,
+      p.headersEnd < 0 ? -1 : p.headersEnd + hdrOffset,
+    );
+    this.content = Content.None;
+    this.pubData = null;
+    this.publishCount++;
+    if (p.replyToDirect) msg = this.directReply.rewriteReplyTo(msg);
+    const x = this.pubExchange!;
+    if (this.tx !== null) {
+      this.tx.publishes.push({ exchange: x, msg, mandatory: this.pubMandatory });
+      return;
+    }
+    this.routeAndEnqueue(x, msg, this.pubMandatory);
+  }
+
+  /** Offset of the properties in the last content-header frame's buffer (set by onContentHeader). */
+  private headerBase = 0;
+
+  routeAndEnqueue(x: Exchange, msg: Message, mandatory: boolean): void {
+    const vhost = this.vhost;
+    const rk = msg.routingKey;
+    const confirms = this.confirms;
+    const tag = confirms === null ? 0 : confirms.next();
+    if (rk.startsWith(DIRECT_REPLY_TO) && x.name === '') {
+      const delivered = this.directReply.route(rk, msg, this.conn.ctx);
+      if (!delivered && mandatory) this.sendReturn(312, 'NO_ROUTE', msg);
+      if (confirms !== null && confirms.record(tag, NOW)) this.confirmsDue();
+      return;
+    }
+    const extra = msg.headersStart < 0 ? null : ccKeys(msg);
+    const queues = vhost.route(x, msg, rk, extra);
+    const n = queues.length;
+    if (n === 0) {
+      if (mandatory) this.sendReturn(312, 'NO_ROUTE', msg);
+      if (confirms !== null && confirms.record(tag, NOW)) this.confirmsDue();
+      return;
+    }
+    let epoch = NOW;
+    // Copy: enqueueing may route again (dead-lettering) and reuse the router's array.
+    const targets = n === 1 ? null : queues.slice();
+    for (let i = 0; i < n; i++) {
+      const q = targets === null ? queues[0] : targets[i];
+      if (q.publish(msg)) this.conn.holdFlow(q);
+      if (confirms !== null) {
+        const e = q.messages.syncEpochFor(msg);
+        if (e === NACK) epoch = NACK;
+        else if (epoch !== NACK && e > epoch) epoch = e;
+      }
+    }
+    if (confirms !== null) {
+      if (confirms.record(tag, epoch)) this.confirmsDue();
+      else if (epoch > NOW) this.conn.ctx.syncWaiters.add(this);
+    }
+  }
+
+  private sendReturn(code: number, text: string, msg: Message): void {
+    const out = this.conn.out;
+    const start = out.beginFrame(M.FRAME_METHOD, this.id);
+    out.u32(M.BASIC_RETURN);
+    out.u16(code);
+    out.shortstr(text);
+    out.bytes(msg.data, 0, msg.routeEnd); // exchange and routing key, as published
+    out.endFrame(start);
+    out.content(this.id, this.conn.frameMax, msg.data, msg.routeEnd, msg.propsEnd, msg.data.length);
+    this.conn.wrote();
+  }
+
+  /** The store synced: confirm what waited for it. */
+  onSynced(epoch: number): boolean {
+    const c = this.confirms;
+    if (c === null || this.closing) return false;
+    if (c.advance(epoch)) this.confirmsDue();
+    return c.pendingSync;
+  }
+
+  private confirmsDue(): void {
+    this.conn.confirmsDirty.push(this);
+    this.conn.scheduleFlush();
+  }
+
+  writeConfirms(): void {
+    this.confirms?.write(this);
+  }
+
+  ack(tag: number, multiple: boolean): void {
+    this.send(M.encodeBasicAck, { deliveryTag: tag, multiple });
+  }
+
+  nack(tag: number, multiple: boolean): void {
+    this.send(M.encodeBasicNack, { deliveryTag: tag, multiple, requeue: false });
+  }
+
+  // ---------------------------------------------------------------- consume
+
+  private onConsume(a: M.BasicConsume): void {
+    if (a.queue === DIRECT_REPLY_TO) {
+      const tag = a.consumerTag || generateTag('amq.ctag-');
+      this.checkTagFree(tag);
+      this.directReply.consume(tag, a.noAck, this.conn.ctx);
+      if (!a.nowait) this.send(M.encodeBasicConsumeOk, { consumerTag: tag });
+      return;
+    }
+    const vhost = this.vhost;
+    const qname = this.queueName(a.queue);
+    const q = vhost.queue(qname);
+    vhost.checkExclusive(q, this.conn);
+    this.checkAccess('read', 'queue', qname);
+    const tag = a.consumerTag || generateTag('amq.ctag-');
+    this.checkTagFree(tag);
+    if (q.hasExclusiveConsumer() || (a.exclusive && q.consumerCount > 0)) {
+      throw accessRefused(`${describe('queue', qname, vhost.name)} in exclusive use`);
+    }
+    const priority = a.arguments['x-priority'];
+    if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority))) {
+      throw preconditionFailed(`invalid arg 'x-priority' for consumer: must be an integer`);
+    }
+    const tagBytes = Buffer.allocUnsafe(1 + Buffer.byteLength(tag));
+    tagBytes[0] = tagBytes.write(tag, 1, 'utf8');
+    const c = new Consumer(tag, q, this, a.noAck, a.exclusive, (priority as number | undefined) ?? 0,
+      this.consumerPrefetch, a.arguments, tagBytes);
+    this.consumers.set(tag, c);
+    // consume-ok goes out before the first delivery.
+    if (!a.nowait) this.send(M.encodeBasicConsumeOk, { consumerTag: tag });
+    q.addConsumer(c);
+  }
+
+  private checkTagFree(tag: string): void {
+    if (this.consumers.has(tag) || this.directReply.tag === tag) {
+      throw notAllowed(`attempt to reuse consumer tag '${tag}'`);
+    }
+  }
+
+  private cancelConsumer(tag: string): void {
+    if (this.directReply.tag === tag) {
+      this.directReply.cancel(this.conn.ctx);
+      return;
+    }
+    const c = this.consumers.get(tag);
+    if (c === undefined) return;
+    this.consumers.delete(tag);
+    c.queue.removeConsumer(c);
+  }
+
+  readiness(c: Consumer): number {
+    if (!this.flowActive || this.closing) return NO_CREDIT;
+    if (!c.noAck) {
+      if (c.prefetch !== 0 && c.unacked >= c.prefetch) return NO_CREDIT;
+      if (this.channelPrefetch !== 0 && this.unacked.size >= this.channelPrefetch) return NO_CREDIT;
+    }
+    return this.conn.writable ? READY : SOCKET_FULL;
+  }
+
+  deliver(c: Consumer, entry: QueueEntry): void {
+    const tag = this.nextTag++;
+    if (!c.noAck) {
+      entry.deliveryTag = tag;
+      this.unacked.set(tag, entry);
+      c.unacked++;
+    }
+    this.writeDelivery(c.tagBytes, tag, entry.deliveries > 0, entry.msg);
+  }
+
+  takeTag(): number {
+    return this.nextTag++;
+  }
+
+  /** basic.deliver: consumer-tag, delivery-tag, redelivered, exchange + routing key as published. */
+  writeDelivery(tagBytes: Buffer, tag: number, redelivered: boolean, msg: Message): void {
+    this.deliverCount++;
+    const out = this.conn.out;
+    const start = out.beginFrame(M.FRAME_METHOD, this.id);
+    out.ensure(4 + tagBytes.length + 9 + msg.routeEnd + 1);
+    const b = out.buf;
+    let p = out.pos;
+    b.writeUInt32BE(M.BASIC_DELIVER, p);
+    p += 4;
+    tagBytes.copy(b, p);
+    p += tagBytes.length;
+    b.writeUInt32BE(Math.floor(tag / 0x1_0000_0000), p);
+    b.writeUInt32BE(tag >>> 0, p + 4);
+    b[p + 8] = redelivered ? 1 : 0;
+    p += 9;
+    msg.data.copy(b, p, 0, msg.routeEnd);
+    out.pos = p + msg.routeEnd;
+    out.endFrame(start);
+    out.content(this.id, this.conn.frameMax, msg.data, msg.routeEnd, msg.propsEnd, msg.data.length);
+    this.conn.wrote();
+  }
+
+  cancelledByBroker(c: Consumer): void {
+    if (this.consumers.get(c.tag) !== c) return;
+    this.consumers.delete(c.tag);
+    if (this.conn.cancelNotify && !this.closing) this.send(M.encodeBasicCancel, { consumerTag: c.tag, nowait: true });
+  }
+
+  /** The connection can write again, or credit appeared: let our queues dispatch. */
+  resumeDeliveries(): void {
+    if (this.consumers.size === 0) return;
+    for (const c of this.consumers.values()) c.queue.dispatch();
+  }
+
+  // -------------------------------------------------------------------- get
+
+  private onGet(a: M.BasicGet): void {
+    const vhost = this.vhost;
+    const qname = this.queueName(a.queue);
+    const q = vhost.queue(qname);
+    vhost.checkExclusive(q, this.conn);
+    this.checkAccess('read', 'queue', qname);
+    const entry = q.get(a.noAck);
+    if (entry === null) {
+      this.send(M.encodeBasicGetEmpty, { clusterId: '' });
+      return;
+    }
+    const tag = this.nextTag++;
+    if (!a.noAck) {
+      entry.deliveryTag = tag;
+      this.unacked.set(tag, entry);
+    }
+    const msg = entry.msg;
+    const out = this.conn.out;
+    const start = out.beginFrame(M.FRAME_METHOD, this.id);
+    out.u32(M.BASIC_GET_OK);
+    out.u64(tag);
+    out.u8(entry.deliveries > 0 ? 1 : 0);
+    out.bytes(msg.data, 0, msg.routeEnd);
+    out.u32(q.messageCount);
+    out.endFrame(start);
+    out.content(this.id, this.conn.frameMax, msg.data, msg.routeEnd, msg.propsEnd, msg.data.length);
+    this.conn.wrote();
+    if (a.noAck) q.settleNoAck(entry);
+    else entry.deliveries++;
+  }
+
+  // ------------------------------------------------------------ acks, qos
+
+  private onQos(a: M.BasicQos): void {
+    if (a.prefetchSize !== 0) throw notImplemented(`prefetch_size!=0 (${a.prefetchSize})`);
+    if (a.global) this.channelPrefetch = a.prefetchCount;
+    else this.consumerPrefetch = a.prefetchCount;
+    this.send(M.encodeBasicQosOk);
+    this.resumeDeliveries();
+  }
+
+  /** Removes and returns the entries an ack/nack/reject names; 406 for an unknown tag. */
+  private takeUnacked(tag: number, multiple: boolean): QueueEntry[] {
+    const unacked = this.unacked;
+    if (multiple) {
+      const out: QueueEntry[] = [];
+      if (tag === 0) {
+        for (const e of unacked.values()) out.push(e);
+        unacked.clear();
+        return out;
+      }
+      if (tag >= this.nextTag) throw preconditionFailed(`unknown delivery tag ${tag}`);
+      for (const [t, e] of unacked) {
+        if (t > tag) break;
+        out.push(e);
+        unacked.delete(t);
+      }
+      return out;
+    }
+    const e = unacked.get(tag);
+    if (e === undefined) throw preconditionFailed(`unknown delivery tag ${tag}`);
+    unacked.delete(tag);
+    return [e];
+  }
+
+  private onAck(tag: number, multiple: boolean): void {
+    if (!multiple) {
+      // The common case without an array.
+      const e = this.unacked.get(tag);
+      if (e === undefined) throw preconditionFailed(`unknown delivery tag ${tag}`);
+      this.unacked.delete(tag);
+      if (this.tx !== null) this.tx.acks.push(e);
+      else this.settleAck(e);
+      return;
+    }
+    const entries = this.takeUnacked(tag, true);
+    if (this.tx !== null) {
+      this.tx.acks.push(...entries);
+      return;
+    }
+    for (const e of entries) this.settleAck(e);
+  }
+
+  private settleAck(e: QueueEntry): void {
+    const c = e.consumer;
+    this.ackCount++;
+    e.queue.ack(e);
+    // Credit came back: the consumer's queue may have more for it.
+    if (c !== null && e.queue.messageCount !== 0) e.queue.dispatch();
+    else if (this.channelPrefetch !== 0) this.resumeDeliveries();
+  }
+
+  private onReject(tag: number, multiple: boolean, requeue: boolean, _kind: string): void {
+    const entries = this.takeUnacked(tag, multiple);
+    if (this.tx !== null) {
+      for (const e of entries) this.tx.rejects.push({ entry: e, requeue });
+      return;
+    }
+    this.settleReject(entries, requeue);
+  }
+
+  private settleReject(entries: QueueEntry[], requeue: boolean): void {
+    if (requeue) {
+      requeueByQueue(entries);
+    } else {
+      for (const e of entries) e.queue.discard(e);
+    }
+    if (this.channelPrefetch !== 0) this.resumeDeliveries();
+  }
+
+  private recover(requeue: boolean): void {
+    if (!requeue) throw notImplemented('requeue=false');
+    const entries = [...this.unacked.values()];
+    this.unacked.clear();
+    requeueByQueue(entries);
+  }
+
+  // ------------------------------------------------------------ transactions
+
+  private onTxCommit(): void {
+    const tx = this.tx;
+    if (tx === null) throw preconditionFailed('channel is not transactional');
+    const { publishes, acks, rejects } = tx.take();
+    for (const p of publishes) this.routeAndEnqueue(p.exchange, p.msg, p.mandatory);
+    for (const e of acks) this.settleAck(e);
+    for (const { entry, requeue } of rejects) this.settleReject([entry], requeue);
+    this.send(M.encodeTxCommitOk);
+  }
+
+  private onTxRollback(): void {
+    const tx = this.tx;
+    if (tx === null) throw preconditionFailed('channel is not transactional');
+    const { acks, rejects } = tx.take();
+    // Acked-in-transaction deliveries become unacked again, in tag order.
+    const back = [...acks, ...rejects.map((r) => r.entry)];
+    if (back.length !== 0) {
+      const all = [...this.unacked.values(), ...back].sort((a, b) => a.deliveryTag - b.deliveryTag);
+      this.unacked.clear();
+      for (const e of all) this.unacked.set(e.deliveryTag, e);
+    }
+    this.send(M.encodeTxRollbackOk);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  /** "" means the last queue declared on this channel. */
+  queueName(name: string): string {
+    if (name !== '') return name;
+    if (this.lastQueue === '') throw notFound('no previously declared queue');
+    return this.lastQueue;
+  }
+
+  checkAccess(access: 'configure' | 'write' | 'read', kind: 'queue' | 'exchange', name: string): void {
+    const resource = kind === 'exchange' && name === '' ? 'amq.default' : name;
+    if (!this.conn.broker.allowed(this.user, this.vhost.name, access, resource)) {
+      throw accessRefused(`access to ${describe(kind, resource, this.vhost.name)} refused for user '${this.user}'`);
+    }
+  }
+
+  // ----------------------------------------------------------------- closing
+
+  /** Channel exception: release everything, send channel.close, drop frames until close-ok. */
+  closeWithError(e: AmqpError): void {
+    if (this.closing) return;
+    this.conn.log.info({ channel: this.id, code: e.code, text: e.message }, 'closing channel on error');
+    this.release();
+    this.send(M.encodeChannelClose, { replyCode: e.code, replyText: e.message.slice(0, 255), classId: e.classId, methodId: e.methodId });
+  }
+
+  /** Cancels consumers and requeues unacked messages (channel or connection closing). */
+  release(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.content = Content.None;
+    this.pubData = null;
+    this.conn.ctx.syncWaiters.delete(this);
+    for (const c of this.consumers.values()) c.queue.removeConsumer(c);
+    this.consumers.clear();
+    this.directReply.cancel(this.conn.ctx);
+    const pending = this.tx?.take();
+    const entries = [...this.unacked.values()];
+    if (pending) entries.push(...pending.acks, ...pending.rejects.map((r) => r.entry));
+    this.unacked.clear();
+    requeueByQueue(entries);
+  }
+}
+
+/** Requeues entries, grouped per queue so each queue restores its order in one go. */
+function requeueByQueue(entries: QueueEntry[]): void {
+  if (entries.length === 0) return;
+  if (entries.length === 1) {
+    entries[0].queue.requeue(entries);
+    return;
+  }
+  const byQueue = new Map<Queue, QueueEntry[]>();
+  for (const e of entries) {
+    const list = byQueue.get(e.queue);
+    if (list) list.push(e);
+    else byQueue.set(e.queue, [e]);
+  }
+  for (const [q, list] of byQueue) q.requeue(list);
+}
+
+/** Extra routing keys from the CC and BCC headers (sender-selected distribution). */
+function ccKeys(msg: Message): string[] | null {
+  const h = msg.headers();
+  if (h === null) return null;
+  const cc = h.CC;
+  const bcc = h.BCC;
+  if (cc === undefined && bcc === undefined) return null;
+  const keys: string[] = [];
+  for (const v of [cc, bcc]) if (Array.isArray(v)) for (const k of v) if (typeof k === 'string') keys.push(k);
+  return keys.length ? keys : null;
+}
+
+export function generateTag(prefix: string): string {
+  return prefix + randomBytes(16).toString('base64url');
+}

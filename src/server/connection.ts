@@ -1,0 +1,509 @@
+// One AMQP connection: the handshake (start, tune, open), channel multiplexing, heartbeats,
+// batched output and both kinds of backpressure (a full socket stops deliveries; a backlogged
+// queue or a resource alarm pauses our reads of a publisher).
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { AmqpSyntaxError, Reader, type Writer } from '../amqp/codec.js';
+import type { FieldTable } from '../amqp/field-table.js';
+import { FrameReader, FrameWriter, PROTOCOL_HEADER, type FrameHandler } from '../amqp/frames.js';
+import * as M from '../amqp/methods.js';
+import type { Broker } from '../broker/broker.js';
+import { AmqpError, channelError, frameError, internalError, notAllowed, unexpectedFrame, accessRefused, commandInvalid } from '../broker/errors.js';
+import type { FlowWaiter, Queue } from '../broker/queue.js';
+import type { User } from '../broker/users.js';
+import type { VHost } from '../broker/vhost.js';
+import { Channel } from './channel.js';
+import { MECHANISMS, parseCredentials } from './sasl.js';
+import type { ServerContext } from './context.js';
+
+const enum State { Header, StartOk, TuneOk, Open, Opened, Closing, Closed }
+
+/** Flush our own buffer to the socket once it holds this much, rather than wait for the turn. */
+const FLUSH_AT = 128 * 1024;
+
+let nextConnectionId = 1;
+
+export class Connection implements FrameHandler, FlowWaiter {
+  readonly id = nextConnectionId++;
+  readonly out = new FrameWriter();
+  readonly reader: FrameReader;
+  readonly r = new Reader();
+  readonly log: Logger;
+  readonly remote: string;
+  readonly connectedAt = Date.now();
+  private state = State.Header;
+  readonly channels = new Map<number, Channel>();
+  frameMax = 131072;
+  channelMax = 2047;
+  heartbeat = 0;
+  user: User | null = null;
+  vhost: VHost | null = null;
+  clientProperties: FieldTable = {};
+  /** The socket can take more output; deliveries stop while false. */
+  writable = true;
+  /** Client capabilities we adapt to. */
+  cancelNotify = false;
+  blockedNotify = false;
+  /** Queues holding this publisher back (flow control). */
+  private readonly flowHolds = new Set<Queue>();
+  /** Set by a resource alarm; reads pause once this connection publishes. */
+  private alarm = false;
+  private alarmBlocked = false;
+  private blockedSent = false;
+  private readPaused = false;
+  private flushQueued = false;
+  private recvSinceTick = true;
+  private sentSinceTick = false;
+  private missedTicks = 0;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private closeTimer: NodeJS.Timeout | null = null;
+  /** Channels with confirms to send at the next flush. */
+  readonly confirmsDirty: Channel[] = [];
+
+  // Stats for the management API.
+  recvOct = 0;
+  sendOct = 0;
+
+  constructor(readonly socket: Socket, readonly broker: Broker, readonly ctx: ServerContext) {
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.log = ctx.log.child({ conn: this.id, peer: this.remote });
+    this.reader = new FrameReader(this);
+    this.reader.maxFrame = 131072; // until tune-ok: RabbitMQ's frame_max
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.onSocketClosed());
+    socket.setTimeout(ctx.config.handshakeTimeoutMs, () => {
+      if (this.state < State.Opened) {
+        this.log.info('handshake timed out, closing');
+        socket.destroy();
+      }
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.state === State.Opened;
+  }
+
+  get userName(): string {
+    return this.user?.name ?? '';
+  }
+
+  // ------------------------------------------------------------------ input
+
+  private onData(chunk: Buffer): void {
+    this.recvSinceTick = true;
+    this.recvOct += chunk.length;
+    try {
+      if (this.state === State.Header) {
+        this.onHeader(chunk);
+        return;
+      }
+      this.reader.push(chunk);
+    } catch (err) {
+      this.onUnexpectedError(err);
+    }
+    if (this.flowHolds.size !== 0 || this.alarmBlocked) this.pauseReading();
+  }
+
+  private onHeader(chunk: Buffer): void {
+    if (chunk.length < 8) {
+      // Very rare: the header split across reads. Keep it simple and wait for more.
+      this.headerBuf = this.headerBuf ? Buffer.concat([this.headerBuf, chunk]) : chunk;
+      if (this.headerBuf.length < 8) return;
+      chunk = this.headerBuf;
+    }
+    if (!chunk.subarray(0, 8).equals(PROTOCOL_HEADER)) {
+      this.log.info('wrong protocol header, answering with AMQP 0-9-1 and closing');
+      this.socket.end(PROTOCOL_HEADER);
+      this.state = State.Closed;
+      return;
+    }
+    this.state = State.StartOk;
+    this.send(0, M.encodeConnectionStart, {
+      versionMajor: 0,
+      versionMinor: 9,
+      serverProperties: this.ctx.serverProperties,
+      mechanisms: Buffer.from(MECHANISMS),
+      locales: Buffer.from('en_US'),
+    });
+    if (chunk.length > 8) this.reader.push(chunk.subarray(8));
+  }
+
+  private headerBuf: Buffer | null = null;
+
+  onFrameError(message: string): void {
+    this.closeWithError(frameError(message));
+  }
+
+  onFrame(type: number, channelId: number, buf: Buffer, start: number, end: number): void {
+    if (this.state === State.Closed) return;
+    if (type === M.FRAME_METHOD) {
+      const r = this.r.reset(buf, start, end);
+      let id = 0;
+      try {
+        id = r.u32();
+        if (channelId === 0) this.onConnectionMethod(id, r);
+        else this.onChannelMethod(channelId, id, r, buf, start, end);
+      } catch (err) {
+        this.onMethodError(err, channelId, id);
+      }
+      return;
+    }
+    if (this.state !== State.Opened) {
+      if (this.state !== State.Closing) this.closeWithError(unexpectedFrame(`frame type ${type} before the connection was opened`));
+      return;
+    }
+    if (type === M.FRAME_HEADER || type === M.FRAME_BODY) {
+      const ch = this.channels.get(channelId);
+      if (ch === undefined) {
+        this.closeWithError(channelError(`unexpected content frame on channel ${channelId}`));
+        return;
+      }
+      try {
+        if (type === M.FRAME_HEADER) ch.onContentHeader(buf, start, end);
+        else ch.onContentBody(buf, start, end);
+      } catch (err) {
+        this.onMethodError(err, channelId, M.BASIC_PUBLISH);
+      }
+      return;
+    }
+    if (type === M.FRAME_HEARTBEAT) {
+      if (channelId !== 0) this.closeWithError(frameError('heartbeat frame on a non-zero channel'));
+      return;
+    }
+    this.closeWithError(frameError(`unknown frame type ${type}`));
+  }
+
+  private onMethodError(err: unknown, channelId: number, id: number): void {
+    if (!(err instanceof AmqpError)) {
+      if (err instanceof AmqpSyntaxError) {
+        err = new AmqpError(err.code, `${err.message} in ${M.METHOD_NAMES[id] ?? `method ${id}`}`);
+      } else {
+        this.log.error({ err, method: M.METHOD_NAMES[id] }, 'internal error while handling a method; closing the connection');
+        err = internalError(`internal error in ${M.METHOD_NAMES[id] ?? 'method'}`);
+      }
+    }
+    const e = err as AmqpError;
+    e.classId = id >>> 16;
+    e.methodId = id & 0xffff;
+    const ch = this.channels.get(channelId);
+    if (e.hard || channelId === 0 || ch === undefined) this.closeWithError(e);
+    else ch.closeWithError(e);
+  }
+
+  private onUnexpectedError(err: unknown): void {
+    if (err instanceof AmqpSyntaxError) {
+      this.closeWithError(new AmqpError(err.code, err.message));
+      return;
+    }
+    this.log.error({ err }, 'internal error; closing the connection');
+    this.closeWithError(internalError('internal error'));
+  }
+
+  // ------------------------------------------------------ connection methods
+
+  private onConnectionMethod(id: number, r: Reader): void {
+    switch (this.state) {
+      case State.StartOk:
+        if (id !== M.CONNECTION_START_OK) throw commandInvalid(`expected 'connection.start_ok', got ${M.METHOD_NAMES[id] ?? id}`);
+        return this.onStartOk(M.decodeConnectionStartOk(r));
+      case State.TuneOk:
+        if (id !== M.CONNECTION_TUNE_OK) throw commandInvalid(`expected 'connection.tune_ok', got ${M.METHOD_NAMES[id] ?? id}`);
+        return this.onTuneOk(M.decodeConnectionTuneOk(r));
+      case State.Open:
+        if (id !== M.CONNECTION_OPEN) throw commandInvalid(`expected 'connection.open', got ${M.METHOD_NAMES[id] ?? id}`);
+        return this.onOpen(M.decodeConnectionOpen(r));
+      case State.Closing:
+        if (id === M.CONNECTION_CLOSE_OK || id === M.CONNECTION_CLOSE) {
+          if (id === M.CONNECTION_CLOSE) this.send(0, M.encodeConnectionCloseOk);
+          this.flush();
+          this.finish();
+        }
+        return;
+      case State.Closed:
+        return;
+    }
+    switch (id) {
+      case M.CONNECTION_CLOSE: {
+        const a = M.decodeConnectionClose(r);
+        this.log.debug({ code: a.replyCode, text: a.replyText }, 'client closed the connection');
+        this.closeChannels();
+        this.send(0, M.encodeConnectionCloseOk);
+        this.state = State.Closing;
+        this.flush();
+        this.finish();
+        return;
+      }
+      case M.CONNECTION_CLOSE_OK:
+        return;
+      case M.CONNECTION_UPDATE_SECRET: {
+        const a = M.decodeConnectionUpdateSecret(r);
+        void a;
+        this.send(0, M.encodeConnectionUpdateSecretOk);
+        return;
+      }
+      case M.CONNECTION_BLOCKED:
+      case M.CONNECTION_UNBLOCKED:
+        return;
+      default:
+        throw commandInvalid(`unexpected ${M.METHOD_NAMES[id] ?? `method ${id}`} on channel 0`);
+    }
+  }
+
+  private onStartOk(a: M.ConnectionStartOk): void {
+    this.clientProperties = a.clientProperties;
+    const caps = a.clientProperties.capabilities;
+    if (caps && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps)) {
+      const c = caps as FieldTable;
+      this.cancelNotify = c.consumer_cancel_notify === true;
+      this.blockedNotify = c['connection.blocked'] === true;
+    }
+    const creds = parseCredentials(a.mechanism, a.response);
+    if (!MECHANISMS.split(' ').includes(a.mechanism)) {
+      throw accessRefused(`unsupported authentication mechanism '${a.mechanism}'`);
+    }
+    const refused = () => accessRefused(`Login was refused using authentication mechanism ${a.mechanism}. For details see the broker logfile.`);
+    if (creds === null) {
+      this.log.warn({ mechanism: a.mechanism }, 'malformed SASL response; refusing login');
+      throw refused();
+    }
+    const user = this.broker.users.authenticate(creds.username, creds.password);
+    if (user === null) {
+      this.log.warn({ user: creds.username }, 'login refused: invalid credentials');
+      throw refused();
+    }
+    if (this.broker.users.loopbackOnly.has(user.name) && !isLoopback(this.socket.remoteAddress)) {
+      this.log.warn({ user: user.name }, `login refused: user '${user.name}' can only connect via localhost`);
+      throw refused();
+    }
+    this.user = user;
+    this.state = State.TuneOk;
+    this.send(0, M.encodeConnectionTune, {
+      channelMax: this.ctx.config.channelMax,
+      frameMax: this.ctx.config.frameMax,
+      heartbeat: this.ctx.config.heartbeat,
+    });
+  }
+
+  private onTuneOk(a: M.ConnectionTuneOk): void {
+    const cfg = this.ctx.config;
+    if (a.frameMax !== 0 && a.frameMax < M.FRAME_MIN_SIZE) {
+      throw notAllowed(`frame_max=${a.frameMax} < ${M.FRAME_MIN_SIZE} min size`);
+    }
+    if (a.frameMax > cfg.frameMax) throw notAllowed(`frame_max=${a.frameMax} > ${cfg.frameMax} max size`);
+    if (a.channelMax > cfg.channelMax && cfg.channelMax !== 0) {
+      throw notAllowed(`channel_max=${a.channelMax} > ${cfg.channelMax} max size`);
+    }
+    this.frameMax = a.frameMax === 0 ? cfg.frameMax : a.frameMax;
+    this.channelMax = a.channelMax === 0 ? cfg.channelMax : a.channelMax;
+    this.heartbeat = a.heartbeat;
+    this.reader.maxFrame = this.frameMax;
+    this.state = State.Open;
+    this.startHeartbeat();
+  }
+
+  private onOpen(a: M.ConnectionOpen): void {
+    this.vhost = this.broker.openVhost(this.userName, a.virtualHost);
+    this.state = State.Opened;
+    this.socket.setTimeout(0);
+    this.ctx.connections.add(this);
+    this.send(0, M.encodeConnectionOpenOk, { knownHosts: '' });
+    this.log.info({ user: this.userName, vhost: a.virtualHost }, 'connection opened');
+    if (this.broker.alarms.size > 0) this.onAlarm(true, [...this.broker.alarms].join(','));
+  }
+
+  // --------------------------------------------------------- channel methods
+
+  private onChannelMethod(channelId: number, id: number, r: Reader, buf: Buffer, start: number, end: number): void {
+    if (this.state !== State.Opened) {
+      if (this.state === State.Closing) return;
+      throw commandInvalid(`channel method before the connection was opened`);
+    }
+    const ch = this.channels.get(channelId);
+    if (ch === undefined) {
+      if (id !== M.CHANNEL_OPEN) throw channelError(`expected 'channel.open' on channel ${channelId}`);
+      if (channelId > this.channelMax) throw notAllowed(`channel ${channelId} exceeds channel_max ${this.channelMax}`);
+      M.decodeChannelOpen(r);
+      const opened = new Channel(this, channelId);
+      this.channels.set(channelId, opened);
+      this.send(channelId, M.encodeChannelOpenOk, { channelId: Buffer.alloc(0) });
+      return;
+    }
+    ch.onMethod(id, r, buf, start, end);
+  }
+
+  /** The channel finished closing (close-ok exchanged); its number can be reused. */
+  channelClosed(ch: Channel): void {
+    if (this.channels.get(ch.id) === ch) this.channels.delete(ch.id);
+  }
+
+  // ----------------------------------------------------------------- output
+
+  send<A>(channel: number, encode: (w: Writer, a: A) => void, args?: A): void {
+    this.out.method(channel, encode as (w: Writer, a: A | undefined) => void, args);
+    this.scheduleFlush();
+  }
+
+  /** Called after writing a delivery into `out`: keeps the buffer bounded. */
+  wrote(): void {
+    if (this.out.pos >= FLUSH_AT) this.flush();
+    else this.scheduleFlush();
+  }
+
+  scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.ctx.flusher.add(this);
+  }
+
+  flush(): void {
+    this.flushQueued = false;
+    if (this.confirmsDirty.length !== 0) {
+      for (const ch of this.confirmsDirty) ch.writeConfirms();
+      this.confirmsDirty.length = 0;
+    }
+    if (this.out.pos === 0 || this.socket.destroyed) return;
+    const data = this.out.take();
+    this.sendOct += data.length;
+    this.sentSinceTick = true;
+    if (!this.socket.write(data)) this.writable = false;
+  }
+
+  private onDrain(): void {
+    if (this.writable) return;
+    this.writable = true;
+    for (const ch of this.channels.values()) ch.resumeDeliveries();
+  }
+
+  // ----------------------------------------------------- flow and alarms
+
+  /** A queue this connection published to is backlogged: stop reading after this chunk. */
+  holdFlow(q: Queue): void {
+    if (q.holdPublisher(this)) this.flowHolds.add(q);
+  }
+
+  releaseFlow(q: Queue): void {
+    this.flowHolds.delete(q);
+    this.maybeResume();
+  }
+
+  onAlarm(on: boolean, reason: string): void {
+    if (this.state !== State.Opened) return;
+    this.alarm = on;
+    if (on) {
+      if (this.blockedNotify && !this.blockedSent) {
+        this.send(0, M.encodeConnectionBlocked, { reason: `low on ${reason}` });
+        this.blockedSent = true;
+      }
+    } else {
+      this.alarmBlocked = false;
+      if (this.blockedSent) {
+        this.send(0, M.encodeConnectionUnblocked);
+        this.blockedSent = false;
+      }
+      this.maybeResume();
+    }
+  }
+
+  /** A publish arrived: under an alarm, that blocks this connection's reads. */
+  published(): void {
+    if (this.alarm) this.alarmBlocked = true;
+  }
+
+  private pauseReading(): void {
+    if (this.readPaused) return;
+    this.readPaused = true;
+    this.socket.pause();
+  }
+
+  private maybeResume(): void {
+    if (!this.readPaused || this.flowHolds.size !== 0 || this.alarmBlocked) return;
+    this.readPaused = false;
+    this.socket.resume();
+  }
+
+  get blockedState(): string {
+    if (this.alarmBlocked) return 'blocked';
+    if (this.alarm) return 'blocking';
+    return this.flowHolds.size !== 0 ? 'flow' : 'running';
+  }
+
+  // ------------------------------------------------------------- heartbeats
+
+  private startHeartbeat(): void {
+    if (this.heartbeat === 0) return;
+    // Tick at half the interval: send when idle for a tick, give up after two silent intervals.
+    const tickMs = (this.heartbeat * 1000) / 2;
+    this.heartbeatTimer = setInterval(() => {
+      if (!this.sentSinceTick) {
+        this.out.heartbeat();
+        this.flush();
+      }
+      this.sentSinceTick = false;
+      if (this.recvSinceTick) {
+        this.recvSinceTick = false;
+        this.missedTicks = 0;
+      } else if (++this.missedTicks >= 4) {
+        this.log.warn({ timeout: this.heartbeat }, `missed heartbeats from client, timeout: ${this.heartbeat}s; closing`);
+        this.socket.destroy();
+      }
+    }, tickMs);
+    this.heartbeatTimer.unref();
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /** Connection exception: send connection.close, wait briefly for close-ok, then drop. */
+  closeWithError(e: AmqpError): void {
+    if (this.state === State.Closing || this.state === State.Closed) return;
+    this.log[e.code === 403 || e.code === 530 ? 'warn' : 'info']({ code: e.code, text: e.message }, 'closing connection on error');
+    this.closeChannels();
+    this.send(0, M.encodeConnectionClose, { replyCode: e.code, replyText: e.message.slice(0, 255), classId: e.classId, methodId: e.methodId });
+    this.state = State.Closing;
+    this.flush();
+    this.closeTimer = setTimeout(() => this.finish(), 1000);
+    this.closeTimer.unref();
+  }
+
+  /** Server-initiated close (shutdown, management API). */
+  forceClose(reason: string): void {
+    const e = new AmqpError(320, reason);
+    this.closeWithError(e);
+  }
+
+  private closeChannels(): void {
+    for (const ch of this.channels.values()) ch.release();
+    this.channels.clear();
+    this.vhost?.connectionClosed(this);
+  }
+
+  private finish(): void {
+    if (this.state === State.Closed) return;
+    this.state = State.Closed;
+    this.reader.stopped = true;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.socket.end();
+    // Give the peer a moment to read the close before the socket is destroyed.
+    setTimeout(() => this.socket.destroy(), 100).unref();
+  }
+
+  private onSocketClosed(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    if (this.state !== State.Closed && this.state !== State.Closing && this.state >= State.Opened) {
+      this.log.info('client unexpectedly closed TCP connection');
+    }
+    this.closeChannels();
+    this.state = State.Closed;
+    this.reader.stopped = true;
+    this.flowHolds.clear();
+    if (this.ctx.connections.delete(this)) this.log.info('connection closed');
+  }
+}
+
+function isLoopback(addr: string | undefined): boolean {
+  if (!addr) return false;
+  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.');
+}

@@ -1,0 +1,53 @@
+// What every connection of one listener shares: configuration, logger, server properties,
+// the set of open connections and the output flusher.
+import type { Logger } from 'pino';
+import type { FieldTable } from '../amqp/field-table.js';
+import type { Connection } from './connection.js';
+
+export interface ServerConfig {
+  frameMax: number;
+  channelMax: number;
+  /** Heartbeat interval proposed to clients, seconds (0 = off). */
+  heartbeat: number;
+  handshakeTimeoutMs: number;
+  /** Largest message body accepted, bytes. */
+  maxMessageSize: number;
+}
+
+/** Flushes connections' output once per turn of the event loop, after all input was handled. */
+export class Flusher {
+  private pending: Connection[] = [];
+  private scheduled = false;
+
+  add(c: Connection): void {
+    this.pending.push(c);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.run);
+    }
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    const list = this.pending;
+    this.pending = [];
+    for (let i = 0; i < list.length; i++) list[i].flush();
+  };
+}
+
+/** A channel waiting for the store to sync before it can confirm. */
+export interface SyncWaiter {
+  /** Returns whether it still waits for a later epoch. */
+  onSynced(epoch: number): boolean;
+}
+
+export interface ServerContext {
+  config: ServerConfig;
+  log: Logger;
+  serverProperties: FieldTable;
+  connections: Set<Connection>;
+  flusher: Flusher;
+  syncWaiters: Set<SyncWaiter>;
+  /** Channels consuming from amq.rabbitmq.reply-to, by their reply key. */
+  directReply: Map<string, import('./direct-reply.js').DirectReply>;
+}

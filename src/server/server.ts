@@ -1,0 +1,87 @@
+// The AMQP listener: accepts sockets, hands each to a Connection, and relays broker-wide events
+// (resource alarms, shutdown) to the open connections.
+import { createServer, type Server } from 'node:net';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { FieldTable } from '../amqp/field-table.js';
+import type { Broker } from '../broker/broker.js';
+import { Connection } from './connection.js';
+import { Flusher, type ServerConfig, type ServerContext } from './context.js';
+
+export const PRODUCT = 'Warren';
+
+function serverProperties(version: string): FieldTable {
+  return {
+    product: PRODUCT,
+    version,
+    platform: `Node.js ${process.version}`,
+    copyright: 'Warren contributors',
+    information: 'AMQP 0-9-1 broker compatible with RabbitMQ clients',
+    cluster_name: `warren@${hostname()}`,
+    capabilities: {
+      publisher_confirms: true,
+      exchange_exchange_bindings: true,
+      'basic.nack': true,
+      consumer_cancel_notify: true,
+      'connection.blocked': true,
+      consumer_priorities: true,
+      authentication_failure_close: true,
+      per_consumer_qos: true,
+      direct_reply_to: true,
+    },
+  };
+}
+
+export class AmqpServer {
+  readonly ctx: ServerContext;
+  private readonly server: Server;
+
+  constructor(readonly broker: Broker, config: ServerConfig, log: Logger, version: string) {
+    this.ctx = {
+      config,
+      log,
+      serverProperties: serverProperties(version),
+      connections: new Set(),
+      flusher: new Flusher(),
+      syncWaiters: new Set(),
+      directReply: new Map(),
+    };
+    this.server = createServer({ noDelay: true }, (socket) => {
+      new Connection(socket, broker, this.ctx);
+    });
+    this.server.on('error', (err) => log.error({ err }, 'AMQP listener error'));
+    broker.on('blocked', (reason: string) => {
+      for (const c of this.ctx.connections) c.onAlarm(true, reason);
+    });
+    broker.on('unblocked', () => {
+      for (const c of this.ctx.connections) c.onAlarm(false, '');
+    });
+  }
+
+  get connections(): Set<Connection> {
+    return this.ctx.connections;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+  }
+
+  /** Stops accepting, closes every connection with 320 CONNECTION_FORCED. */
+  async close(reason = 'shutdown'): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const c of [...this.ctx.connections]) c.forceClose(`broker forced connection closure with reason '${reason}'`);
+      if (this.ctx.connections.size === 0) return;
+      setTimeout(() => {
+        for (const c of this.ctx.connections) c.socket.destroy();
+      }, 300).unref();
+    });
+  }
+}

@@ -1,0 +1,126 @@
+// Starts a real Warren as a child process for a test file, on a free port with its own
+// data directory. With WARREN_TEST_URL set (e.g. amqp://guest:guest@127.0.0.1:5673/ for the
+// reference RabbitMQ), tests run against that broker instead, to check the tests themselves.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+// dist/test/helpers -> dist/src/cli/warren.js
+export const WARREN_BIN = join(here, '..', '..', 'src', 'cli', 'warren.js');
+
+export interface StartOptions {
+  /** Extra CLI arguments. */
+  args?: string[];
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Reuse a data directory (e.g. to test restarts); default a fresh temp dir. */
+  dataDir?: string;
+  /** A RabbitMQ-style definitions object (users, vhosts, permissions, ...) loaded at boot. */
+  definitions?: unknown;
+}
+
+export interface TestBroker {
+  /** amqp://guest:guest@127.0.0.1:PORT (no trailing vhost) */
+  url: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** True when running against an external broker (WARREN_TEST_URL). */
+  external: boolean;
+  child?: ChildProcess;
+  /** Output the broker printed so far (for debugging failed tests). */
+  output(): string;
+  /** Stops the broker (SIGTERM by default, SIGKILL to simulate a crash). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and data directory. */
+  restart(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`broker exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`broker did not listen on ${port} within ${timeoutMs} ms`);
+}
+
+export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> {
+  const externalUrl = process.env.WARREN_TEST_URL;
+  if (externalUrl) {
+    const u = new URL(externalUrl);
+    const port = Number(u.port || 5672);
+    return {
+      url: `amqp://${u.username || 'guest'}:${u.password || 'guest'}@${u.hostname}:${port}`,
+      host: u.hostname, port, dataDir: '', external: true,
+      output: () => '',
+      stop: async () => {},
+      restart: async () => { throw new Error('restart is not possible on an external broker'); },
+    };
+  }
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'warren-test-'));
+  const ownsDir = opts.dataDir === undefined;
+  const port = await freePort();
+  let out = '';
+  let child: ChildProcess;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--data-dir', dataDir, ...(opts.args ?? [])];
+  if (opts.definitions) {
+    const file = join(dataDir, '..', `defs-${port}.json`);
+    writeFileSync(file, JSON.stringify(opts.definitions));
+    args.push('--definitions', file);
+  }
+  const launch = async () => {
+    child = spawn(process.execPath, [WARREN_BIN, ...args], {
+      env: { ...process.env, WARREN_LOG_LEVEL: process.env.WARREN_LOG_LEVEL ?? 'warn', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    await waitForPort(port, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
+  };
+  await launch();
+  const broker: TestBroker = {
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    host: '127.0.0.1', port, dataDir, external: false,
+    get child() { return child; },
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    },
+    async restart() {
+      await broker.stop();
+      await launch();
+    },
+  };
+  process.once('exit', () => {
+    try { child.kill('SIGKILL'); } catch { /* already gone */ }
+    if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+  return broker;
+}
