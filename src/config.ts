@@ -24,6 +24,10 @@ export interface Config {
   memoryHighWatermark: number;
   /** Disk alarm when free space on the data directory's disk falls below this, bytes. */
   diskFreeLimit: number;
+  /** Messages a queue keeps in memory before paging the rest to disk. */
+  queueWindowMessages: number;
+  /** Body bytes a queue keeps in memory before paging the rest to disk. */
+  queueWindowBytes: number;
 }
 
 export type ConfigInput = Partial<Record<keyof Config, unknown>>;
@@ -44,6 +48,8 @@ const DEFAULTS: Config = {
   maxMessageSize: 128 * 1024 * 1024,
   memoryHighWatermark: Math.floor(totalmem() * 0.4),
   diskFreeLimit: 50 * 1000 * 1000,
+  queueWindowMessages: 16384,
+  queueWindowBytes: 16 * 1024 * 1024,
 };
 
 /** Environment variables and the setting each one gives. */
@@ -66,6 +72,8 @@ const ENV: [string, keyof Config][] = [
   ['WARREN_MAX_MESSAGE_SIZE', 'maxMessageSize'],
   ['WARREN_MEMORY_HIGH_WATERMARK', 'memoryHighWatermark'],
   ['WARREN_DISK_FREE_LIMIT', 'diskFreeLimit'],
+  ['WARREN_QUEUE_WINDOW_MESSAGES', 'queueWindowMessages'],
+  ['WARREN_QUEUE_WINDOW_BYTES', 'queueWindowBytes'],
 ];
 
 export const ENV_VARS = ENV.map(([name]) => name);
@@ -89,12 +97,12 @@ export function parseWatermark(v: unknown): number {
 
 function coerce(key: keyof Config, v: unknown): unknown {
   switch (key) {
-    case 'amqpPort': case 'frameMax': case 'channelMax': case 'heartbeat': {
+    case 'amqpPort': case 'frameMax': case 'channelMax': case 'heartbeat': case 'queueWindowMessages': {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new Error(`${key} must be a non-negative integer, got ${String(v)}`);
       return n;
     }
-    case 'maxMessageSize': case 'diskFreeLimit': return parseSize(v);
+    case 'maxMessageSize': case 'diskFreeLimit': case 'queueWindowBytes': return parseSize(v);
     case 'memoryHighWatermark': return parseWatermark(v);
     case 'loopbackUsers': return Array.isArray(v) ? v.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean);
     default: return v === null ? null : String(v);

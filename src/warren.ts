@@ -1,26 +1,63 @@
-// The composition root: builds the broker, its store and listeners from a Config, and stops
-// them in order.
+// The composition root: opens the data directory, restores the broker from the store, starts
+// the listeners and the resource monitor, and stops them in order.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Broker } from './broker/broker.js';
 import { importDefinitions, type Definitions } from './broker/definitions.js';
+import { DefinitionsRecorder, restoreBroker, survivesRestart } from './broker/persistence.js';
+import { QueueMessages } from './broker/queue-messages.js';
+import { ResourceMonitor } from './broker/resource-monitor.js';
 import type { Config } from './config.js';
 import { AmqpServer } from './server/server.js';
+import { closeDataDir, openDataDir } from './store/data-dir.js';
+import { DefinitionsStore } from './store/definitions-store.js';
+import { MessageStore } from './store/message-store.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+const key = (vhost: string, queue: string) => `${vhost}\u0000${queue}`;
+
 export class Warren {
+  private stopped = false;
+
   private constructor(
     readonly config: Config,
     readonly log: Logger,
     readonly broker: Broker,
     readonly amqp: AmqpServer,
     readonly amqpPort: number,
+    private readonly definitions: DefinitionsStore,
+    readonly messages: MessageStore,
+    readonly monitor: ResourceMonitor,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Warren> {
+    const t0 = Date.now();
+    const dir = openDataDir(config.dataDir);
+    const definitions = new DefinitionsStore(config.dataDir, log);
+    definitions.load();
+    const messages = new MessageStore(config.dataDir, log);
+    messages.alsoSync.push(definitions);
+
     const broker = new Broker();
-    bootstrap(broker, config, log);
+    const storage = { store: messages, windowCount: config.queueWindowMessages, windowBytes: config.queueWindowBytes };
+    broker.messagesFactory = (q, fresh) => new QueueMessages(q, storage, fresh);
+    const before = (dir.cleanInfo.redelivered ?? {}) as Record<string, number[]>;
+    const stats = restoreBroker(broker, definitions, log, (vhost, queue) => {
+      if (dir.unclean) return () => true;
+      const seqs = new Set(before[key(vhost, queue)] ?? []);
+      return (seq) => seqs.has(seq);
+    });
+    const recorder = new DefinitionsRecorder(definitions, broker);
+    broker.setListeners(recorder, recorder);
+    bootstrap(broker, config, log, !definitions.existed);
+    recorder.vhostsChanged();
+    recorder.usersChanged();
+    if (definitions.existed) {
+      log.info({ queues: stats.queues, messages: stats.messages, droppedBytes: stats.droppedBytes, ms: Date.now() - t0,
+        unclean: dir.unclean }, `recovered ${stats.messages} messages in ${stats.queues} durable queues`);
+    }
+
     const amqp = new AmqpServer(broker, {
       frameMax: config.frameMax,
       channelMax: config.channelMax,
@@ -28,19 +65,46 @@ export class Warren {
       handshakeTimeoutMs: 10_000,
       maxMessageSize: config.maxMessageSize,
     }, log, VERSION);
+    const waiters = amqp.ctx.syncWaiters;
+    messages.onSynced = (epoch) => {
+      for (const w of waiters) if (!w.onSynced(epoch)) waiters.delete(w);
+    };
+    const monitor = new ResourceMonitor(broker, {
+      memoryHighWatermark: config.memoryHighWatermark, diskFreeLimit: config.diskFreeLimit, dataDir: config.dataDir,
+    }, log);
+    monitor.start();
     const port = await amqp.listen(config.amqpPort, config.bind);
     log.info({ port, bind: config.bind, dataDir: config.dataDir }, `AMQP listening on ${config.bind}:${port}`);
-    return new Warren(config, log, broker, amqp, port);
+    return new Warren(config, log, broker, amqp, port, definitions, messages, monitor);
   }
 
+  /** Clean shutdown: close connections (unacked messages return to their queues), then the store. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.monitor.stop();
     await this.amqp.close();
+    this.messages.flushNow();
+    const redelivered: Record<string, number[]> = {};
+    for (const v of this.broker.vhosts.values()) {
+      for (const q of v.queues.values()) {
+        if (!survivesRestart(q)) {
+          q.messages.destroy();
+          continue;
+        }
+        const seqs = q.messages.close();
+        if (seqs.length) redelivered[key(v.name, q.name)] = seqs;
+      }
+    }
+    this.definitions.close();
+    closeDataDir(this.config.dataDir, { redelivered });
+    this.log.info('stopped');
   }
 }
 
 /** A fresh broker gets the default vhost and user; definitions from a file come on top. */
-function bootstrap(broker: Broker, config: Config, log: Logger): void {
-  if (broker.users.users.size === 0) {
+function bootstrap(broker: Broker, config: Config, log: Logger, fresh: boolean): void {
+  if (fresh) {
     broker.addVhost(config.defaultVhost);
     broker.users.putUser(config.defaultUser, config.defaultPass, ['administrator']);
     broker.users.setPermission(config.defaultUser, config.defaultVhost, { configure: '.*', write: '.*', read: '.*' });

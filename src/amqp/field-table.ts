@@ -21,15 +21,34 @@ export class Typed {
 
 const EMPTY: FieldTable = Object.freeze({}) as FieldTable;
 
+/** Decoded tables remember each key's wire type here (not enumerable, not serialised). */
+const TYPES = Symbol('fieldTypes');
+
+const TYPE_NAMES: Record<string, string> = {
+  b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint', l: 'long',
+  f: 'float', d: 'double', D: 'decimal', S: 'longstr', t: 'bool', T: 'timestamp', F: 'table', A: 'array',
+  V: 'void', x: 'binary',
+};
+
+/** RabbitMQ's name for the wire type a decoded table had for `key` ('long', 'longstr', ...). */
+export function fieldTypeName(t: FieldTable, key: string): string | undefined {
+  const types = (t as { [TYPES]?: Record<string, string> })[TYPES];
+  const code = types?.[key];
+  return code === undefined ? undefined : TYPE_NAMES[code];
+}
+
 export function decodeTableAt(buf: Buffer, pos: number, end: number): FieldTable {
   if (pos === end) return {};
   const t: FieldTable = {};
+  const types: Record<string, string> = {};
+  (t as { [TYPES]?: Record<string, string> })[TYPES] = types;
   while (pos < end) {
     const klen = buf[pos];
     const kstart = pos + 1;
     pos = kstart + klen;
     if (pos >= end) throw new AmqpSyntaxError('field table truncated');
     const key = buf.toString('utf8', kstart, pos);
+    types[key] = String.fromCharCode(buf[pos]);
     pos = decodeValue(buf, pos, end, t, key);
   }
   if (pos !== end) throw new AmqpSyntaxError('field table overruns its length');

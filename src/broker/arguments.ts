@@ -1,7 +1,7 @@
 // Declare-time checks of exchange and queue properties and arguments, with RabbitMQ's rules:
 // a redeclare must match what exists ("inequivalent arg" 406), and known x-arguments must have
 // valid types and ranges.
-import type { FieldTable, FieldValue } from '../amqp/field-table.js';
+import { fieldTypeName, type FieldTable, type FieldValue } from '../amqp/field-table.js';
 import { describe, preconditionFailed } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { valuesEqual } from './exchange.js';
@@ -25,8 +25,17 @@ function typeName(v: FieldValue): string {
   }
 }
 
-function show(v: FieldValue): string {
-  return v === undefined ? 'none' : `the value '${String(v)}' of type '${typeName(v)}'`;
+/** How RabbitMQ shows an argument in "inequivalent arg" texts when the other side is absent. */
+function show(t: FieldTable, key: string): string {
+  const v = t[key];
+  return v === undefined ? 'none' : `the value '${String(v)}' of type '${fieldTypeName(t, key) ?? typeName(v)}'`;
+}
+
+function mismatch(kind: 'queue' | 'exchange', name: string, vhost: string, key: string, want: FieldTable, have: FieldTable) {
+  const detail = want[key] !== undefined && have[key] !== undefined
+    ? `received '${String(want[key])}' but current is '${String(have[key])}'`
+    : `received ${show(want, key)} but current is ${show(have, key)}`;
+  return preconditionFailed(`inequivalent arg '${key}' for ${describe(kind, name, vhost)}: ${detail}`);
 }
 
 function fieldMismatch(kind: 'queue' | 'exchange', name: string, vhost: string, field: string, received: unknown, current: unknown) {
@@ -42,8 +51,7 @@ export function checkQueueEquivalence(q: Queue, d: QueueDeclare, vhost: string):
     const want = d.arguments[key];
     if (have === undefined && want === undefined) continue;
     if (have !== undefined && want !== undefined && valuesEqual(have, want)) continue;
-    throw preconditionFailed(`inequivalent arg '${key}' for ${describe('queue', q.name, vhost)}: `
-      + `received ${show(want)} but current is ${show(have)}`);
+    throw mismatch('queue', q.name, vhost, key, d.arguments, q.arguments);
   }
 }
 
@@ -55,8 +63,7 @@ export function checkExchangeEquivalence(x: Exchange, d: ExchangeDeclare, vhost:
   const have = x.arguments['alternate-exchange'];
   const want = d.arguments['alternate-exchange'];
   if ((have !== undefined || want !== undefined) && !(have !== undefined && want !== undefined && valuesEqual(have, want))) {
-    throw preconditionFailed(`inequivalent arg 'alternate-exchange' for ${describe('exchange', x.name, vhost)}: `
-      + `received ${show(want)} but current is ${show(have)}`);
+    throw mismatch('exchange', x.name, vhost, 'alternate-exchange', d.arguments, x.arguments);
   }
 }
 
@@ -94,5 +101,16 @@ export function validateQueueArguments(args: FieldTable, queue: string, vhost: s
   if (args['x-dead-letter-routing-key'] !== undefined && args['x-dead-letter-exchange'] === undefined) {
     throw preconditionFailed(`invalid arg 'x-dead-letter-routing-key' for ${describe('queue', queue, vhost)}: `
       + `{missing_dead_letter_exchange}`);
+  }
+}
+
+const X_MATCH = ['all', 'any', 'all-with-x', 'any-with-x'];
+
+/** Headers-exchange bindings must have a valid x-match, if any. */
+export function validateHeadersBinding(args: FieldTable): void {
+  const m = args['x-match'];
+  if (m === undefined) return;
+  if (typeof m !== 'string' || !X_MATCH.includes(m)) {
+    throw preconditionFailed(`Invalid x-match field value <<"${String(m)}">>; expected all, any, all-with-x, or any-with-x`);
   }
 }

@@ -20,6 +20,13 @@ export class Broker extends EventEmitter {
   /** Active resource alarms ('memory', 'disk'); publishing is blocked while any is set. */
   readonly alarms = new Set<string>();
 
+  /** Starts recording definition changes (after boot-time restore, which must not re-record). */
+  setListeners(defs: DefinitionListener, access: AccessListener): void {
+    this.definitionListener = defs;
+    this.accessListener = access;
+    for (const v of this.vhosts.values()) v.listener = defs;
+  }
+
   vhost(name: string): VHost | undefined {
     return this.vhosts.get(name);
   }

@@ -60,6 +60,18 @@ export class Deque<T> {
     return this.items[(this.head + i) & (this.items.length - 1)];
   }
 
+  /** Inserts so that `item` ends up at index i (0 = head), shifting later items back. */
+  insertAt(i: number, item: T): void {
+    if (i <= 0) return this.unshift(item);
+    if (i >= this.count) return this.push(item);
+    this.push(item);
+    const mask = this.items.length - 1;
+    for (let j = this.count - 1; j > i; j--) {
+      this.items[(this.head + j) & mask] = this.items[(this.head + j - 1) & mask];
+    }
+    this.items[(this.head + i) & mask] = item;
+  }
+
   clear(): void {
     this.items = new Array(16);
     this.head = 0;

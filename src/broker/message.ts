@@ -3,7 +3,7 @@
 //   data = [exchange shortstr][routing-key shortstr][properties: flags + list][body]
 import type { FieldTable } from '../amqp/field-table.js';
 import { decodeTableAt } from '../amqp/field-table.js';
-import { decodeProperties, type BasicProperties } from '../amqp/properties.js';
+import { decodeProperties, PropertySummary, scanProperties, type BasicProperties } from '../amqp/properties.js';
 
 export class Message {
   /** Decoded headers, filled on first use (headers exchange, dead-lettering). */
@@ -69,4 +69,20 @@ export function buildMessage(exchange: string, routingKey: string, props: Buffer
   const shift = headersStart >= 0 ? routeEnd : 0;
   return new Message(exchange, routingKey, data, routeEnd, routeEnd + props.length, persistent, priority, ttl,
     headersStart + shift, headersEnd + shift);
+}
+
+const storedProps = new PropertySummary();
+
+/** Rebuilds a message from its stored bytes (same layout as Message.data). */
+export function messageFromStored(data: Buffer, propsEnd: number): Message {
+  const exLen = data[0];
+  const exchange = data.toString('utf8', 1, 1 + exLen);
+  const keyAt = 1 + exLen;
+  const keyLen = data[keyAt];
+  const routingKey = data.toString('utf8', keyAt + 1, keyAt + 1 + keyLen);
+  const routeEnd = keyAt + 1 + keyLen;
+  const p = storedProps;
+  scanProperties(data, routeEnd, propsEnd, p);
+  return new Message(exchange, routingKey, data, routeEnd, propsEnd, p.deliveryMode === 2, p.priority, p.expiration,
+    p.headersStart, p.headersEnd);
 }

@@ -82,7 +82,7 @@ export class Queue {
     readonly vhost: string,
     opts: QueueOptions,
     private readonly ownerHooks: QueueOwner,
-    messages?: QueueMessages,
+    makeMessages?: (queue: Queue) => QueueMessages,
   ) {
     this.durable = opts.durable;
     this.exclusive = opts.exclusive;
@@ -90,7 +90,7 @@ export class Queue {
     this.arguments = opts.arguments;
     this.owner = opts.owner;
     this.singleActive = opts.arguments['x-single-active-consumer'] === true;
-    this.messages = messages ?? new QueueMessages(this);
+    this.messages = makeMessages ? makeMessages(this) : new QueueMessages(this);
   }
 
   get messageCount(): number {

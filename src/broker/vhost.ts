@@ -4,7 +4,7 @@
 import type { FieldTable } from '../amqp/field-table.js';
 import { Binding, createExchange, type Destination, Exchange, type RouteSink } from './exchange.js';
 import { accessRefused, commandInvalid, describe, notAllowed, notFound, preconditionFailed, resourceLocked } from './errors.js';
-import { checkExchangeEquivalence, checkQueueEquivalence, validateQueueArguments } from './arguments.js';
+import { checkExchangeEquivalence, checkQueueEquivalence, validateHeadersBinding, validateQueueArguments } from './arguments.js';
 import type { Message } from './message.js';
 import { Queue, type QueueOptions } from './queue.js';
 import type { QueueMessages } from './queue-messages.js';
@@ -19,8 +19,11 @@ export interface DefinitionListener {
   bindingRemoved(b: Binding): void;
 }
 
-/** Makes the message container of a new queue (the store provides disk-backed ones). */
-export type QueueMessagesFactory = (queue: Queue) => QueueMessages;
+/**
+ * Makes the message container of a queue (the store provides disk-backed ones). `fresh` is false
+ * when the queue is being restored at boot and its stored messages must be kept.
+ */
+export type QueueMessagesFactory = (queue: Queue, fresh: boolean) => QueueMessages;
 
 export interface ExchangeDeclare {
   name: string;
@@ -153,10 +156,10 @@ export class VHost implements RouteSink {
     return { queue: q, created: true };
   }
 
-  /** Creates a queue without checks (declare, and recovery from the store). */
-  createQueue(name: string, opts: QueueOptions): Queue {
-    const q = new Queue(name, this.name, opts, { autoDelete: (queue) => this.removeQueue(queue) });
-    if (this.messagesFactory) (q as { messages: QueueMessages }).messages = this.messagesFactory(q);
+  /** Creates a queue without checks (declare, and recovery from the store with fresh=false). */
+  createQueue(name: string, opts: QueueOptions, fresh = true): Queue {
+    const q = new Queue(name, this.name, opts, { autoDelete: (queue) => this.removeQueue(queue) },
+      this.messagesFactory ? (queue) => this.messagesFactory!(queue, fresh) : undefined);
     this.queues.set(name, q);
     if (q.durable) this.listener?.queueDeclared(q);
     return q;
@@ -191,6 +194,7 @@ export class VHost implements RouteSink {
 
   bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): Binding {
     if (source.name === '') throw accessRefused(`operation not permitted on the default exchange`);
+    if (source.type === 'headers') validateHeadersBinding(args);
     const id = bindingId(destination, routingKey, args);
     const existing = source.bindings.get(id);
     if (existing) return existing;

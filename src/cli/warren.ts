@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { ENV_VARS, loadConfig, type ConfigInput } from '../config.js';
+import { DataDirError } from '../store/data-dir.js';
 import { Warren, VERSION } from '../warren.js';
 
 const program = new Command('warren')
@@ -50,7 +51,8 @@ let warren: Warren;
 try {
   warren = await Warren.start(config, log);
 } catch (err) {
-  log.fatal({ err }, `could not start: ${(err as Error).message}`);
+  if (err instanceof DataDirError) log.fatal(err.message);
+  else log.fatal({ err }, `could not start: ${(err as Error).message}`);
   process.exit(1);
 }
 

@@ -134,6 +134,8 @@ export class Channel implements DeliverySink {
         return;
       case M.CHANNEL_FLOW: {
         const active = M.decodeChannelFlow(r).active;
+        // RabbitMQ does not let clients pause deliveries with channel.flow.
+        if (!active) throw notImplemented('active=false');
         this.flowActive = active;
         this.send(M.encodeChannelFlowOk, { active });
         if (active) this.resumeDeliveries();
@@ -637,7 +639,7 @@ export class Channel implements DeliverySink {
     if (this.closing) return;
     this.conn.log.info({ channel: this.id, code: e.code, text: e.message }, 'closing channel on error');
     this.release();
-    this.send(M.encodeChannelClose, { replyCode: e.code, replyText: e.message.slice(0, 255), classId: e.classId, methodId: e.methodId });
+    this.send(M.encodeChannelClose, { replyCode: e.code, replyText: replyText(e.message), classId: e.classId, methodId: e.methodId });
   }
 
   /** Cancels consumers and requeues unacked messages (channel or connection closing). */
@@ -684,6 +686,14 @@ function ccKeys(msg: Message): string[] | null {
   const keys: string[] = [];
   for (const v of [cc, bcc]) if (Array.isArray(v)) for (const k of v) if (typeof k === 'string') keys.push(k);
   return keys.length ? keys : null;
+}
+
+/** Reply texts are shortstrs: RabbitMQ cuts long ones to 252 bytes and adds "...". */
+export function replyText(text: string): string {
+  if (Buffer.byteLength(text) <= 255) return text;
+  let cut = Buffer.from(text).subarray(0, 252).toString('utf8');
+  while (Buffer.byteLength(cut) > 252) cut = cut.slice(0, -1);
+  return `${cut}...`;
 }
 
 export function generateTag(prefix: string): string {

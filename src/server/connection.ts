@@ -12,7 +12,7 @@ import { AmqpError, channelError, frameError, internalError, notAllowed, unexpec
 import type { FlowWaiter, Queue } from '../broker/queue.js';
 import type { User } from '../broker/users.js';
 import type { VHost } from '../broker/vhost.js';
-import { Channel } from './channel.js';
+import { Channel, replyText } from './channel.js';
 import { MECHANISMS, parseCredentials } from './sasl.js';
 import type { ServerContext } from './context.js';
 
@@ -460,7 +460,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     if (this.state === State.Closing || this.state === State.Closed) return;
     this.log[e.code === 403 || e.code === 530 ? 'warn' : 'info']({ code: e.code, text: e.message }, 'closing connection on error');
     this.closeChannels();
-    this.send(0, M.encodeConnectionClose, { replyCode: e.code, replyText: e.message.slice(0, 255), classId: e.classId, methodId: e.methodId });
+    this.send(0, M.encodeConnectionClose, { replyCode: e.code, replyText: replyText(e.message), classId: e.classId, methodId: e.methodId });
     this.state = State.Closing;
     this.flush();
     this.closeTimer = setTimeout(() => this.finish(), 1000);

@@ -1,0 +1,79 @@
+// The data directory's own bookkeeping: its format version (a newer format is refused rather
+// than misread), a lock so two brokers never share it, and a marker of clean shutdown.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const FORMAT_VERSION = 1;
+const VERSION_FILE = 'VERSION';
+const LOCK_FILE = 'warren.lock';
+const CLEAN_FILE = 'clean-shutdown';
+
+export class DataDirError extends Error {}
+
+export interface DataDirState {
+  /** The directory held data from an earlier run. */
+  existed: boolean;
+  /** That run ended without a clean shutdown (crash, kill -9). */
+  unclean: boolean;
+  /** What the last clean shutdown recorded (closeDataDir's `extra`). */
+  cleanInfo: Record<string, unknown>;
+}
+
+export function openDataDir(dir: string): DataDirState {
+  mkdirSync(dir, { recursive: true });
+  const versionPath = join(dir, VERSION_FILE);
+  const existed = existsSync(versionPath);
+  if (existed) {
+    let format: number;
+    try {
+      format = (JSON.parse(readFileSync(versionPath, 'utf8')) as { format: number }).format;
+    } catch {
+      throw new DataDirError(`${versionPath} is unreadable; it should hold {"format": ${FORMAT_VERSION}}. Restore it or use another --data-dir.`);
+    }
+    if (!Number.isInteger(format) || format > FORMAT_VERSION) {
+      throw new DataDirError(`data directory ${dir} has format ${format}, but this Warren reads format ${FORMAT_VERSION} `
+        + 'or older. Run a newer Warren, or point --data-dir elsewhere.');
+    }
+  } else {
+    writeFileSync(versionPath, JSON.stringify({ format: FORMAT_VERSION, product: 'warren' }) + '\n');
+  }
+  lock(dir);
+  const cleanPath = join(dir, CLEAN_FILE);
+  const unclean = existed && !existsSync(cleanPath);
+  let cleanInfo: Record<string, unknown> = {};
+  if (!unclean && existed) {
+    try {
+      cleanInfo = JSON.parse(readFileSync(cleanPath, 'utf8')) as Record<string, unknown>;
+    } catch {
+      cleanInfo = {};
+    }
+  }
+  rmSync(cleanPath, { force: true });
+  return { existed, unclean, cleanInfo };
+}
+
+function lock(dir: string): void {
+  const path = join(dir, LOCK_FILE);
+  if (existsSync(path)) {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) {
+      throw new DataDirError(`data directory ${dir} is in use by another Warren (pid ${pid}). Stop it, or use another --data-dir.`);
+    }
+  }
+  writeFileSync(path, String(process.pid));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Marks a clean shutdown and releases the lock. */
+export function closeDataDir(dir: string, extra: Record<string, unknown> = {}): void {
+  writeFileSync(join(dir, CLEAN_FILE), JSON.stringify({ at: new Date().toISOString(), ...extra }));
+  rmSync(join(dir, LOCK_FILE), { force: true });
+}

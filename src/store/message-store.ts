@@ -1,0 +1,111 @@
+// Coordinates the segment logs of all queues: buffered appends are written out once per turn of
+// the event loop, and one round of fdatasync covers everything written meanwhile (group commit).
+// Epochs number the flushes that carried persistent data; a publisher confirm waits until the
+// store has synced the epoch its message went out in.
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { SegmentLog, type LogOwner } from './segment-log.js';
+
+export class MessageStore implements LogOwner {
+  /** Epoch of the last flush that wrote persistent data. */
+  private epoch = 0;
+  /** Every epoch up to here is on disk. */
+  syncedEpoch = 0;
+  private syncing = false;
+  private readonly dirtyLogs = new Set<SegmentLog>();
+  private readonly toSync = new Set<SegmentLog>();
+  private flushQueued = false;
+  private readonly durableDir: string;
+  private readonly transientDir: string;
+  private nextTransient = 1;
+  /** Other files to fsync in each round (the definitions journal). */
+  readonly alsoSync: { sync(done: (err: NodeJS.ErrnoException | null) => void): boolean }[] = [];
+  onSynced: ((epoch: number) => void) | null = null;
+
+  constructor(dataDir: string, readonly log: Logger) {
+    this.durableDir = join(dataDir, 'queues');
+    this.transientDir = join(dataDir, 'transient');
+    mkdirSync(this.durableDir, { recursive: true });
+    // Paged-out transient messages do not survive a restart.
+    rmSync(this.transientDir, { recursive: true, force: true });
+    mkdirSync(this.transientDir, { recursive: true });
+  }
+
+  /** The directory of a durable queue's log: stable across restarts, safe for any name. */
+  queueDir(vhost: string, name: string): string {
+    const h = createHash('sha256').update(vhost).update('\0').update(name).digest('hex').slice(0, 32);
+    return join(this.durableDir, h);
+  }
+
+  /** A durable queue's log; `fresh` clears leftovers of an earlier queue of the same name. */
+  openDurable(vhost: string, name: string, fresh: boolean): SegmentLog {
+    const dir = this.queueDir(vhost, name);
+    if (fresh) rmSync(dir, { recursive: true, force: true });
+    return new SegmentLog(dir, this);
+  }
+
+  openTransient(): SegmentLog {
+    return new SegmentLog(join(this.transientDir, String(this.nextTransient++)), this);
+  }
+
+  /** The epoch that a record appended now will be written in. */
+  get pendingEpoch(): number {
+    return this.epoch + 1;
+  }
+
+  dirty(log: SegmentLog): void {
+    this.dirtyLogs.add(log);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  readonly flush = (): void => {
+    this.flushQueued = false;
+    let persistent = false;
+    for (const log of this.dirtyLogs) {
+      if (log.flush()) {
+        persistent = true;
+        this.toSync.add(log);
+      }
+    }
+    this.dirtyLogs.clear();
+    if (persistent) {
+      this.epoch++;
+      this.startSync();
+    }
+  };
+
+  private startSync(): void {
+    if (this.syncing || this.toSync.size === 0) return;
+    this.syncing = true;
+    const target = this.epoch;
+    const logs = [...this.toSync];
+    this.toSync.clear();
+    let pending = 1;
+    const done = (err: NodeJS.ErrnoException | null) => {
+      if (err) this.log.error({ err }, 'fdatasync failed; confirms are held back until a sync succeeds');
+      if (--pending !== 0) return;
+      this.syncing = false;
+      if (!err) {
+        this.syncedEpoch = target;
+        this.onSynced?.(target);
+      } else {
+        for (const l of logs) this.toSync.add(l);
+      }
+      if (err) setTimeout(() => this.startSync(), 100).unref();
+      else if (this.epoch > this.syncedEpoch) this.startSync();
+    };
+    for (const log of logs) if (log.sync(done)) pending++;
+    for (const other of this.alsoSync) if (other.sync(done)) pending++;
+    done(null);
+  }
+
+  /** Writes everything buffered (clean shutdown). Sync happens as the logs close. */
+  flushNow(): void {
+    this.flush();
+  }
+}

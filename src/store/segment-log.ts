@@ -1,0 +1,495 @@
+// One queue's messages on disk: append-only segment files of checksummed records, plus an ack
+// file per segment listing the sequence numbers settled in it. A segment is deleted once nothing
+// in it is live. A read cursor lets the queue page messages back in order.
+//
+// Record: u32 payload length | u32 crc32(payload) | payload
+// Payload: u8 flags | u32 seq high | u32 seq low | u32 propsEnd | message bytes
+// The message bytes are the broker's layout: exchange and routing key shortstrs, properties, body.
+import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Logger } from 'pino';
+
+export const FLAG_PERSISTENT = 1;
+const HEADER = 8;
+const PAYLOAD_FIXED = 13;
+/** Roll over to a new segment beyond this size. */
+export const SEGMENT_SIZE = 16 * 1024 * 1024;
+/** An emptied current segment is truncated once it is at least this big. */
+const TRUNCATE_EMPTY_AT = 1024 * 1024;
+const READ_CHUNK = 256 * 1024;
+
+class Segment {
+  /** Records not yet settled. */
+  live = 0;
+  /** Bytes on disk plus bytes buffered for it. */
+  size = 0;
+  fd = -1;
+  ackFd = -1;
+  /** From a previous run: its transient records and those in `acked` are dead. */
+  recovered = false;
+  acked: Set<number> | null = null;
+  pendingAcks: number[] = [];
+
+  constructor(readonly no: number, readonly path: string, readonly ackPath: string) {}
+}
+
+export interface StoredMessage {
+  seq: number;
+  flags: number;
+  /** A copy of the message bytes. */
+  data: Buffer;
+  propsEnd: number;
+  segment: number;
+}
+
+export interface RecoveryResult {
+  /** Live messages loaded into memory, in order (at most the window asked for). */
+  loaded: StoredMessage[];
+  /** Live messages left on disk behind the read cursor. */
+  paged: number;
+  /** Bytes of the paged messages. */
+  pagedBytes: number;
+  nextSeq: number;
+  /** Bytes dropped from torn or corrupt tails. */
+  droppedBytes: number;
+}
+
+/** Called by the log when it has buffered writes (the store flushes them at the end of the turn). */
+export interface LogOwner {
+  dirty(log: SegmentLog): void;
+  log: Logger;
+}
+
+export class SegmentLog {
+  private readonly segments = new Map<number, Segment>();
+  private writeSeg: Segment | null = null;
+  private nextSegNo = 1;
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private bufLen = 0;
+  private bufPersistent = false;
+  /** Written but not yet fdatasync'ed persistent data: fds to sync (and close, if rolled over). */
+  private unsynced: Segment | null = null;
+  private rolledUnsynced: number[] = [];
+  private acksDirty = false;
+  /** Paging read cursor: next record to read back, or null when nothing is paged. */
+  private cursorSeg: Segment | null = null;
+  private cursorOff = 0;
+  private readBuf: Buffer | null = null;
+  private destroyed = false;
+
+  constructor(readonly dir: string, private readonly owner: LogOwner) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  // ----------------------------------------------------------------- writes
+
+  /** Appends a record; returns the segment number that holds it. */
+  append(seq: number, flags: number, data: Buffer, propsEnd: number): number {
+    const len = PAYLOAD_FIXED + data.length;
+    let seg = this.writeSeg;
+    if (seg === null || (seg.size + HEADER + len > SEGMENT_SIZE && seg.size > 0)) seg = this.roll();
+    this.reserve(HEADER + len);
+    const b = this.buf;
+    const p = this.bufLen;
+    b.writeUInt32BE(len, p);
+    b[p + 8] = flags;
+    b.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), p + 9);
+    b.writeUInt32BE(seq >>> 0, p + 13);
+    b.writeUInt32BE(propsEnd, p + 17);
+    data.copy(b, p + 21);
+    b.writeUInt32BE(crc32(b.subarray(p + 8, p + 8 + len)), p + 4);
+    this.bufLen = p + HEADER + len;
+    seg.size += HEADER + len;
+    seg.live++;
+    if (flags & FLAG_PERSISTENT) this.bufPersistent = true;
+    this.owner.dirty(this);
+    return seg.no;
+  }
+
+  /** The record `seq` in segment `segNo` is no longer needed. */
+  settle(segNo: number, seq: number, persistent: boolean): void {
+    const seg = this.segments.get(segNo);
+    if (seg === undefined) return;
+    seg.live--;
+    if (seg.live <= 0) {
+      this.emptied(seg);
+      return;
+    }
+    if (persistent) {
+      seg.pendingAcks.push(seq);
+      this.acksDirty = true;
+      this.owner.dirty(this);
+    }
+  }
+
+  private emptied(seg: Segment): void {
+    seg.pendingAcks = [];
+    if (seg === this.writeSeg) {
+      if (seg.size < TRUNCATE_EMPTY_AT || seg === this.cursorSeg) return;
+      // Reuse the current segment: drop its buffered bytes and truncate it.
+      this.bufLen = 0;
+      this.bufPersistent = false;
+      if (seg.fd >= 0) ftruncateSync(seg.fd, 0);
+      seg.size = 0;
+      if (seg.ackFd >= 0) ftruncateSync(seg.ackFd, 0);
+      return;
+    }
+    if (seg === this.cursorSeg) return;
+    this.removeSegment(seg);
+  }
+
+  private removeSegment(seg: Segment): void {
+    this.segments.delete(seg.no);
+    if (this.unsynced === seg) this.unsynced = null;
+    if (seg.fd >= 0) {
+      if (this.rolledUnsynced.includes(seg.fd)) this.rolledUnsynced = this.rolledUnsynced.filter((fd) => fd !== seg.fd);
+      closeSync(seg.fd);
+    }
+    if (seg.ackFd >= 0) closeSync(seg.ackFd);
+    seg.fd = seg.ackFd = -1;
+    rmSync(seg.path, { force: true });
+    rmSync(seg.ackPath, { force: true });
+  }
+
+  private roll(): Segment {
+    this.flushWrites();
+    const old = this.writeSeg;
+    if (old !== null && old.fd >= 0) {
+      // Keep the fd until the next sync covers what was written to it.
+      if (this.unsynced === old) {
+        this.rolledUnsynced.push(old.fd);
+        this.unsynced = null;
+      } else {
+        closeSync(old.fd);
+      }
+      old.fd = -1;
+      if (old.live <= 0 && old !== this.cursorSeg) this.removeSegment(old);
+    }
+    const no = this.nextSegNo++;
+    const name = String(no).padStart(8, '0');
+    const seg = new Segment(no, join(this.dir, `${name}.seg`), join(this.dir, `${name}.ack`));
+    seg.fd = openSync(seg.path, 'w');
+    this.segments.set(no, seg);
+    this.writeSeg = seg;
+    return seg;
+  }
+
+  private reserve(n: number): void {
+    if (this.bufLen + n <= this.buf.length) return;
+    if (this.bufLen > 0 && this.bufLen + n > 4 * 1024 * 1024) this.flushWrites();
+    if (n > this.buf.length - this.bufLen) {
+      let size = this.buf.length * 2;
+      while (size < this.bufLen + n) size *= 2;
+      const next = Buffer.allocUnsafe(size);
+      this.buf.copy(next, 0, 0, this.bufLen);
+      this.buf = next;
+    }
+  }
+
+  /** Writes buffered records and acks to the files. Returns true when persistent data went out. */
+  flush(): boolean {
+    const persistent = this.flushWrites();
+    if (this.acksDirty) this.flushAcks();
+    return persistent;
+  }
+
+  private flushWrites(): boolean {
+    if (this.bufLen === 0 || this.destroyed) return false;
+    const seg = this.writeSeg!;
+    let off = 0;
+    while (off < this.bufLen) off += writeSync(seg.fd, this.buf, off, this.bufLen - off);
+    this.bufLen = 0;
+    if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(64 * 1024);
+    const persistent = this.bufPersistent;
+    this.bufPersistent = false;
+    if (persistent) this.unsynced = seg;
+    return persistent;
+  }
+
+  private flushAcks(): void {
+    this.acksDirty = false;
+    for (const seg of this.segments.values()) {
+      const acks = seg.pendingAcks;
+      if (acks.length === 0) continue;
+      seg.pendingAcks = [];
+      if (seg.ackFd < 0) seg.ackFd = openSync(seg.ackPath, 'a');
+      const b = Buffer.allocUnsafe(acks.length * 8);
+      for (let i = 0; i < acks.length; i++) {
+        b.writeUInt32BE(Math.floor(acks[i] / 0x1_0000_0000), i * 8);
+        b.writeUInt32BE(acks[i] >>> 0, i * 8 + 4);
+      }
+      writeSync(seg.ackFd, b);
+    }
+  }
+
+  /** Fsyncs what was written; calls back when done. Returns false when there was nothing to sync. */
+  sync(done: (err: NodeJS.ErrnoException | null) => void): boolean {
+    const fds = this.rolledUnsynced;
+    this.rolledUnsynced = [];
+    const toClose = fds.slice();
+    if (this.unsynced !== null && this.unsynced.fd >= 0) fds.push(this.unsynced.fd);
+    this.unsynced = null;
+    if (fds.length === 0) return false;
+    let pending = fds.length;
+    let firstErr: NodeJS.ErrnoException | null = null;
+    for (const fd of fds) {
+      fdatasync(fd, (err) => {
+        if (err && !firstErr) firstErr = err;
+        if (toClose.includes(fd)) closeSync(fd);
+        if (--pending === 0) done(firstErr);
+      });
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------ paging
+
+  /** Marks the next appended record as the first one paged out (not kept in memory). */
+  startPaging(): void {
+    if (this.cursorSeg !== null) return;
+    let seg = this.writeSeg;
+    if (seg === null || seg.size >= SEGMENT_SIZE) seg = this.roll();
+    this.cursorSeg = seg;
+    this.cursorOff = seg.size;
+  }
+
+  get paging(): boolean {
+    return this.cursorSeg !== null;
+  }
+
+  /**
+   * Reads up to `maxCount` live records (about `maxBytes`) from the cursor. Records that are dead
+   * (from a previous run: transient or acked) are skipped and settled.
+   */
+  readPaged(maxCount: number, maxBytes: number, out: StoredMessage[]): void {
+    let seg = this.cursorSeg;
+    if (seg === null) return;
+    this.flushWrites();
+    let bytes = 0;
+    while (seg !== null && out.length < maxCount && bytes < maxBytes) {
+      if (this.cursorOff >= seg.size) {
+        seg = this.nextSegmentAfter(seg);
+        this.setCursor(seg, 0);
+        continue;
+      }
+      const rec = this.readRecordAt(seg, this.cursorOff);
+      if (rec === null) {
+        this.owner.log.error({ dir: this.dir, segment: seg.no, offset: this.cursorOff }, 'unreadable record while paging in; skipping the rest of the segment');
+        seg = this.nextSegmentAfter(seg);
+        this.setCursor(seg, 0);
+        continue;
+      }
+      this.cursorOff += rec.size;
+      const m = rec.msg;
+      if (seg.recovered && (!(m.flags & FLAG_PERSISTENT) || (seg.acked !== null && seg.acked.has(m.seq)))) {
+        seg.live--;
+        continue;
+      }
+      out.push(m);
+      bytes += m.data.length;
+    }
+    if (seg !== null && this.cursorOff >= seg.size && seg === this.writeSeg) this.setCursor(null, 0);
+  }
+
+  private setCursor(seg: Segment | null, off: number): void {
+    const old = this.cursorSeg;
+    this.cursorSeg = seg;
+    this.cursorOff = off;
+    if (old !== null && old !== seg && old.live <= 0) this.emptied(old);
+    if (old !== null && old !== seg) {
+      old.acked = null;
+      if (old.fd >= 0 && old !== this.writeSeg) {
+        closeSync(old.fd);
+        old.fd = -1;
+      }
+    }
+  }
+
+  private nextSegmentAfter(seg: Segment): Segment | null {
+    let best: Segment | null = null;
+    for (const s of this.segments.values()) if (s.no > seg.no && (best === null || s.no < best.no)) best = s;
+    return best;
+  }
+
+  private readRecordAt(seg: Segment, off: number): { msg: StoredMessage; size: number } | null {
+    if (seg.fd < 0) seg.fd = openSync(seg.path, 'r');
+    let rb = this.readBuf ??= Buffer.allocUnsafe(READ_CHUNK);
+    if (readSync(seg.fd, rb, 0, HEADER, off) < HEADER) return null;
+    const len = rb.readUInt32BE(0);
+    const crc = rb.readUInt32BE(4);
+    if (len < PAYLOAD_FIXED || off + HEADER + len > seg.size) return null;
+    if (len > rb.length) rb = Buffer.allocUnsafe(len);
+    if (readSync(seg.fd, rb, 0, len, off + HEADER) < len) return null;
+    const payload = rb.subarray(0, len);
+    if (crc32(payload) !== crc) return null;
+    return { msg: decodePayload(payload, seg.no), size: HEADER + len };
+  }
+
+  /** Drops everything behind the cursor (purge): whole segments go, the cursor's tail is acked. */
+  dropPaged(): void {
+    const start = this.cursorSeg;
+    if (start === null) return;
+    this.flushWrites();
+    // Records after the cursor in its own segment.
+    let off = this.cursorOff;
+    while (off < start.size) {
+      const rec = this.readRecordAt(start, off);
+      if (rec === null) break;
+      off += rec.size;
+      const m = rec.msg;
+      const dead = start.recovered && (!(m.flags & FLAG_PERSISTENT) || (start.acked?.has(m.seq) ?? false));
+      if (!dead) {
+        start.live--;
+        if (m.flags & FLAG_PERSISTENT) start.pendingAcks.push(m.seq);
+      }
+    }
+    this.acksDirty = true;
+    this.owner.dirty(this);
+    for (const s of [...this.segments.values()]) {
+      if (s.no > start.no) {
+        if (s === this.writeSeg) {
+          s.live = 0;
+          this.bufLen = 0;
+          this.bufPersistent = false;
+          this.writeSeg = null;
+          if (this.unsynced === s) this.unsynced = null;
+        }
+        this.removeSegment(s);
+      }
+    }
+    this.setCursor(null, 0);
+    if (start.live <= 0 && this.segments.has(start.no)) this.emptied(start);
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /**
+   * Reads back a log after a restart: live persistent records in order, the first `window` of
+   * them returned, the rest left behind the read cursor. Torn or corrupt tails are cut off.
+   */
+  recover(window: number, windowBytes: number): RecoveryResult {
+    const result: RecoveryResult = { loaded: [], paged: 0, pagedBytes: 0, nextSeq: 1, droppedBytes: 0 };
+    const nos = readdirSync(this.dir).filter((f) => f.endsWith('.seg')).map((f) => Number(f.slice(0, -4))).filter(Number.isInteger).sort((a, b) => a - b);
+    let loadedBytes = 0;
+    for (const no of nos) {
+      const name = String(no).padStart(8, '0');
+      const seg = new Segment(no, join(this.dir, `${name}.seg`), join(this.dir, `${name}.ack`));
+      seg.recovered = true;
+      seg.acked = readAcks(seg.ackPath);
+      this.segments.set(no, seg);
+      this.nextSegNo = no + 1;
+      const size = statSync(seg.path).size;
+      seg.fd = openSync(seg.path, 'r+');
+      seg.size = size;
+      let off = 0;
+      while (off < size) {
+        const rec = this.readRecordAt(seg, off);
+        if (rec === null) {
+          const dropped = size - off;
+          result.droppedBytes += dropped;
+          this.owner.log.warn({ dir: this.dir, segment: no, offset: off, droppedBytes: dropped },
+            'torn or corrupt record at the end of a segment; dropping the rest of it');
+          ftruncateSync(seg.fd, off);
+          seg.size = off;
+          break;
+        }
+        const m = rec.msg;
+        if (m.seq >= result.nextSeq) result.nextSeq = m.seq + 1;
+        const live = (m.flags & FLAG_PERSISTENT) !== 0 && !seg.acked.has(m.seq);
+        if (live) {
+          seg.live++;
+          if (this.cursorSeg === null && result.loaded.length < window && loadedBytes < windowBytes) {
+            result.loaded.push(m);
+            loadedBytes += m.data.length;
+          } else {
+            if (this.cursorSeg === null) {
+              this.cursorSeg = seg;
+              this.cursorOff = off;
+            }
+            result.paged++;
+            result.pagedBytes += m.data.length;
+          }
+        }
+        off += rec.size;
+      }
+      closeSync(seg.fd);
+      seg.fd = -1;
+      if (seg !== this.cursorSeg) seg.acked = null;
+      if (seg.live === 0 && seg !== this.cursorSeg) this.removeSegment(seg);
+    }
+    // New records go to a fresh segment.
+    this.writeSeg = null;
+    return result;
+  }
+
+  /** Closes files and removes the directory (the queue was deleted, or is transient). */
+  destroy(): void {
+    this.destroyed = true;
+    for (const seg of this.segments.values()) {
+      if (seg.fd >= 0) closeSync(seg.fd);
+      if (seg.ackFd >= 0) closeSync(seg.ackFd);
+    }
+    for (const fd of this.rolledUnsynced) closeSync(fd);
+    this.rolledUnsynced = [];
+    this.segments.clear();
+    this.unsynced = null;
+    this.writeSeg = null;
+    this.cursorSeg = null;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Flushes and closes files, keeping the data (clean shutdown). */
+  close(): void {
+    this.flush();
+    for (const seg of this.segments.values()) {
+      if (seg.fd >= 0) closeSync(seg.fd);
+      if (seg.ackFd >= 0) closeSync(seg.ackFd);
+      seg.fd = seg.ackFd = -1;
+    }
+    for (const fd of this.rolledUnsynced) closeSync(fd);
+    this.rolledUnsynced = [];
+    this.destroyed = true;
+  }
+
+  /** Bytes in segment files (for the management API and tests). */
+  diskSize(): number {
+    let n = 0;
+    for (const seg of this.segments.values()) n += seg.size;
+    return n;
+  }
+}
+
+function decodePayload(p: Buffer, segment: number): StoredMessage {
+  const flags = p[0];
+  const seq = p.readUInt32BE(1) * 0x1_0000_0000 + p.readUInt32BE(5);
+  const propsEnd = p.readUInt32BE(9);
+  const data = Buffer.allocUnsafe(p.length - PAYLOAD_FIXED);
+  p.copy(data, 0, PAYLOAD_FIXED);
+  return { seq, flags, data, propsEnd, segment };
+}
+
+function readAcks(path: string): Set<number> {
+  const acked = new Set<number>();
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return acked;
+  }
+  try {
+    const size = statSync(path).size;
+    const b = Buffer.allocUnsafe(Math.min(size, 8 * 1024 * 1024) || 8);
+    let off = 0;
+    while (off + 8 <= size) {
+      const n = readSync(fd, b, 0, Math.min(b.length, size - off) & ~7, off);
+      if (n < 8) break;
+      for (let i = 0; i + 8 <= n; i += 8) acked.add(b.readUInt32BE(i) * 0x1_0000_0000 + b.readUInt32BE(i + 4));
+      off += n & ~7;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return acked;
+}
+
