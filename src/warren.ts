@@ -41,7 +41,7 @@ export class Warren {
 
     const broker = new Broker();
     const storage = { store: messages, windowCount: config.queueWindowMessages, windowBytes: config.queueWindowBytes };
-    broker.messagesFactory = (q, fresh) => new QueueMessages(q, storage, fresh);
+    broker.messagesFactory = (q, fresh) => QueueMessages.create(q, storage, fresh);
     const before = (dir.cleanInfo.redelivered ?? {}) as Record<string, number[]>;
     const stats = restoreBroker(broker, definitions, log, (vhost, queue) => {
       if (dir.unclean) return () => true;

@@ -122,19 +122,45 @@ function decodeValue(buf: Buffer, pos: number, end: number, holder: any, key: st
   }
 }
 
+/** Encodes a table; keys of a decoded table keep the wire type they arrived with. */
 export function encodeTable(w: Writer, t: FieldTable | undefined): void {
   const lenAt = w.pos;
   w.u32(0);
   if (t && t !== EMPTY) {
+    const types = (t as { [TYPES]?: Record<string, string> })[TYPES];
     for (const key of Object.keys(t)) {
       const v = t[key];
       if (v === undefined) continue;
       w.shortstr(key);
-      encodeValue(w, v);
+      const type = types?.[key];
+      if (type !== undefined && !(v instanceof Typed) && fitsType(type, v)) encodeTyped(w, type, v);
+      else encodeValue(w, v);
     }
   }
   w.buf.writeUInt32BE(w.pos - lenAt - 4, lenAt);
 }
+
+/** Whether a (possibly changed) value can still be written with its original wire type. */
+function fitsType(type: string, v: FieldValue): boolean {
+  switch (type) {
+    case 't': return typeof v === 'boolean';
+    case 'b': case 'B': case 's': case 'u': case 'I': case 'i':
+      return typeof v === 'number' && Number.isInteger(v) && v >= INT_RANGE[type][0] && v <= INT_RANGE[type][1];
+    case 'l': case 'T': return (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint';
+    case 'f': case 'd': return typeof v === 'number';
+    case 'S': return typeof v === 'string';
+    case 'x': return Buffer.isBuffer(v);
+    case 'D': return v instanceof Decimal;
+    case 'V': return v === null;
+    case 'A': return Array.isArray(v);
+    case 'F': return v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v);
+  }
+  return false;
+}
+
+const INT_RANGE: Record<string, [number, number]> = {
+  b: [-128, 127], B: [0, 255], s: [-32768, 32767], u: [0, 65535], I: [-0x8000_0000, 0x7fff_ffff], i: [0, 0xffff_ffff],
+};
 
 function encodeValue(w: Writer, v: FieldValue): void {
   if (v instanceof Typed) return encodeTyped(w, v.type, v.value);

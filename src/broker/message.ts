@@ -58,17 +58,14 @@ export function writeRoute(buf: Buffer, pos: number, exchange: string, routingKe
   return pos + 1 + r;
 }
 
-/** Builds a message from parts (for messages the broker makes or reads back from disk). */
-export function buildMessage(exchange: string, routingKey: string, props: Buffer, body: Buffer,
-  persistent: boolean, priority = -1, ttl = -1, headersStart = -1, headersEnd = -1): Message {
+/** Builds a message from parts (messages the broker makes: dead-lettering, direct reply-to). */
+export function buildMessage(exchange: string, routingKey: string, props: Buffer, body: Buffer): Message {
   const routeLen = 2 + Buffer.byteLength(exchange) + Buffer.byteLength(routingKey);
   const data = Buffer.allocUnsafe(routeLen + props.length + body.length);
   const routeEnd = writeRoute(data, 0, exchange, routingKey);
   props.copy(data, routeEnd);
   body.copy(data, routeEnd + props.length);
-  const shift = headersStart >= 0 ? routeEnd : 0;
-  return new Message(exchange, routingKey, data, routeEnd, routeEnd + props.length, persistent, priority, ttl,
-    headersStart + shift, headersEnd + shift);
+  return messageFromStored(data, routeEnd + props.length);
 }
 
 const storedProps = new PropertySummary();

@@ -21,16 +21,25 @@ export class QueueMessages {
   nextSeq = 1;
   /** Body bytes of ready messages (memory and disk). */
   bytes = 0;
-  /** Messages and bytes paged out to disk, behind the window. */
+  /** Messages and body bytes paged out to disk, behind the window. */
   private paged = 0;
-  private log: SegmentLog | null = null;
+  private pagedBytes = 0;
+  protected log: SegmentLog | null = null;
   private lastEpoch = 0;
   private readonly refillBatch: StoredMessage[] = [];
   /** After a restart: which recovered messages count as delivered before. */
   private wasDelivered: ((seq: number) => boolean) | null = null;
-  private readonly persistent: boolean;
+  /** Persistent messages are written to this queue's log (a durable, non-exclusive queue). */
+  protected readonly persistent: boolean;
 
-  constructor(protected readonly queue: Queue, private readonly storage: StorageOptions | null = null, fresh = true) {
+  /** The container for `queue`: with priority levels when it has x-max-priority. */
+  static create(queue: Queue, storage: StorageOptions | null, fresh: boolean): QueueMessages {
+    return queue.limits.maxPriority >= 0
+      ? new PriorityMessages(queue, storage, fresh, queue.limits.maxPriority)
+      : new QueueMessages(queue, storage, fresh);
+  }
+
+  constructor(protected readonly queue: Queue, protected readonly storage: StorageOptions | null, fresh: boolean) {
     this.persistent = storage !== null && queue.durable && !queue.exclusive;
     if (this.persistent) this.log = storage!.store.openDurable(queue.vhost, queue.name, fresh);
   }
@@ -44,44 +53,37 @@ export class QueueMessages {
     return this.paged;
   }
 
-  get inMemoryCount(): number {
-    return this.ready.length;
-  }
-
-  push(msg: Message): void {
+  push(msg: Message, expiresAt: number): void {
     const seq = this.nextSeq++;
     this.bytes += msg.bodySize;
     const storage = this.storage;
     if (storage === null) {
-      this.ready.push(new QueueEntry(msg, this.queue, seq, -1));
+      this.ready.push(new QueueEntry(msg, this.queue, seq, -1, expiresAt));
       return;
     }
     const persist = this.persistent && msg.persistent;
     const flags = persist ? FLAG_PERSISTENT : 0;
-    if (this.paged !== 0 || this.ready.length >= storage.windowCount || this.memoryBytes() >= storage.windowBytes) {
+    if (this.paged !== 0 || this.ready.length >= storage.windowCount || this.bytes - this.pagedBytes >= storage.windowBytes) {
       const log = this.log ??= storage.store.openTransient();
       if (this.paged === 0) log.startPaging();
-      log.append(seq, flags, msg.data, msg.propsEnd);
+      log.append(seq, flags, expiresAt, msg.data, msg.propsEnd);
       this.paged++;
       this.pagedBytes += msg.bodySize;
       this.lastEpoch = persist ? storage.store.pendingEpoch : 0;
       return;
     }
-    let segment = -1;
-    if (persist) {
-      segment = this.log!.append(seq, flags, msg.data, msg.propsEnd);
-      this.lastEpoch = storage.store.pendingEpoch;
-    } else {
+    this.ready.push(new QueueEntry(msg, this.queue, seq, this.persistMaybe(seq, persist, expiresAt, msg), expiresAt));
+  }
+
+  /** Writes a message kept in memory to the log if it must survive a restart; its segment or -1. */
+  protected persistMaybe(seq: number, persist: boolean, expiresAt: number, msg: Message): number {
+    if (!persist) {
       this.lastEpoch = 0;
+      return -1;
     }
-    this.ready.push(new QueueEntry(msg, this.queue, seq, segment));
+    this.lastEpoch = this.storage!.store.pendingEpoch;
+    return this.log!.append(seq, FLAG_PERSISTENT, expiresAt, msg.data, msg.propsEnd);
   }
-
-  private memoryBytes(): number {
-    return this.bytes - this.pagedBytes;
-  }
-
-  private pagedBytes = 0;
 
   /**
    * What a publisher confirm for the message just pushed must wait for: 0 for nothing, else
@@ -89,6 +91,11 @@ export class QueueMessages {
    */
   syncEpochFor(_msg: Message): number {
     return this.lastEpoch;
+  }
+
+  peek(): QueueEntry | undefined {
+    if (this.paged !== 0 && this.ready.length === 0) this.refill();
+    return this.ready.peek();
   }
 
   shift(): QueueEntry | undefined {
@@ -105,32 +112,34 @@ export class QueueMessages {
     const room = Math.max(1, storage.windowCount - this.ready.length);
     this.log!.readPaged(room, storage.windowBytes >>> 1, batch);
     for (const m of batch) {
-      const msg = messageFromStored(m.data, m.propsEnd);
-      const e = new QueueEntry(msg, this.queue, m.seq, m.segment);
-      if (this.wasDelivered !== null && this.wasDelivered(m.seq)) e.deliveries = 1;
+      const e = this.entryFromStored(m);
       this.ready.push(e);
       this.paged--;
-      this.pagedBytes -= msg.bodySize;
+      this.pagedBytes -= e.msg.bodySize;
     }
     batch.length = 0;
-    if (!this.log!.paging) this.wasDelivered = null;
-    if (!this.log!.paging && this.paged !== 0) {
-      // The log ran out before the count did: records were lost (logged by the log). Resync.
-      this.bytes -= this.pagedBytes;
-      this.paged = 0;
-      this.pagedBytes = 0;
+    if (!this.log!.paging) {
+      this.wasDelivered = null;
+      if (this.paged !== 0) {
+        // The log ran out before the count did: records were lost (the log said why). Resync.
+        this.bytes -= this.pagedBytes;
+        this.paged = 0;
+        this.pagedBytes = 0;
+      }
     }
+  }
+
+  protected entryFromStored(m: StoredMessage): QueueEntry {
+    const e = new QueueEntry(messageFromStored(m.data, m.propsEnd), this.queue, m.seq, m.segment, m.expiresAt);
+    if (this.wasDelivered !== null && this.wasDelivered(m.seq)) e.deliveries = 1;
+    return e;
   }
 
   /** Puts entries back where they were: ahead of newer messages, in publish order. */
   requeue(entries: QueueEntry[]): void {
     const sorted = entries.length > 1 ? [...entries].sort((a, b) => b.seq - a.seq) : entries;
-    const ready = this.ready;
     for (const e of sorted) {
-      // Usually at the head; after other requeues, among them.
-      let i = 0;
-      while (i < ready.length && ready.at(i)!.seq < e.seq) i++;
-      ready.insertAt(i, e);
+      insertBySeq(this.ready, e);
       this.bytes += e.msg.bodySize;
     }
   }
@@ -174,24 +183,129 @@ export class QueueMessages {
    */
   recover(redelivered: (seq: number) => boolean): { recovered: number; droppedBytes: number } {
     const storage = this.storage!;
-    const r = this.log!.recover(storage.windowCount, storage.windowBytes);
+    this.wasDelivered = redelivered;
+    const [count, bytes] = this.recoveryWindow(storage);
+    const r = this.log!.recover(count, bytes);
     for (const m of r.loaded) {
-      const msg = messageFromStored(m.data, m.propsEnd);
-      const e = new QueueEntry(msg, this.queue, m.seq, m.segment);
-      if (redelivered(m.seq)) e.deliveries = 1;
-      this.ready.push(e);
-      this.bytes += msg.bodySize;
+      const e = this.entryFromStored(m);
+      this.pushRecovered(e);
+      this.bytes += e.msg.bodySize;
     }
     this.paged = r.paged;
-    if (r.paged !== 0) this.wasDelivered = redelivered;
+    if (r.paged === 0) this.wasDelivered = null;
     this.pagedBytes = r.pagedBytes;
     this.bytes += r.pagedBytes;
     this.nextSeq = Math.max(this.nextSeq, r.nextSeq);
     return { recovered: r.loaded.length + r.paged, droppedBytes: r.droppedBytes };
   }
 
+  /** How many messages (and body bytes) to load at boot; the rest stay paged. */
+  protected recoveryWindow(storage: StorageOptions): [number, number] {
+    return [storage.windowCount, storage.windowBytes];
+  }
+
+  protected pushRecovered(e: QueueEntry): void {
+    this.ready.push(e);
+  }
+
   /** Bytes of this queue's segment files. */
   diskSize(): number {
     return this.log?.diskSize() ?? 0;
+  }
+}
+
+/** Inserts after every entry with a lower seq, counting from the head (requeue's usual case). */
+function insertBySeq(d: Deque<QueueEntry>, e: QueueEntry): void {
+  let i = 0;
+  while (i < d.length && d.at(i)!.seq < e.seq) i++;
+  d.insertAt(i, e);
+}
+
+/**
+ * x-max-priority queues: one deque per priority level, highest served first. All of a
+ * priority queue's messages stay in memory (persistent ones are also written, to survive
+ * restarts); they are not paged.
+ */
+class PriorityMessages extends QueueMessages {
+  private readonly levels: Deque<QueueEntry>[];
+  private count = 0;
+
+  constructor(queue: Queue, storage: StorageOptions | null, fresh: boolean, maxPriority: number) {
+    super(queue, storage, fresh);
+    this.levels = Array.from({ length: maxPriority + 1 }, () => new Deque<QueueEntry>());
+  }
+
+  override get length(): number {
+    return this.count;
+  }
+
+  private level(e: QueueEntry): Deque<QueueEntry> {
+    const p = e.msg.priority;
+    return this.levels[p < 0 ? 0 : Math.min(p, this.levels.length - 1)];
+  }
+
+  override push(msg: Message, expiresAt: number): void {
+    const seq = this.nextSeq++;
+    this.bytes += msg.bodySize;
+    const segment = this.storage === null ? -1 : this.persistMaybe(seq, this.persistent && msg.persistent, expiresAt, msg);
+    const e = new QueueEntry(msg, this.queue, seq, segment, expiresAt);
+    this.level(e).push(e);
+    this.count++;
+  }
+
+  override peek(): QueueEntry | undefined {
+    for (let p = this.levels.length - 1; p >= 0; p--) if (this.levels[p].length !== 0) return this.levels[p].peek();
+    return undefined;
+  }
+
+  override shift(): QueueEntry | undefined {
+    for (let p = this.levels.length - 1; p >= 0; p--) {
+      const e = this.levels[p].shift();
+      if (e !== undefined) {
+        this.count--;
+        this.bytes -= e.msg.bodySize;
+        return e;
+      }
+    }
+    return undefined;
+  }
+
+  override requeue(entries: QueueEntry[]): void {
+    const sorted = entries.length > 1 ? [...entries].sort((a, b) => b.seq - a.seq) : entries;
+    for (const e of sorted) {
+      insertBySeq(this.level(e), e);
+      this.count++;
+      this.bytes += e.msg.bodySize;
+    }
+  }
+
+  override purge(): number {
+    const n = this.count;
+    for (const level of this.levels) for (let e = level.shift(); e !== undefined; e = level.shift()) this.settled(e);
+    this.count = 0;
+    this.bytes = 0;
+    return n;
+  }
+
+  override destroy(): void {
+    for (const level of this.levels) level.clear();
+    this.count = 0;
+    super.destroy();
+  }
+
+  override close(): number[] {
+    const redelivered: number[] = [];
+    for (const level of this.levels) for (const e of level) if (e.deliveries > 0) redelivered.push(e.seq);
+    this.log?.close();
+    return redelivered;
+  }
+
+  protected override recoveryWindow(): [number, number] {
+    return [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+  }
+
+  protected override pushRecovered(e: QueueEntry): void {
+    this.level(e).push(e);
+    this.count++;
   }
 }

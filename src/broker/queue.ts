@@ -1,6 +1,7 @@
-// A queue: its messages in order, its consumers, and the dispatch loop between them.
-// Where the messages live (memory window, disk) is QueueMessages' business; this file decides
-// who gets the next one and keeps publishers from outrunning a network-bound consumer.
+// A queue: its messages in order, its consumers, and the dispatch loop between them; message
+// TTL, length limits and dead-lettering. Where the messages live (memory window, disk) is
+// QueueMessages' business; this file decides who gets the next one and keeps publishers from
+// outrunning a network-bound consumer.
 import type { FieldTable } from '../amqp/field-table.js';
 import { type Consumer, READY, SOCKET_FULL } from './consumer.js';
 import type { Message } from './message.js';
@@ -20,6 +21,8 @@ export class QueueEntry {
     readonly seq: number,
     /** Store segment holding it, or -1 when only in memory. */
     public segment: number,
+    /** When it expires (ms since the epoch), or 0 for never. */
+    readonly expiresAt = 0,
   ) {}
 }
 
@@ -28,10 +31,18 @@ export interface FlowWaiter {
   releaseFlow(queue: Queue): void;
 }
 
+export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen';
+
 export interface QueueOwner {
-  /** The queue became unused in a way that deletes it (auto-delete after the last consumer). */
+  /** The queue became unused in a way that deletes it (auto-delete, x-expires). */
   autoDelete(queue: Queue): void;
+  /** Republishes a message dead-lettered from `queue` to its dead-letter exchange. */
+  deadLetter(queue: Queue, msg: Message, reason: DeadLetterReason): void;
 }
+
+/** publish() result bits. */
+export const PUBLISH_FLOW = 1;
+export const PUBLISH_REJECTED = 2;
 
 // A network-bound queue (consumers waiting on their sockets) holding more than FLOW_HIGH ready
 // messages makes its publishers pause reading until it is back under FLOW_LOW.
@@ -47,6 +58,31 @@ export interface QueueOptions {
   owner: object | null;
 }
 
+/** The x-arguments that shape a queue's behaviour, read once at declare. */
+class QueueLimits {
+  readonly ttl: number;
+  readonly maxLength: number;
+  readonly maxLengthBytes: number;
+  readonly overflow: 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
+  readonly expires: number;
+  readonly maxPriority: number;
+
+  constructor(args: FieldTable) {
+    const num = (k: string) => (typeof args[k] === 'number' ? args[k] as number : -1);
+    this.ttl = num('x-message-ttl');
+    this.maxLength = num('x-max-length');
+    this.maxLengthBytes = num('x-max-length-bytes');
+    const o = args['x-overflow'];
+    this.overflow = o === 'reject-publish' || o === 'reject-publish-dlx' ? o : 'drop-head';
+    this.expires = num('x-expires');
+    this.maxPriority = Math.min(255, num('x-max-priority'));
+  }
+
+  get limited(): boolean {
+    return this.maxLength >= 0 || this.maxLengthBytes >= 0;
+  }
+}
+
 export class Queue {
   readonly durable: boolean;
   readonly exclusive: boolean;
@@ -55,6 +91,7 @@ export class Queue {
   readonly owner: object | null;
   readonly messages: QueueMessages;
   readonly consumers: Consumer[] = [];
+  readonly limits: QueueLimits;
   /** Unacked deliveries, across channels. */
   unackedCount = 0;
   deleted = false;
@@ -67,6 +104,7 @@ export class Queue {
   publishCount = 0;
   deliverCount = 0;
   ackCount = 0;
+  redeliverCount = 0;
 
   private rr = 0;
   private hadConsumer = false;
@@ -76,12 +114,17 @@ export class Queue {
   private flowWaiters: Set<FlowWaiter> | null = null;
   /** Consumers ordered by priority, highest first, when priorities differ. */
   private prioritised = false;
+  /** Some message may carry an expiry: check heads and keep a timer. */
+  private ttlSeen: boolean;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private expiryAt = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly name: string,
     readonly vhost: string,
     opts: QueueOptions,
-    private readonly ownerHooks: QueueOwner,
+    private readonly hooks: QueueOwner,
     makeMessages?: (queue: Queue) => QueueMessages,
   ) {
     this.durable = opts.durable;
@@ -89,8 +132,11 @@ export class Queue {
     this.autoDelete = opts.autoDelete;
     this.arguments = opts.arguments;
     this.owner = opts.owner;
+    this.limits = new QueueLimits(opts.arguments);
     this.singleActive = opts.arguments['x-single-active-consumer'] === true;
-    this.messages = makeMessages ? makeMessages(this) : new QueueMessages(this);
+    this.ttlSeen = this.limits.ttl >= 0;
+    this.messages = makeMessages ? makeMessages(this) : QueueMessages.create(this, null, true);
+    this.touch();
   }
 
   get messageCount(): number {
@@ -101,15 +147,55 @@ export class Queue {
     return this.consumers.length;
   }
 
+  get deadLetterExchange(): string | null {
+    const x = this.arguments['x-dead-letter-exchange'];
+    return typeof x === 'string' ? x : null;
+  }
+
+  get deadLetterRoutingKey(): string | null {
+    const k = this.arguments['x-dead-letter-routing-key'];
+    return typeof k === 'string' ? k : null;
+  }
+
   /**
-   * Adds a message. Returns true when the publisher should pause: the queue is bound by the speed
-   * at which its consumers' sockets drain and it is building up a backlog.
+   * Adds a message. Returns PUBLISH_REJECTED when a length limit with reject-publish refused it,
+   * and PUBLISH_FLOW when the publisher should pause: the queue is bound by the speed at which
+   * its consumers' sockets drain and it is building up a backlog.
    */
-  publish(msg: Message): boolean {
+  publish(msg: Message): number {
+    const limits = this.limits;
+    if (limits.limited && limits.overflow !== 'drop-head' && this.wouldOverflow(msg)) {
+      if (limits.overflow === 'reject-publish-dlx') this.hooks.deadLetter(this, msg, 'rejected');
+      return PUBLISH_REJECTED;
+    }
     this.publishCount++;
-    this.messages.push(msg);
+    let expiresAt = 0;
+    const ttl = msg.ttl >= 0 && (limits.ttl < 0 || msg.ttl < limits.ttl) ? msg.ttl : limits.ttl;
+    if (ttl >= 0) {
+      expiresAt = Date.now() + ttl;
+      this.ttlSeen = true;
+    }
+    this.messages.push(msg, expiresAt);
+    if (limits.limited) this.dropOverflow();
     if (this.consumers.length !== 0) this.dispatch();
-    return this.networkBound && this.messages.length > FLOW_HIGH;
+    if (this.ttlSeen) this.expireHead();
+    return this.networkBound && this.messages.length > FLOW_HIGH ? PUBLISH_FLOW : 0;
+  }
+
+  private wouldOverflow(msg: Message): boolean {
+    const { maxLength, maxLengthBytes } = this.limits;
+    return (maxLength >= 0 && this.messages.length >= maxLength)
+      || (maxLengthBytes >= 0 && this.messages.bytes + msg.bodySize > maxLengthBytes);
+  }
+
+  /** drop-head: the oldest ready messages make room (dead-lettered as maxlen). */
+  private dropOverflow(): void {
+    const { maxLength, maxLengthBytes } = this.limits;
+    const m = this.messages;
+    while (m.length !== 0 && ((maxLength >= 0 && m.length > maxLength) || (maxLengthBytes >= 0 && m.bytes > maxLengthBytes))) {
+      const e = m.shift()!;
+      this.drop(e, 'maxlen');
+    }
   }
 
   /** Registers a publisher to be released when the backlog drains. */
@@ -130,8 +216,7 @@ export class Queue {
       while (messages.length !== 0) {
         const n = this.singleActive ? Math.min(1, consumers.length) : consumers.length;
         let chosen: Consumer | null = null;
-        let start = this.rr < n ? this.rr : 0;
-        if (this.prioritised) start = 0;
+        const start = this.prioritised || this.rr >= n ? 0 : this.rr;
         for (let i = 0; i < n; i++) {
           let idx = start + i;
           if (idx >= n) idx -= n;
@@ -145,10 +230,15 @@ export class Queue {
           if (r === SOCKET_FULL) networkBound = true;
         }
         if (chosen === null) break;
-        if (this.prioritised) this.rotateWithinPriority(chosen);
         const entry = messages.shift();
         if (entry === undefined) break;
+        if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+          this.drop(entry, 'expired');
+          continue;
+        }
+        if (this.prioritised) this.rotateWithinPriority(chosen);
         this.deliverCount++;
+        if (entry.deliveries !== 0) this.redeliverCount++;
         if (!chosen.noAck) {
           entry.consumer = chosen;
           this.unackedCount++;
@@ -166,11 +256,20 @@ export class Queue {
 
   /** basic.get: the next message, or null. */
   get(noAck: boolean): QueueEntry | null {
-    const entry = this.messages.shift();
-    if (entry === undefined) return null;
-    this.deliverCount++;
-    if (!noAck) this.unackedCount++;
-    return entry;
+    this.touch();
+    for (;;) {
+      const entry = this.messages.shift();
+      if (entry === undefined) return null;
+      if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+        this.drop(entry, 'expired');
+        continue;
+      }
+      this.deliverCount++;
+      if (entry.deliveries !== 0) this.redeliverCount++;
+      if (!noAck) this.unackedCount++;
+      if (this.ttlSeen) this.scheduleExpiry();
+      return entry;
+    }
   }
 
   /** After basic.get with no-ack, once the message is written out. */
@@ -186,19 +285,29 @@ export class Queue {
     this.messages.settled(entry);
   }
 
-  /** Reject without requeue (dropped; dead-lettering comes here later). */
+  /** Reject without requeue: dead-lettered if the queue has a dead-letter exchange. */
   discard(entry: QueueEntry): void {
     this.release(entry);
+    this.drop(entry, 'rejected');
+  }
+
+  /** Removes a ready or unacked entry for good, dead-lettering it if configured. */
+  private drop(entry: QueueEntry, reason: DeadLetterReason): void {
     this.messages.settled(entry);
+    if (this.deadLetterExchange !== null) this.hooks.deadLetter(this, entry.msg, reason);
   }
 
   /** Returns unacked entries to the queue in their original order, ahead of newer messages. */
   requeue(entries: QueueEntry[]): void {
     if (entries.length === 0) return;
     for (const e of entries) this.release(e);
-    if (this.deleted) return;
+    if (this.deleted) {
+      for (const e of entries) this.messages.settled(e);
+      return;
+    }
     this.messages.requeue(entries);
     this.dispatch();
+    if (this.ttlSeen) this.expireHead();
   }
 
   private release(entry: QueueEntry): void {
@@ -217,10 +326,58 @@ export class Queue {
     return n;
   }
 
+  // -------------------------------------------------------------- expiry
+
+  /** Drops expired messages from the head (RabbitMQ expires only at the head) and re-arms the timer. */
+  private expireHead(): void {
+    const m = this.messages;
+    const now = Date.now();
+    for (let head = m.peek(); head !== undefined && head.expiresAt !== 0 && head.expiresAt <= now; head = m.peek()) {
+      this.drop(m.shift()!, 'expired');
+    }
+    this.scheduleExpiry();
+  }
+
+  private scheduleExpiry(): void {
+    const head = this.messages.peek();
+    const at = head === undefined ? 0 : head.expiresAt;
+    if (at === 0 || this.deleted) {
+      if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+      this.expiryTimer = null;
+      this.expiryAt = 0;
+      return;
+    }
+    if (this.expiryTimer !== null && this.expiryAt <= at) return;
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryAt = at;
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      this.expiryAt = 0;
+      this.expireHead();
+    }, Math.max(0, at - Date.now()));
+    this.expiryTimer.unref();
+  }
+
+  /** x-expires: any use restarts the countdown to deleting an unused queue. */
+  touch(): void {
+    const ms = this.limits.expires;
+    if (ms <= 0 || this.deleted) return;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.consumers.length === 0) this.hooks.autoDelete(this);
+      else this.touch();
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  // ------------------------------------------------------------ consumers
+
   addConsumer(c: Consumer): void {
     this.consumers.push(c);
     if (c.exclusive) this.exclusiveConsumer = c;
     this.hadConsumer = true;
+    this.touch();
     if (c.priority !== 0 || this.prioritised) {
       this.prioritised = true;
       // Stable sort keeps registration order within a priority (round-robin order).
@@ -239,11 +396,12 @@ export class Queue {
     this.consumers.splice(i, 1);
     if (this.rr > i) this.rr--;
     if (this.exclusiveConsumer === c) this.exclusiveConsumer = null;
+    this.touch();
     if (this.consumers.length === 0) {
       this.networkBound = false;
       this.releaseFlowIfDrained();
       if (this.autoDelete && this.hadConsumer) {
-        this.ownerHooks.autoDelete(this);
+        this.hooks.autoDelete(this);
         return;
       }
     } else if (this.singleActive && i === 0) {
@@ -256,6 +414,8 @@ export class Queue {
     if (this.deleted) return 0;
     const count = this.messages.length;
     this.deleted = true;
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     const consumers = this.consumers.splice(0);
     for (const c of consumers) c.sink.cancelledByBroker(c);
     this.messages.destroy();

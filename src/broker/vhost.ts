@@ -6,7 +6,8 @@ import { Binding, createExchange, type Destination, Exchange, type RouteSink } f
 import { accessRefused, commandInvalid, describe, notAllowed, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { checkExchangeEquivalence, checkQueueEquivalence, validateHeadersBinding, validateQueueArguments } from './arguments.js';
 import type { Message } from './message.js';
-import { Queue, type QueueOptions } from './queue.js';
+import { type DeadLetterReason, Queue, type QueueOptions } from './queue.js';
+import { deadLetteredCopy, isDeadLetterCycle } from './dead-letter.js';
 import type { QueueMessages } from './queue-messages.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
@@ -158,7 +159,7 @@ export class VHost implements RouteSink {
 
   /** Creates a queue without checks (declare, and recovery from the store with fresh=false). */
   createQueue(name: string, opts: QueueOptions, fresh = true): Queue {
-    const q = new Queue(name, this.name, opts, { autoDelete: (queue) => this.removeQueue(queue) },
+    const q = new Queue(name, this.name, opts, this.queueHooks,
       this.messagesFactory ? (queue) => this.messagesFactory!(queue, fresh) : undefined);
     this.queues.set(name, q);
     if (q.durable) this.listener?.queueDeclared(q);
@@ -188,6 +189,25 @@ export class VHost implements RouteSink {
     for (const q of [...this.queues.values()]) {
       if (q.exclusive && q.owner === conn) this.removeQueue(q);
     }
+  }
+
+  private readonly queueHooks = {
+    autoDelete: (queue: Queue) => {
+      this.removeQueue(queue);
+    },
+    deadLetter: (queue: Queue, msg: Message, reason: DeadLetterReason) => this.deadLetter(queue, msg, reason),
+  };
+
+  /** Republishes a message that died in `queue` to the queue's dead-letter exchange. */
+  private deadLetter(queue: Queue, msg: Message, reason: DeadLetterReason): void {
+    const dlx = queue.deadLetterExchange;
+    if (dlx === null) return;
+    const x = this.exchanges.get(dlx);
+    if (x === undefined) return; // RabbitMQ drops it when the dead-letter exchange is missing
+    const rk = queue.deadLetterRoutingKey ?? msg.routingKey;
+    const copy = deadLetteredCopy(msg, queue, reason, dlx, rk);
+    const targets = this.route(x, copy, rk, null).slice();
+    for (const q of targets) if (!isDeadLetterCycle(copy, q)) q.publish(copy);
   }
 
   // ---------------------------------------------------------------- bindings

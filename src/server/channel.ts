@@ -9,7 +9,7 @@ import { Consumer, type DeliverySink, NO_CREDIT, READY, SOCKET_FULL } from '../b
 import { accessRefused, AmqpError, channelError, describe, notAllowed, notFound, notImplemented, preconditionFailed, unexpectedFrame } from '../broker/errors.js';
 import type { Exchange } from '../broker/exchange.js';
 import { Message } from '../broker/message.js';
-import type { Queue, QueueEntry } from '../broker/queue.js';
+import { PUBLISH_FLOW, PUBLISH_REJECTED, type Queue, type QueueEntry } from '../broker/queue.js';
 import { ConfirmTracker, NACK, NOW } from './confirms.js';
 import type { Connection } from './connection.js';
 import { handleDefinitionMethod } from './channel-definitions.js';
@@ -312,11 +312,17 @@ export class Channel implements DeliverySink {
     const targets = n === 1 ? null : queues.slice();
     for (let i = 0; i < n; i++) {
       const q = targets === null ? queues[0] : targets[i];
-      if (q.publish(msg)) this.conn.holdFlow(q);
-      if (confirms !== null) {
+      const r = q.publish(msg);
+      if (r !== 0) {
+        if (r & PUBLISH_FLOW) this.conn.holdFlow(q);
+        if (r & PUBLISH_REJECTED) {
+          epoch = NACK;
+          continue;
+        }
+      }
+      if (confirms !== null && epoch !== NACK) {
         const e = q.messages.syncEpochFor(msg);
-        if (e === NACK) epoch = NACK;
-        else if (epoch !== NACK && e > epoch) epoch = e;
+        if (e > epoch) epoch = e;
       }
     }
     if (confirms !== null) {

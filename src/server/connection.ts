@@ -216,10 +216,11 @@ export class Connection implements FrameHandler, FlowWaiter {
         if (id !== M.CONNECTION_OPEN) throw commandInvalid(`expected 'connection.open', got ${M.METHOD_NAMES[id] ?? id}`);
         return this.onOpen(M.decodeConnectionOpen(r));
       case State.Closing:
+        // We sent close: close-ok (or a crossing close) ends it, and closing the socket is ours.
         if (id === M.CONNECTION_CLOSE_OK || id === M.CONNECTION_CLOSE) {
           if (id === M.CONNECTION_CLOSE) this.send(0, M.encodeConnectionCloseOk);
           this.flush();
-          this.finish();
+          this.finish(true);
         }
         return;
       case State.Closed:
@@ -233,7 +234,8 @@ export class Connection implements FrameHandler, FlowWaiter {
         this.send(0, M.encodeConnectionCloseOk);
         this.state = State.Closing;
         this.flush();
-        this.finish();
+        // The client sent close, so the client closes the socket once it reads close-ok.
+        this.finish(false);
         return;
       }
       case M.CONNECTION_CLOSE_OK:
@@ -463,7 +465,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.send(0, M.encodeConnectionClose, { replyCode: e.code, replyText: replyText(e.message), classId: e.classId, methodId: e.methodId });
     this.state = State.Closing;
     this.flush();
-    this.closeTimer = setTimeout(() => this.finish(), 1000);
+    this.closeTimer = setTimeout(() => this.finish(true), 1000);
     this.closeTimer.unref();
   }
 
@@ -479,14 +481,14 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.vhost?.connectionClosed(this);
   }
 
-  private finish(): void {
+  /** Ends the protocol; closes the socket now if that is our side's job, else soon if the peer doesn't. */
+  private finish(closeSocket: boolean): void {
     if (this.state === State.Closed) return;
     this.state = State.Closed;
     this.reader.stopped = true;
     if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.socket.end();
-    // Give the peer a moment to read the close before the socket is destroyed.
-    setTimeout(() => this.socket.destroy(), 100).unref();
+    if (closeSocket) this.socket.end();
+    setTimeout(() => this.socket.destroy(), closeSocket ? 100 : 3000).unref();
   }
 
   private onSocketClosed(): void {

@@ -36,7 +36,7 @@ export class DirectReply {
     if (this.key === null) throw preconditionFailed('fast reply consumer does not exist');
     const props = msg.properties();
     props.replyTo = `${DIRECT_REPLY_TO}.${this.key}`;
-    return buildMessage(msg.exchange, msg.routingKey, propertiesToBuffer(props), msg.body, msg.persistent, msg.priority, msg.ttl);
+    return buildMessage(msg.exchange, msg.routingKey, propertiesToBuffer(props), msg.body);
   }
 
   /** A reply published to amq.rabbitmq.reply-to.KEY; false when no such channel is listening. */

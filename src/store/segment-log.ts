@@ -3,7 +3,7 @@
 // in it is live. A read cursor lets the queue page messages back in order.
 //
 // Record: u32 payload length | u32 crc32(payload) | payload
-// Payload: u8 flags | u32 seq high | u32 seq low | u32 propsEnd | message bytes
+// Payload: u8 flags | u64 seq | u64 expiresAt (ms, 0 = never) | u32 propsEnd | message bytes
 // The message bytes are the broker's layout: exchange and routing key shortstrs, properties, body.
 import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 
 export const FLAG_PERSISTENT = 1;
 const HEADER = 8;
-const PAYLOAD_FIXED = 13;
+const PAYLOAD_FIXED = 21;
 /** Roll over to a new segment beyond this size. */
 export const SEGMENT_SIZE = 16 * 1024 * 1024;
 /** An emptied current segment is truncated once it is at least this big. */
@@ -37,6 +37,7 @@ class Segment {
 export interface StoredMessage {
   seq: number;
   flags: number;
+  expiresAt: number;
   /** A copy of the message bytes. */
   data: Buffer;
   propsEnd: number;
@@ -85,7 +86,7 @@ export class SegmentLog {
   // ----------------------------------------------------------------- writes
 
   /** Appends a record; returns the segment number that holds it. */
-  append(seq: number, flags: number, data: Buffer, propsEnd: number): number {
+  append(seq: number, flags: number, expiresAt: number, data: Buffer, propsEnd: number): number {
     const len = PAYLOAD_FIXED + data.length;
     let seg = this.writeSeg;
     if (seg === null || (seg.size + HEADER + len > SEGMENT_SIZE && seg.size > 0)) seg = this.roll();
@@ -96,8 +97,10 @@ export class SegmentLog {
     b[p + 8] = flags;
     b.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), p + 9);
     b.writeUInt32BE(seq >>> 0, p + 13);
-    b.writeUInt32BE(propsEnd, p + 17);
-    data.copy(b, p + 21);
+    b.writeUInt32BE(Math.floor(expiresAt / 0x1_0000_0000), p + 17);
+    b.writeUInt32BE(expiresAt >>> 0, p + 21);
+    b.writeUInt32BE(propsEnd, p + 25);
+    data.copy(b, p + 29);
     b.writeUInt32BE(crc32(b.subarray(p + 8, p + 8 + len)), p + 4);
     this.bufLen = p + HEADER + len;
     seg.size += HEADER + len;
@@ -463,10 +466,11 @@ export class SegmentLog {
 function decodePayload(p: Buffer, segment: number): StoredMessage {
   const flags = p[0];
   const seq = p.readUInt32BE(1) * 0x1_0000_0000 + p.readUInt32BE(5);
-  const propsEnd = p.readUInt32BE(9);
+  const expiresAt = p.readUInt32BE(9) * 0x1_0000_0000 + p.readUInt32BE(13);
+  const propsEnd = p.readUInt32BE(17);
   const data = Buffer.allocUnsafe(p.length - PAYLOAD_FIXED);
   p.copy(data, 0, PAYLOAD_FIXED);
-  return { seq, flags, data, propsEnd, segment };
+  return { seq, flags, expiresAt, data, propsEnd, segment };
 }
 
 function readAcks(path: string): Set<number> {
