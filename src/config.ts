@@ -115,7 +115,7 @@ function coerce(key: keyof Config, v: unknown): unknown {
  * as with RabbitMQ's docker image.
  */
 export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, file?: string): Config {
-  const cfg: Config = { ...DEFAULTS };
+  const cfg: Config = { ...DEFAULTS, loopbackUsers: [...DEFAULTS.loopbackUsers] };
   const apply = (src: ConfigInput) => {
     for (const [k, v] of Object.entries(src)) {
       if (v === undefined) continue;
@@ -123,13 +123,14 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     }
   };
   const configFile = file ?? env.WARREN_CONFIG;
-  if (configFile) apply(JSON.parse(readFileSync(configFile, 'utf8')) as ConfigInput);
+  const fileCfg = configFile ? (JSON.parse(readFileSync(configFile, 'utf8')) as ConfigInput) : {};
+  apply(fileCfg);
   for (const [name, key] of ENV) if (env[name] !== undefined && env[name] !== '') apply({ [key]: env[name] });
+  if (env.WARREN_LOOPBACK_USERS !== undefined) apply({ loopbackUsers: env.WARREN_LOOPBACK_USERS });
   apply(flags);
-  if (cfg.defaultUser !== 'guest' && !flags.loopbackUsers && !env.WARREN_LOOPBACK_USERS) {
-    cfg.loopbackUsers = cfg.loopbackUsers.filter((u) => u !== cfg.defaultUser);
-  }
-  if (env.WARREN_LOOPBACK_USERS !== undefined) cfg.loopbackUsers = coerce('loopbackUsers', env.WARREN_LOOPBACK_USERS) as string[];
+  // A custom default user may connect from anywhere, unless loopback users were set explicitly.
+  const explicit = flags.loopbackUsers !== undefined || env.WARREN_LOOPBACK_USERS !== undefined || fileCfg.loopbackUsers !== undefined;
+  if (cfg.defaultUser !== 'guest' && !explicit) cfg.loopbackUsers = cfg.loopbackUsers.filter((u) => u !== cfg.defaultUser);
   if (cfg.frameMax < 4096) throw new Error(`frameMax must be at least 4096, got ${cfg.frameMax}`);
   return cfg;
 }

@@ -41,7 +41,7 @@ export function decodeTableAt(buf: Buffer, pos: number, end: number): FieldTable
   if (pos === end) return {};
   const t: FieldTable = {};
   const types: Record<string, string> = {};
-  (t as { [TYPES]?: Record<string, string> })[TYPES] = types;
+  Object.defineProperty(t, TYPES, { value: types, enumerable: false });
   while (pos < end) {
     const klen = buf[pos];
     const kstart = pos + 1;

@@ -67,7 +67,8 @@ export class PropertySummary {
 
 const DIRECT_REPLY_TO = Buffer.from('amq.rabbitmq.reply-to');
 
-function skipShortstr(buf: Buffer, pos: number): number {
+function skipShortstr(buf: Buffer, pos: number, end: number): number {
+  if (pos >= end) throw new AmqpSyntaxError('content header properties truncated');
   return pos + 1 + buf[pos];
 }
 
@@ -78,49 +79,66 @@ function skipShortstr(buf: Buffer, pos: number): number {
 export function scanProperties(buf: Buffer, start: number, end: number, out: PropertySummary): void {
   out.reset();
   if (end - start < 2) throw new AmqpSyntaxError('content header too short');
+  const truncated = () => new AmqpSyntaxError('content header properties truncated');
   const flags = buf.readUInt16BE(start);
   let pos = start + 2;
   // Continuation words (bit 0) are allowed by the spec but basic has only 14 properties.
   let last = flags;
   while (last & 1) {
+    if (pos + 2 > end) throw truncated();
     last = buf.readUInt16BE(pos);
     pos += 2;
   }
-  if (flags & F_CONTENT_TYPE) pos = skipShortstr(buf, pos);
-  if (flags & F_CONTENT_ENCODING) pos = skipShortstr(buf, pos);
+  // Each step checks before it reads a length or fixed-size value; a shortstr's length byte
+  // is checked by the next step or the final bound.
+  if (flags & F_CONTENT_TYPE) pos = skipShortstr(buf, pos, end);
+  if (flags & F_CONTENT_ENCODING) pos = skipShortstr(buf, pos, end);
   if (flags & F_HEADERS) {
+    if (pos + 4 > end) throw truncated();
     const len = buf.readUInt32BE(pos);
     out.headersStart = pos + 4;
     out.headersEnd = pos + 4 + len;
     pos += 4 + len;
   }
-  if (flags & F_DELIVERY_MODE) out.deliveryMode = buf[pos++];
-  if (flags & F_PRIORITY) out.priority = buf[pos++];
-  if (flags & F_CORRELATION_ID) pos = skipShortstr(buf, pos);
+  if (flags & F_DELIVERY_MODE) {
+    if (pos >= end) throw truncated();
+    out.deliveryMode = buf[pos++];
+  }
+  if (flags & F_PRIORITY) {
+    if (pos >= end) throw truncated();
+    out.priority = buf[pos++];
+  }
+  if (flags & F_CORRELATION_ID) pos = skipShortstr(buf, pos, end);
   if (flags & F_REPLY_TO) {
+    if (pos >= end) throw truncated();
     const len = buf[pos];
-    out.replyToDirect = len === DIRECT_REPLY_TO.length && buf.compare(DIRECT_REPLY_TO, 0, len, pos + 1, pos + 1 + len) === 0;
+    out.replyToDirect = len === DIRECT_REPLY_TO.length && pos + 1 + len <= end
+      && buf.compare(DIRECT_REPLY_TO, 0, len, pos + 1, pos + 1 + len) === 0;
     pos += 1 + len;
   }
   if (flags & F_EXPIRATION) {
+    if (pos >= end) throw truncated();
     const len = buf[pos];
+    if (pos + 1 + len > end) throw truncated();
     const s = buf.toString('latin1', pos + 1, pos + 1 + len);
     const ttl = /^\d{1,15}$/.test(s) ? Number(s) : NaN;
     if (Number.isNaN(ttl)) out.badExpiration = s;
     else out.expiration = ttl;
     pos += 1 + len;
   }
-  if (flags & F_MESSAGE_ID) pos = skipShortstr(buf, pos);
+  if (flags & F_MESSAGE_ID) pos = skipShortstr(buf, pos, end);
   if (flags & F_TIMESTAMP) pos += 8;
-  if (flags & F_TYPE) pos = skipShortstr(buf, pos);
+  if (flags & F_TYPE) pos = skipShortstr(buf, pos, end);
   if (flags & F_USER_ID) {
+    if (pos >= end) throw truncated();
     const len = buf[pos];
+    if (pos + 1 + len > end) throw truncated();
     out.userId = buf.toString('utf8', pos + 1, pos + 1 + len);
     pos += 1 + len;
   }
-  if (flags & F_APP_ID) pos = skipShortstr(buf, pos);
-  if (flags & F_CLUSTER_ID) pos = skipShortstr(buf, pos);
-  if (pos > end) throw new AmqpSyntaxError('content header properties overrun the frame');
+  if (flags & F_APP_ID) pos = skipShortstr(buf, pos, end);
+  if (flags & F_CLUSTER_ID) pos = skipShortstr(buf, pos, end);
+  if (pos > end) throw truncated();
 }
 
 /** Decodes the headers table found by scanProperties. */
