@@ -4,11 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Reader, Writer } from '../amqp/codec.js';
 import * as M from '../amqp/methods.js';
-import { PropertySummary, scanProperties } from '../amqp/properties.js';
+import { propertiesToBuffer, PropertySummary, scanProperties } from '../amqp/properties.js';
 import { Consumer, type DeliverySink, NO_CREDIT, READY, SOCKET_FULL } from '../broker/consumer.js';
 import { accessRefused, AmqpError, channelError, describe, notAllowed, notFound, notImplemented, preconditionFailed, unexpectedFrame } from '../broker/errors.js';
 import type { Exchange } from '../broker/exchange.js';
-import { Message } from '../broker/message.js';
+import { buildMessage, Message } from '../broker/message.js';
 import { PUBLISH_FLOW, PUBLISH_REJECTED, type Queue, type QueueEntry } from '../broker/queue.js';
 import { ConfirmTracker, NACK, NOW } from './confirms.js';
 import type { Connection } from './connection.js';
@@ -288,7 +288,8 @@ export class Channel implements DeliverySink {
   /** Offset of the properties in the last content-header frame's buffer (set by onContentHeader). */
   private headerBase = 0;
 
-  routeAndEnqueue(x: Exchange, msg: Message, mandatory: boolean): void {
+  routeAndEnqueue(x: Exchange, published: Message, mandatory: boolean): void {
+    let msg = published;
     const vhost = this.vhost;
     const rk = msg.routingKey;
     const confirms = this.confirms;
@@ -299,7 +300,11 @@ export class Channel implements DeliverySink {
       if (confirms !== null && confirms.record(tag, NOW)) this.confirmsDue();
       return;
     }
-    const extra = msg.headersStart < 0 ? null : ccKeys(msg);
+    let extra: string[] | null = null;
+    if (msg.headersStart >= 0 && mayHaveCc(msg)) {
+      extra = ccKeys(msg);
+      if (msg.headers()!.BCC !== undefined) msg = withoutBcc(msg);
+    }
     const queues = vhost.route(x, msg, rk, extra);
     const n = queues.length;
     if (n === 0) {
@@ -680,6 +685,22 @@ function requeueByQueue(entries: QueueEntry[]): void {
     else byQueue.set(e.queue, [e]);
   }
   for (const [q, list] of byQueue) q.requeue(list);
+}
+
+const CC_KEY = Buffer.from('\x02CC');
+const BCC_KEY = Buffer.from('\x03BCC');
+
+/** A cheap byte search before decoding headers: most messages have no CC/BCC. */
+function mayHaveCc(msg: Message): boolean {
+  const h = msg.data.subarray(msg.headersStart, msg.headersEnd);
+  return h.indexOf(CC_KEY) >= 0 || h.indexOf(BCC_KEY) >= 0;
+}
+
+/** BCC routes like CC but, as in RabbitMQ, is removed before anyone sees the message. */
+function withoutBcc(msg: Message): Message {
+  const props = msg.properties();
+  delete props.headers!.BCC;
+  return buildMessage(msg.exchange, msg.routingKey, propertiesToBuffer(props), msg.body);
 }
 
 /** Extra routing keys from the CC and BCC headers (sender-selected distribution). */
