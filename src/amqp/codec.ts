@@ -1,5 +1,6 @@
 // Primitive AMQP 0-9-1 readers and writers shared by the generated method codec, field tables
 // and content properties. Big-endian, as the wire format is.
+import { copyBytes } from './bytes.js';
 import { decodeTableAt, encodeTable, type FieldTable } from './field-table.js';
 
 /** A frame or field that cannot be parsed: the connection must be closed with `code`. */
@@ -138,10 +139,8 @@ export class Writer {
   }
 
   bytes(b: Buffer, start = 0, end = b.length): void {
-    const n = end - start;
-    this.ensure(n);
-    b.copy(this.buf, this.pos, start, end);
-    this.pos += n;
+    this.ensure(end - start);
+    this.pos += copyBytes(b, start, end, this.buf, this.pos);
   }
 
   table(t: FieldTable | undefined): void {

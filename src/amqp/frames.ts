@@ -1,6 +1,7 @@
 // Frame-level reading and writing. The reader slices frames straight out of socket chunks and
 // copies only a frame that spans chunks; the writer gathers outgoing frames into one buffer
 // that the connection flushes once per turn of the event loop.
+import { copyBytes, putU16, putU32, putU64 } from './bytes.js';
 import { Writer } from './codec.js';
 import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, CLASS_BASIC } from './methods.js';
 
@@ -65,8 +66,8 @@ export class FrameWriter extends Writer {
     const b = this.buf;
     const p = this.pos;
     b[p] = FRAME_HEARTBEAT;
-    b.writeUInt16BE(0, p + 1);
-    b.writeUInt32BE(0, p + 3);
+    putU16(b, p + 1, 0);
+    putU32(b, p + 3, 0);
     b[p + 7] = FRAME_END;
     this.pos += 8;
   }
@@ -78,12 +79,11 @@ export class FrameWriter extends Writer {
     this.ensure(12 + propsEnd - propsStart);
     const b = this.buf;
     let p = this.pos;
-    b.writeUInt16BE(CLASS_BASIC, p);
-    b.writeUInt16BE(0, p + 2);
-    b.writeUInt32BE(Math.floor(bodySize / 0x1_0000_0000), p + 4);
-    b.writeUInt32BE(bodySize >>> 0, p + 8);
+    putU16(b, p, CLASS_BASIC);
+    putU16(b, p + 2, 0);
+    putU64(b, p + 4, bodySize);
     p += 12;
-    data.copy(b, p, propsStart, propsEnd);
+    copyBytes(data, propsStart, propsEnd, b, p);
     this.pos = p + propsEnd - propsStart;
     this.endFrame(start);
     const maxPayload = frameMax - FRAME_OVERHEAD;
@@ -94,9 +94,9 @@ export class FrameWriter extends Writer {
       const bb = this.buf;
       const q = this.pos;
       bb[q] = FRAME_BODY;
-      bb.writeUInt16BE(channel, q + 1);
-      bb.writeUInt32BE(n, q + 3);
-      data.copy(bb, q + 7, off, chunkEnd);
+      putU16(bb, q + 1, channel);
+      putU32(bb, q + 3, n);
+      copyBytes(data, off, chunkEnd, bb, q + 7);
       bb[q + 7 + n] = FRAME_END;
       this.pos = q + 8 + n;
     }
@@ -107,13 +107,13 @@ export class FrameWriter extends Writer {
     this.ensure(7);
     const start = this.pos;
     this.buf[start] = type;
-    this.buf.writeUInt16BE(channel, start + 1);
+    putU16(this.buf, start + 1, channel);
     this.pos += 7;
     return start;
   }
 
   endFrame(start: number): void {
-    this.buf.writeUInt32BE(this.pos - start - 7, start + 3);
+    putU32(this.buf, start + 3, this.pos - start - 7);
     this.u8(FRAME_END);
   }
 

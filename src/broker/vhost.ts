@@ -277,9 +277,9 @@ export class VHost implements RouteSink {
   route(x: Exchange, msg: Message, routingKey: string, extraKeys: string[] | null): Queue[] {
     const mark = ++this.routeMark;
     const out = this.routeOut;
-    out.length = 0;
+    if (out.length !== 0) out.length = 0;
     const work = this.routeWork;
-    work.length = 0;
+    if (work.length !== 0) work.length = 0;
     if (x.name === '') {
       this.routeDefault(routingKey, extraKeys);
       return out;

@@ -2,6 +2,7 @@
 // unacked deliveries, prefetch, confirms and transactions. Declarations live in
 // channel-definitions.ts; this file keeps the message path together.
 import { randomBytes } from 'node:crypto';
+import { bytesEqual, copyBytes, putU32, putU64 } from '../amqp/bytes.js';
 import type { Reader, Writer } from '../amqp/codec.js';
 import * as M from '../amqp/methods.js';
 import { propertiesToBuffer, PropertySummary, scanProperties } from '../amqp/properties.js';
@@ -185,19 +186,19 @@ export class Channel implements DeliverySink {
     if (bits & 2) throw notImplemented('immediate=true');
     // Keep the two shortstrs as they are: they become the head of the message bytes.
     this.routeLen = p - start - 6;
-    buf.copy(this.routeScratch, 0, start + 6, p);
+    copyBytes(buf, start + 6, p, this.routeScratch, 0);
     let exName = this.lastExchangeName;
-    if (exLen !== this.lastExLen || buf.compare(this.lastExBytes, 0, exLen, exStart, exStart + exLen) !== 0) {
+    if (exLen !== this.lastExLen || !bytesEqual(buf, exStart, this.lastExBytes, 0, exLen)) {
       exName = buf.toString('utf8', exStart, exStart + exLen);
-      buf.copy(this.lastExBytes, 0, exStart, exStart + exLen);
+      copyBytes(buf, exStart, exStart + exLen, this.lastExBytes, 0);
       this.lastExLen = exLen;
       this.lastExchangeName = exName;
     }
-    if (keyLen === this.lastKeyLen && buf.compare(this.lastKeyBytes, 0, keyLen, keyStart, keyStart + keyLen) === 0) {
+    if (keyLen === this.lastKeyLen && bytesEqual(buf, keyStart, this.lastKeyBytes, 0, keyLen)) {
       this.pubRoutingKey = this.lastKey;
     } else {
       this.pubRoutingKey = this.lastKey = buf.toString('utf8', keyStart, keyStart + keyLen);
-      buf.copy(this.lastKeyBytes, 0, keyStart, keyStart + keyLen);
+      copyBytes(buf, keyStart, keyStart + keyLen, this.lastKeyBytes, 0);
       this.lastKeyLen = keyLen;
     }
     let x = this.pubExchange;
@@ -242,8 +243,8 @@ export class Channel implements DeliverySink {
     const propsLen = end - propsStart;
     const routeLen = this.routeLen;
     const data = Buffer.allocUnsafe(routeLen + propsLen + bodySize);
-    this.routeScratch.copy(data, 0, 0, routeLen);
-    buf.copy(data, routeLen, propsStart, end);
+    copyBytes(this.routeScratch, 0, routeLen, data, 0);
+    copyBytes(buf, propsStart, end, data, routeLen);
     this.pubData = data;
     this.headerBase = propsStart;
     this.pubRouteEnd = routeLen;
@@ -258,7 +259,7 @@ export class Channel implements DeliverySink {
     const data = this.pubData!;
     const n = end - start;
     if (this.pubPos + n > data.length) throw unexpectedFrame('content body larger than declared in the content header');
-    buf.copy(data, this.pubPos, start, end);
+    copyBytes(buf, start, end, data, this.pubPos);
     this.pubPos += n;
     if (this.pubPos === data.length) this.publishAssembled();
   }
@@ -455,16 +456,13 @@ export class Channel implements DeliverySink {
     out.ensure(4 + tagBytes.length + 9 + msg.routeEnd + 1);
     const b = out.buf;
     let p = out.pos;
-    b.writeUInt32BE(M.BASIC_DELIVER, p);
+    putU32(b, p, M.BASIC_DELIVER);
     p += 4;
-    tagBytes.copy(b, p);
-    p += tagBytes.length;
-    b.writeUInt32BE(Math.floor(tag / 0x1_0000_0000), p);
-    b.writeUInt32BE(tag >>> 0, p + 4);
+    p += copyBytes(tagBytes, 0, tagBytes.length, b, p);
+    putU64(b, p, tag);
     b[p + 8] = redelivered ? 1 : 0;
     p += 9;
-    msg.data.copy(b, p, 0, msg.routeEnd);
-    out.pos = p + msg.routeEnd;
+    out.pos = p + copyBytes(msg.data, 0, msg.routeEnd, b, p);
     out.endFrame(start);
     out.content(this.id, this.conn.frameMax, msg.data, msg.routeEnd, msg.propsEnd, msg.data.length);
     this.conn.wrote();
