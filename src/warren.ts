@@ -43,7 +43,7 @@ export class Warren {
     const storage = { store: messages, windowCount: config.queueWindowMessages, windowBytes: config.queueWindowBytes };
     broker.messagesFactory = (q, fresh) => QueueMessages.create(q, storage, fresh);
     const before = (dir.cleanInfo.redelivered ?? {}) as Record<string, number[]>;
-    const stats = restoreBroker(broker, definitions, log, (vhost, queue) => {
+    const stats = restoreBroker(broker, definitions, log, dir.unclean, (vhost, queue) => {
       if (dir.unclean) return () => true;
       const seqs = new Set(before[key(vhost, queue)] ?? []);
       return (seq) => seqs.has(seq);

@@ -95,7 +95,7 @@ export interface RestoreStats {
  * Rebuilds the broker from stored definitions and queue logs. `redelivered` tells, per queue,
  * which recovered messages were delivered before (all of them after a crash).
  */
-export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logger,
+export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logger, unclean: boolean,
   redelivered: (vhost: string, queue: string) => (seq: number) => boolean): RestoreStats {
   const stats: RestoreStats = { queues: 0, messages: 0, droppedBytes: 0 };
   for (const v of store.all('vhost')) broker.addVhost(v.name as string);
@@ -120,7 +120,7 @@ export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logg
       durable: true, exclusive: false, autoDelete: q.autoDelete as boolean,
       arguments: (q.arguments ?? {}) as FieldTable, owner: null,
     }, false);
-    const r = queue.messages.recover(redelivered(vhost.name, queue.name));
+    const r = queue.messages.recover(redelivered(vhost.name, queue.name), unclean);
     stats.queues++;
     stats.messages += r.recovered;
     stats.droppedBytes += r.droppedBytes;

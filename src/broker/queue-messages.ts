@@ -181,11 +181,11 @@ export class QueueMessages {
    * After a restart: reads the queue's log back, the first window into memory, the rest left
    * paged. `redelivered` tells which messages count as delivered before (all of them after a crash).
    */
-  recover(redelivered: (seq: number) => boolean): { recovered: number; droppedBytes: number } {
+  recover(redelivered: (seq: number) => boolean, unclean: boolean): { recovered: number; droppedBytes: number } {
     const storage = this.storage!;
     this.wasDelivered = redelivered;
     const [count, bytes] = this.recoveryWindow(storage);
-    const r = this.log!.recover(count, bytes);
+    const r = this.log!.recover(count, bytes, unclean);
     for (const m of r.loaded) {
       const e = this.entryFromStored(m);
       this.pushRecovered(e);

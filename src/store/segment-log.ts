@@ -17,7 +17,51 @@ const PAYLOAD_FIXED = 21;
 export const SEGMENT_SIZE = 16 * 1024 * 1024;
 /** An emptied current segment is truncated once it is at least this big. */
 const TRUNCATE_EMPTY_AT = 1024 * 1024;
-const READ_CHUNK = 256 * 1024;
+const SCAN_CHUNK = 1024 * 1024;
+
+/** Reads segment files front to back through one large buffer: one syscall per megabyte. */
+class Scanner {
+  buf = Buffer.allocUnsafe(SCAN_CHUNK);
+  private seg: Segment | null = null;
+  private start = 0;
+  private len = 0;
+
+  /** Index in `buf` holding file bytes [off, off + n) of `seg`, reading as needed; -1 past the end. */
+  at(seg: Segment, off: number, n: number): number {
+    if (seg === this.seg && off >= this.start && off + n <= this.start + this.len) return off - this.start;
+    if (off + n > seg.size) return -1;
+    if (seg.fd < 0) seg.fd = openSync(seg.path, 'r');
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n + SCAN_CHUNK);
+    const want = Math.min(this.buf.length, seg.size - off);
+    let got = 0;
+    while (got < want) {
+      const r = readSync(seg.fd, this.buf, got, want - got, off + got);
+      if (r <= 0) break;
+      got += r;
+    }
+    this.seg = seg;
+    this.start = off;
+    this.len = got;
+    return got >= n ? 0 : -1;
+  }
+
+  /** Forget buffered bytes (the file was truncated or rewritten). */
+  reset(): void {
+    this.seg = null;
+    this.len = 0;
+  }
+}
+
+/** What a scan learns of one record without copying its message bytes. */
+interface RecordInfo {
+  size: number;
+  flags: number;
+  seq: number;
+  bodySize: number;
+  /** Index of the payload in the scanner's buffer (valid until the next read). */
+  at: number;
+  len: number;
+}
 
 class Segment {
   /** Records not yet settled. */
@@ -76,7 +120,7 @@ export class SegmentLog {
   /** Paging read cursor: next record to read back, or null when nothing is paged. */
   private cursorSeg: Segment | null = null;
   private cursorOff = 0;
-  private readBuf: Buffer | null = null;
+  private readonly scanner = new Scanner();
   private destroyed = false;
 
   constructor(readonly dir: string, private readonly owner: LogOwner) {
@@ -135,6 +179,7 @@ export class SegmentLog {
       this.bufPersistent = false;
       if (seg.fd >= 0) ftruncateSync(seg.fd, 0);
       seg.size = 0;
+      this.scanner.reset();
       if (seg.ackFd >= 0) ftruncateSync(seg.ackFd, 0);
       return;
     }
@@ -144,6 +189,7 @@ export class SegmentLog {
 
   private removeSegment(seg: Segment): void {
     this.segments.delete(seg.no);
+    this.scanner.reset();
     if (this.unsynced === seg) this.unsynced = null;
     if (seg.fd >= 0) {
       if (this.rolledUnsynced.includes(seg.fd)) this.rolledUnsynced = this.rolledUnsynced.filter((fd) => fd !== seg.fd);
@@ -276,7 +322,7 @@ export class SegmentLog {
         this.setCursor(seg, 0);
         continue;
       }
-      const rec = this.readRecordAt(seg, this.cursorOff);
+      const rec = this.recordAt(seg, this.cursorOff, true);
       if (rec === null) {
         this.owner.log.error({ dir: this.dir, segment: seg.no, offset: this.cursorOff }, 'unreadable record while paging in; skipping the rest of the segment');
         seg = this.nextSegmentAfter(seg);
@@ -284,13 +330,12 @@ export class SegmentLog {
         continue;
       }
       this.cursorOff += rec.size;
-      const m = rec.msg;
-      if (seg.recovered && (!(m.flags & FLAG_PERSISTENT) || (seg.acked !== null && seg.acked.has(m.seq)))) {
+      if (seg.recovered && (!(rec.flags & FLAG_PERSISTENT) || (seg.acked !== null && seg.acked.has(rec.seq)))) {
         seg.live--;
         continue;
       }
-      out.push(m);
-      bytes += m.data.length;
+      out.push(this.decode(rec, seg.no));
+      bytes += rec.bodySize;
     }
     if (seg !== null && this.cursorOff >= seg.size && seg === this.writeSeg) this.setCursor(null, 0);
   }
@@ -315,18 +360,31 @@ export class SegmentLog {
     return best;
   }
 
-  private readRecordAt(seg: Segment, off: number): { msg: StoredMessage; size: number } | null {
-    if (seg.fd < 0) seg.fd = openSync(seg.path, 'r');
-    let rb = this.readBuf ??= Buffer.allocUnsafe(READ_CHUNK);
-    if (readSync(seg.fd, rb, 0, HEADER, off) < HEADER) return null;
-    const len = rb.readUInt32BE(0);
-    const crc = rb.readUInt32BE(4);
+  /** The record at `off`, or null when it is torn, corrupt or past the end. */
+  private recordAt(seg: Segment, off: number, verify: boolean): RecordInfo | null {
+    const sc = this.scanner;
+    let i = sc.at(seg, off, HEADER);
+    if (i < 0) return null;
+    const len = sc.buf.readUInt32BE(i);
+    const crc = sc.buf.readUInt32BE(i + 4);
     if (len < PAYLOAD_FIXED || off + HEADER + len > seg.size) return null;
-    if (len > rb.length) rb = Buffer.allocUnsafe(len);
-    if (readSync(seg.fd, rb, 0, len, off + HEADER) < len) return null;
-    const payload = rb.subarray(0, len);
-    if (crc32(payload) !== crc) return null;
-    return { msg: decodePayload(payload, seg.no), size: HEADER + len };
+    i = sc.at(seg, off + HEADER, len);
+    if (i < 0) return null;
+    const b = sc.buf;
+    if (verify && crc32(b.subarray(i, i + len)) !== crc) return null;
+    const propsEnd = b.readUInt32BE(i + 17);
+    return {
+      size: HEADER + len,
+      flags: b[i],
+      seq: b.readUInt32BE(i + 1) * 0x1_0000_0000 + b.readUInt32BE(i + 5),
+      bodySize: len - PAYLOAD_FIXED - propsEnd,
+      at: i,
+      len,
+    };
+  }
+
+  private decode(rec: RecordInfo, segment: number): StoredMessage {
+    return decodePayload(this.scanner.buf.subarray(rec.at, rec.at + rec.len), segment);
   }
 
   /** Drops everything behind the cursor (purge): whole segments go, the cursor's tail is acked. */
@@ -337,14 +395,13 @@ export class SegmentLog {
     // Records after the cursor in its own segment.
     let off = this.cursorOff;
     while (off < start.size) {
-      const rec = this.readRecordAt(start, off);
+      const rec = this.recordAt(start, off, false);
       if (rec === null) break;
       off += rec.size;
-      const m = rec.msg;
-      const dead = start.recovered && (!(m.flags & FLAG_PERSISTENT) || (start.acked?.has(m.seq) ?? false));
+      const dead = start.recovered && (!(rec.flags & FLAG_PERSISTENT) || (start.acked?.has(rec.seq) ?? false));
       if (!dead) {
         start.live--;
-        if (m.flags & FLAG_PERSISTENT) start.pendingAcks.push(m.seq);
+        if (rec.flags & FLAG_PERSISTENT) start.pendingAcks.push(rec.seq);
       }
     }
     this.acksDirty = true;
@@ -370,8 +427,10 @@ export class SegmentLog {
   /**
    * Reads back a log after a restart: live persistent records in order, the first `window` of
    * them returned, the rest left behind the read cursor. Torn or corrupt tails are cut off.
+   * Checksums are verified for the records loaded, for the last segment (where a crash tears
+   * writes), and everywhere when `verifyAll` (after an unclean shutdown); paging verifies the rest.
    */
-  recover(window: number, windowBytes: number): RecoveryResult {
+  recover(window: number, windowBytes: number, verifyAll: boolean): RecoveryResult {
     const result: RecoveryResult = { loaded: [], paged: 0, pagedBytes: 0, nextSeq: 1, droppedBytes: 0 };
     const nos = readdirSync(this.dir).filter((f) => f.endsWith('.seg')).map((f) => Number(f.slice(0, -4))).filter(Number.isInteger).sort((a, b) => a - b);
     let loadedBytes = 0;
@@ -385,9 +444,11 @@ export class SegmentLog {
       const size = statSync(seg.path).size;
       seg.fd = openSync(seg.path, 'r+');
       seg.size = size;
+      const verify = verifyAll || no === nos[nos.length - 1];
       let off = 0;
       while (off < size) {
-        const rec = this.readRecordAt(seg, off);
+        const loading = this.cursorSeg === null && result.loaded.length < window && loadedBytes < windowBytes;
+        const rec = this.recordAt(seg, off, verify || loading);
         if (rec === null) {
           const dropped = size - off;
           result.droppedBytes += dropped;
@@ -395,23 +456,23 @@ export class SegmentLog {
             'torn or corrupt record at the end of a segment; dropping the rest of it');
           ftruncateSync(seg.fd, off);
           seg.size = off;
+          this.scanner.reset();
           break;
         }
-        const m = rec.msg;
-        if (m.seq >= result.nextSeq) result.nextSeq = m.seq + 1;
-        const live = (m.flags & FLAG_PERSISTENT) !== 0 && !seg.acked.has(m.seq);
+        if (rec.seq >= result.nextSeq) result.nextSeq = rec.seq + 1;
+        const live = (rec.flags & FLAG_PERSISTENT) !== 0 && !seg.acked.has(rec.seq);
         if (live) {
           seg.live++;
-          if (this.cursorSeg === null && result.loaded.length < window && loadedBytes < windowBytes) {
-            result.loaded.push(m);
-            loadedBytes += m.data.length;
+          if (loading) {
+            result.loaded.push(this.decode(rec, seg.no));
+            loadedBytes += rec.bodySize;
           } else {
             if (this.cursorSeg === null) {
               this.cursorSeg = seg;
               this.cursorOff = off;
             }
             result.paged++;
-            result.pagedBytes += m.data.length;
+            result.pagedBytes += rec.bodySize;
           }
         }
         off += rec.size;
