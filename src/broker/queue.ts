@@ -165,7 +165,7 @@ export class Queue {
   publish(msg: Message): number {
     const limits = this.limits;
     if (limits.limited && limits.overflow !== 'drop-head' && this.wouldOverflow(msg)) {
-      if (limits.overflow === 'reject-publish-dlx') this.hooks.deadLetter(this, msg, 'rejected');
+      if (limits.overflow === 'reject-publish-dlx') this.hooks.deadLetter(this, msg, 'maxlen');
       return PUBLISH_REJECTED;
     }
     this.publishCount++;
@@ -232,7 +232,8 @@ export class Queue {
         if (chosen === null) break;
         const entry = messages.shift();
         if (entry === undefined) break;
-        if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+        // Strictly past: a TTL 0 message still goes to a consumer that can take it at once.
+        if (entry.expiresAt !== 0 && entry.expiresAt < Date.now()) {
           this.drop(entry, 'expired');
           continue;
         }
@@ -267,7 +268,8 @@ export class Queue {
       this.deliverCount++;
       if (entry.deliveries !== 0) this.redeliverCount++;
       if (!noAck) this.unackedCount++;
-      if (this.ttlSeen) this.scheduleExpiry();
+      // As RabbitMQ, expire the new head now, so get-ok's message count leaves it out.
+      if (this.ttlSeen) this.expireHead();
       return entry;
     }
   }

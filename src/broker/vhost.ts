@@ -139,12 +139,14 @@ export class VHost implements RouteSink {
     if (passive) {
       if (!existing) throw notFound(`no ${describe('queue', d.name, this.name)}`);
       this.checkExclusive(existing, conn);
+      existing.touch();
       return { queue: existing, created: false };
     }
     if (existing) {
       // Redeclaring must agree on exclusivity too: same owner, or neither exclusive.
       if (existing.owner !== (d.exclusive ? conn : null)) this.checkExclusive({ exclusive: true, owner: null, name: d.name } as Queue, conn);
       checkQueueEquivalence(existing, d, this.name);
+      existing.touch();
       return { queue: existing, created: false };
     }
     if (d.name.startsWith('amq.') && !d.serverNamed) {
