@@ -23,6 +23,8 @@ export class FrameReader {
   maxFrame = 131072;
   /** Set by the handler to stop parsing the rest of a chunk (e.g. the connection is closing). */
   stopped = false;
+  /** Set by the handler to hold back further frames (blocked publisher) until resume(). */
+  paused = false;
 
   constructor(private readonly handler: FrameHandler) {}
 
@@ -34,7 +36,7 @@ export class FrameReader {
     }
     const len = buf.length;
     let pos = 0;
-    while (pos + 7 <= len && !this.stopped) {
+    while (pos + 7 <= len && !this.stopped && !this.paused) {
       const size = buf.readUInt32BE(pos + 3);
       if (size + FRAME_OVERHEAD > this.maxFrame) {
         this.handler.onFrameError(`frame size ${size} exceeds the negotiated frame_max ${this.maxFrame}`);
@@ -50,6 +52,15 @@ export class FrameReader {
       pos = end + 1;
     }
     if (pos < len && !this.stopped) this.rest = Buffer.from(buf.subarray(pos));
+  }
+
+  /** Parses what was held back while paused. */
+  resume(): void {
+    this.paused = false;
+    const rest = this.rest;
+    if (rest === null) return;
+    this.rest = null;
+    this.push(rest);
   }
 }
 

@@ -14,7 +14,6 @@ export interface MonitorOptions {
 
 export class ResourceMonitor {
   private timer: NodeJS.Timeout | null = null;
-  private ticks = 0;
   memoryUsed = 0;
   diskFree = Number.POSITIVE_INFINITY;
 
@@ -35,7 +34,7 @@ export class ResourceMonitor {
     this.memoryUsed = process.memoryUsage.rss();
     this.set('memory', this.memoryUsed > this.opts.memoryHighWatermark,
       { used: this.memoryUsed, limit: this.opts.memoryHighWatermark });
-    if (this.ticks++ % 5 === 0) {
+    {
       statfs(this.opts.dataDir, (err, s) => {
         if (err) return;
         this.diskFree = s.bavail * s.bsize;
@@ -50,7 +49,7 @@ export class ResourceMonitor {
       this.log.warn(detail, `${resource} resource limit alarm set: publishers are blocked until it clears`
         + (resource === 'memory' ? ' (consume messages or raise the memory high watermark)' : ' (free disk space or lower the disk free limit)'));
     } else {
-      this.log.info(detail, `${resource} resource limit alarm cleared`);
+      this.log.warn(detail, `${resource} resource limit alarm cleared: publishers may continue`);
     }
     this.broker.setAlarm(resource, on);
   }

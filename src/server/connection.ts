@@ -391,27 +391,42 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.maybeResume();
   }
 
+  /**
+   * A resource alarm changed. As in RabbitMQ, a connection is only blocked (and told so with
+   * connection.blocked) once it publishes while the alarm lasts; consumers carry on.
+   */
   onAlarm(on: boolean, reason: string): void {
     if (this.state !== State.Opened) return;
     this.alarm = on;
-    if (on) {
-      if (this.blockedNotify && !this.blockedSent) {
-        this.send(0, M.encodeConnectionBlocked, { reason: `low on ${reason}` });
-        this.blockedSent = true;
-      }
-    } else {
+    this.alarmReason = reason;
+    if (on) return;
+    if (this.blockedSent) {
+      this.send(0, M.encodeConnectionUnblocked);
+      this.blockedSent = false;
+    }
+    if (this.alarmBlocked) {
       this.alarmBlocked = false;
-      if (this.blockedSent) {
-        this.send(0, M.encodeConnectionUnblocked);
-        this.blockedSent = false;
-      }
       this.maybeResume();
+      try {
+        this.reader.resume();
+      } catch (err) {
+        this.onUnexpectedError(err);
+      }
     }
   }
 
-  /** A publish arrived: under an alarm, that blocks this connection's reads. */
+  private alarmReason = '';
+
+  /** A basic.publish arrived: under an alarm, stop processing frames right after it. */
   published(): void {
-    if (this.alarm) this.alarmBlocked = true;
+    if (!this.alarm || this.alarmBlocked) return;
+    this.alarmBlocked = true;
+    this.reader.paused = true;
+    if (this.blockedNotify && !this.blockedSent) {
+      this.send(0, M.encodeConnectionBlocked, { reason: `low on ${this.alarmReason}` });
+      this.blockedSent = true;
+    }
+    this.pauseReading();
   }
 
   private pauseReading(): void {

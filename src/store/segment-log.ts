@@ -218,7 +218,7 @@ export class SegmentLog {
     const no = this.nextSegNo++;
     const name = String(no).padStart(8, '0');
     const seg = new Segment(no, join(this.dir, `${name}.seg`), join(this.dir, `${name}.ack`));
-    seg.fd = openSync(seg.path, 'w');
+    seg.fd = openSync(seg.path, 'w+'); // read back too, when paging catches up with writing
     this.segments.set(no, seg);
     this.writeSeg = seg;
     return seg;
