@@ -6,6 +6,8 @@ import { Writer } from './codec.js';
 import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, CLASS_BASIC } from './methods.js';
 
 export const PROTOCOL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]); // "AMQP" 0 0 9 1
+/** The AMQP 0-9 header, which RabbitMQ serves as 0-9-1. */
+export const PROTOCOL_HEADER_0_9 = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
 export const FRAME_OVERHEAD = 8; // type(1) channel(2) size(4) ... end(1)
 const INITIAL_SIZE = 64 * 1024;
 const SMALL_BATCH = 8 * 1024;
@@ -19,7 +21,8 @@ export interface FrameHandler {
 
 export class FrameReader {
   private rest: Buffer | null = null;
-  /** Largest frame size accepted (payload + 8); raised after tune-ok. */
+  /** Largest frame payload accepted: the negotiated frame_max (RabbitMQ tolerates the 8 bytes of
+   * framing on top, for clients that count frame_max without them). */
   maxFrame = 131072;
   /** Set by the handler to stop parsing the rest of a chunk (e.g. the connection is closing). */
   stopped = false;
@@ -38,7 +41,7 @@ export class FrameReader {
     let pos = 0;
     while (pos + 7 <= len && !this.stopped && !this.paused) {
       const size = buf.readUInt32BE(pos + 3);
-      if (size + FRAME_OVERHEAD > this.maxFrame) {
+      if (size > this.maxFrame) {
         this.handler.onFrameError(`frame size ${size} exceeds the negotiated frame_max ${this.maxFrame}`);
         return;
       }

@@ -99,10 +99,17 @@ export class QueueMessages {
   }
 
   shift(): QueueEntry | undefined {
-    if (this.paged !== 0 && this.ready.length <= (this.storage!.windowCount >>> 1)) this.refill();
+    if (this.paged !== 0 && this.lowWater()) this.refill();
     const e = this.ready.shift();
     if (e !== undefined) this.bytes -= e.msg.bodySize;
     return e;
+  }
+
+  /** The in-memory window is down to half, by count and by bytes: time to read more back. */
+  private lowWater(): boolean {
+    const storage = this.storage!;
+    return this.ready.length === 0
+      || (this.ready.length <= storage.windowCount >>> 1 && this.bytes - this.pagedBytes <= storage.windowBytes >>> 1);
   }
 
   private refill(): void {
@@ -110,7 +117,8 @@ export class QueueMessages {
     const batch = this.refillBatch;
     batch.length = 0;
     const room = Math.max(1, storage.windowCount - this.ready.length);
-    this.log!.readPaged(room, storage.windowBytes >>> 1, batch);
+    const roomBytes = Math.max(1, storage.windowBytes - (this.bytes - this.pagedBytes));
+    this.log!.readPaged(room, roomBytes, batch);
     for (const m of batch) {
       const e = this.entryFromStored(m);
       this.ready.push(e);

@@ -34,6 +34,12 @@ function exchangeDeclare(ch: Channel, a: M.ExchangeDeclare): void {
   if (ae !== undefined && typeof ae !== 'string') {
     throw preconditionFailed(`invalid arg 'alternate-exchange' for exchange '${a.exchange}': must be a string`);
   }
+  // Whoever names an alternate exchange makes messages flow into it: RabbitMQ asks for read on
+  // this exchange and write on the alternate.
+  if (!a.passive && typeof ae === 'string') {
+    ch.checkAccess('read', 'exchange', a.exchange);
+    ch.checkAccess('write', 'exchange', ae);
+  }
   vhost.declareExchange({
     name: a.exchange, type: a.type, durable: a.durable, autoDelete: a.autoDelete,
     internal: a.internal, arguments: a.arguments,
@@ -64,6 +70,12 @@ function queueDeclare(ch: Channel, a: M.QueueDeclare): void {
   const name = a.queue === '' ? generateTag('amq.gen-') : a.queue;
   if (!a.passive) {
     ch.checkAccess('configure', 'queue', name);
+    // Dead-lettering publishes into the DLX: read on the queue and write on the DLX, as RabbitMQ.
+    const dlx = a.arguments['x-dead-letter-exchange'];
+    if (typeof dlx === 'string') {
+      ch.checkAccess('read', 'queue', name);
+      ch.checkAccess('write', 'exchange', dlx);
+    }
     const qtype = a.arguments['x-queue-type'];
     if (qtype === 'quorum' && (!a.durable || a.exclusive || a.autoDelete)) {
       throw preconditionFailed(`invalid property '${!a.durable ? 'non-durable' : a.exclusive ? 'exclusive' : 'auto-delete'}' for queue '${name}'`);

@@ -7,7 +7,7 @@ import type { Reader, Writer } from '../amqp/codec.js';
 import * as M from '../amqp/methods.js';
 import { propertiesToBuffer, PropertySummary, scanProperties } from '../amqp/properties.js';
 import { Consumer, type DeliverySink, NO_CREDIT, READY, SOCKET_FULL } from '../broker/consumer.js';
-import { accessRefused, AmqpError, channelError, describe, notAllowed, notFound, notImplemented, preconditionFailed, unexpectedFrame } from '../broker/errors.js';
+import { accessRefused, AmqpError, channelError, commandInvalid, describe, notAllowed, notFound, notImplemented, preconditionFailed, unexpectedFrame } from '../broker/errors.js';
 import type { Exchange } from '../broker/exchange.js';
 import { buildMessage, Message } from '../broker/message.js';
 import { PUBLISH_FLOW, PUBLISH_REJECTED, type Queue, type QueueEntry } from '../broker/queue.js';
@@ -90,9 +90,8 @@ export class Channel implements DeliverySink {
       }
       return;
     }
-    if (this.content !== Content.None) {
-      throw unexpectedFrame(`expected content header for class 60, got non content header frame instead`);
-    }
+    if (this.content === Content.Header) throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
+    if (this.content === Content.Body) throw unexpectedFrame('expected content body, got non content body frame instead');
     switch (id) {
       case M.BASIC_PUBLISH: return this.onPublish(buf, start, end);
       case M.BASIC_ACK: {
@@ -132,7 +131,8 @@ export class Channel implements DeliverySink {
         return;
       }
       case M.CHANNEL_CLOSE_OK:
-        return;
+        // Only meaningful while we are closing the channel (handled above).
+        throw commandInvalid('unimplemented method');
       case M.CHANNEL_FLOW: {
         const active = M.decodeChannelFlow(r).active;
         // RabbitMQ does not let clients pause deliveries with channel.flow.
@@ -218,10 +218,13 @@ export class Channel implements DeliverySink {
 
   onContentHeader(buf: Buffer, start: number, end: number): void {
     if (this.closing) return;
-    if (this.content !== Content.Header) throw unexpectedFrame('unexpected content header frame');
+    if (this.content === Content.None) throw unexpectedFrame('expected method frame, got non method frame instead');
+    if (this.content === Content.Body) throw unexpectedFrame('expected content body, got non content body frame instead');
     // class(2) weight(2) body-size(8) properties
     if (end - start < 14) throw new AmqpError(502, 'content header too short');
-    if (buf.readUInt16BE(start) !== M.CLASS_BASIC) throw unexpectedFrame('content header for a class other than basic');
+    const classId = buf.readUInt16BE(start);
+    if (classId !== M.CLASS_BASIC) throw unexpectedFrame(`expected content header for class 60, got one for class ${classId} instead`);
+    if (buf.readUInt16BE(start + 2) !== 0) throw unexpectedFrame('expected content header for class 60 with weight 0');
     const bodySize = buf.readUInt32BE(start + 4) * 0x1_0000_0000 + buf.readUInt32BE(start + 8);
     const propsStart = start + 12;
     const props = this.props;
@@ -255,7 +258,8 @@ export class Channel implements DeliverySink {
 
   onContentBody(buf: Buffer, start: number, end: number): void {
     if (this.closing) return;
-    if (this.content !== Content.Body) throw unexpectedFrame('unexpected content body frame');
+    if (this.content === Content.None) throw unexpectedFrame('expected method frame, got non method frame instead');
+    if (this.content === Content.Header) throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
     const data = this.pubData!;
     const n = end - start;
     if (this.pubPos + n > data.length) throw unexpectedFrame('content body larger than declared in the content header');

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AmqpSyntaxError, Reader, type Writer } from '../amqp/codec.js';
 import type { FieldTable } from '../amqp/field-table.js';
-import { FrameReader, FrameWriter, PROTOCOL_HEADER, type FrameHandler } from '../amqp/frames.js';
+import { FrameReader, FrameWriter, PROTOCOL_HEADER, PROTOCOL_HEADER_0_9, type FrameHandler } from '../amqp/frames.js';
 import * as M from '../amqp/methods.js';
 import type { Broker } from '../broker/broker.js';
 import { AmqpError, channelError, frameError, internalError, notAllowed, unexpectedFrame, accessRefused, commandInvalid } from '../broker/errors.js';
@@ -114,7 +114,8 @@ export class Connection implements FrameHandler, FlowWaiter {
       if (this.headerBuf.length < 8) return;
       chunk = this.headerBuf;
     }
-    if (!chunk.subarray(0, 8).equals(PROTOCOL_HEADER)) {
+    const header = chunk.subarray(0, 8);
+    if (!header.equals(PROTOCOL_HEADER) && !header.equals(PROTOCOL_HEADER_0_9)) {
       this.log.info('wrong protocol header, answering with AMQP 0-9-1 and closing');
       this.socket.end(PROTOCOL_HEADER);
       this.state = State.Closed;
@@ -140,15 +141,23 @@ export class Connection implements FrameHandler, FlowWaiter {
   onFrame(type: number, channelId: number, buf: Buffer, start: number, end: number): void {
     if (this.state === State.Closed) return;
     if (type === M.FRAME_METHOD) {
+      if (end - start < 4) {
+        this.closeWithError(frameError(`method frame of ${end - start} bytes is too short for class and method ids`));
+        return;
+      }
       const r = this.r.reset(buf, start, end);
-      let id = 0;
+      const id = r.u32();
       try {
-        id = r.u32();
         if (channelId === 0) this.onConnectionMethod(id, r);
         else this.onChannelMethod(channelId, id, r, buf, start, end);
       } catch (err) {
         this.onMethodError(err, channelId, id);
       }
+      return;
+    }
+    if (type === M.FRAME_HEARTBEAT) {
+      if (channelId !== 0) this.closeWithError(unexpectedFrame(`heartbeat frame on channel ${channelId}`));
+      else if (end !== start) this.closeWithError(frameError(`heartbeat frame with a ${end - start} byte payload`));
       return;
     }
     if (this.state !== State.Opened) {
@@ -158,7 +167,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     if (type === M.FRAME_HEADER || type === M.FRAME_BODY) {
       const ch = this.channels.get(channelId);
       if (ch === undefined) {
-        this.closeWithError(channelError(`unexpected content frame on channel ${channelId}`));
+        this.closeWithError(unexpectedFrame(`expected method frame, got non method frame instead (channel ${channelId})`));
         return;
       }
       try {
@@ -169,17 +178,15 @@ export class Connection implements FrameHandler, FlowWaiter {
       }
       return;
     }
-    if (type === M.FRAME_HEARTBEAT) {
-      if (channelId !== 0) this.closeWithError(frameError('heartbeat frame on a non-zero channel'));
-      return;
-    }
     this.closeWithError(frameError(`unknown frame type ${type}`));
   }
 
   private onMethodError(err: unknown, channelId: number, id: number): void {
+    if (this.state === State.Closing || this.state === State.Closed) return;
     if (!(err instanceof AmqpError)) {
       if (err instanceof AmqpSyntaxError) {
-        err = new AmqpError(err.code, `${err.message} in ${M.METHOD_NAMES[id] ?? `method ${id}`}`);
+        // Arguments that do not parse: RabbitMQ's "cannot decode" frame error.
+        err = frameError(`cannot decode ${M.METHOD_NAMES[id] ?? `method ${id >>> 16}/${id & 0xffff}`} arguments: ${err.message}`);
       } else {
         this.log.error({ err, method: M.METHOD_NAMES[id] }, 'internal error while handling a method; closing the connection');
         err = internalError(`internal error in ${M.METHOD_NAMES[id] ?? 'method'}`);
@@ -250,7 +257,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       case M.CONNECTION_UNBLOCKED:
         return;
       default:
-        throw commandInvalid(`unexpected ${M.METHOD_NAMES[id] ?? `method ${id}`} on channel 0`);
+        throw channelError('unexpected method in connection state running');
     }
   }
 
@@ -262,23 +269,22 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.cancelNotify = c.consumer_cancel_notify === true;
       this.blockedNotify = c['connection.blocked'] === true;
     }
-    const creds = parseCredentials(a.mechanism, a.response);
-    if (!MECHANISMS.split(' ').includes(a.mechanism)) {
-      throw accessRefused(`unsupported authentication mechanism '${a.mechanism}'`);
-    }
-    const refused = () => accessRefused(`Login was refused using authentication mechanism ${a.mechanism}. For details see the broker logfile.`);
+    const creds = MECHANISMS.split(' ').includes(a.mechanism) ? parseCredentials(a.mechanism, a.response) : null;
     if (creds === null) {
-      this.log.warn({ mechanism: a.mechanism }, 'malformed SASL response; refusing login');
-      throw refused();
+      this.log.warn({ mechanism: a.mechanism }, 'unknown SASL mechanism or malformed response; refusing login');
+      this.refuseLogin(null);
+      return;
     }
     const user = this.broker.users.authenticate(creds.username, creds.password);
     if (user === null) {
-      this.log.warn({ user: creds.username }, 'login refused: invalid credentials');
-      throw refused();
+      this.log.warn({ user: creds.username }, `login refused for user '${creds.username}': invalid credentials`);
+      this.refuseLogin(a.mechanism);
+      return;
     }
     if (this.broker.users.loopbackOnly.has(user.name) && !isLoopback(this.socket.remoteAddress)) {
       this.log.warn({ user: user.name }, `login refused: user '${user.name}' can only connect via localhost`);
-      throw refused();
+      this.refuseLogin(a.mechanism);
+      return;
     }
     this.user = user;
     this.state = State.TuneOk;
@@ -289,17 +295,33 @@ export class Connection implements FrameHandler, FlowWaiter {
     });
   }
 
+  /**
+   * A refused login, as RabbitMQ handles it: clients that announce authentication_failure_close
+   * get connection.close 403 naming no method; others (and malformed attempts) just see the
+   * socket close.
+   */
+  private refuseLogin(mechanism: string | null): void {
+    const caps = this.clientProperties.capabilities as FieldTable | undefined;
+    if (mechanism !== null && caps?.authentication_failure_close === true) {
+      this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));
+      return;
+    }
+    this.state = State.Closing;
+    this.reader.stopped = true;
+    this.finish(true);
+  }
+
   private onTuneOk(a: M.ConnectionTuneOk): void {
     const cfg = this.ctx.config;
-    if (a.frameMax !== 0 && a.frameMax < M.FRAME_MIN_SIZE) {
-      throw notAllowed(`frame_max=${a.frameMax} < ${M.FRAME_MIN_SIZE} min size`);
-    }
-    if (a.frameMax > cfg.frameMax) throw notAllowed(`frame_max=${a.frameMax} > ${cfg.frameMax} max size`);
-    if (a.channelMax > cfg.channelMax && cfg.channelMax !== 0) {
-      throw notAllowed(`channel_max=${a.channelMax} > ${cfg.channelMax} max size`);
-    }
-    this.frameMax = a.frameMax === 0 ? cfg.frameMax : a.frameMax;
-    this.channelMax = a.channelMax === 0 ? cfg.channelMax : a.channelMax;
+    const fail = (field: string, value: number, limit: number, higher: boolean) => notAllowed(
+      `negotiated ${field} = ${value}${value === 0 ? ' (no limit)' : ''} is ${higher ? 'higher' : 'lower'} than the `
+      + `${higher ? 'maximum' : 'minimum'} allowed value (${limit})`);
+    if (a.frameMax !== 0 && a.frameMax < M.FRAME_MIN_SIZE) throw fail('frame_max', a.frameMax, M.FRAME_MIN_SIZE, false);
+    // 0 means "no limit", which is above ours.
+    if (a.frameMax === 0 || a.frameMax > cfg.frameMax) throw fail('frame_max', a.frameMax, cfg.frameMax, true);
+    if (a.channelMax === 0 || a.channelMax > cfg.channelMax) throw fail('channel_max', a.channelMax, cfg.channelMax, true);
+    this.frameMax = a.frameMax;
+    this.channelMax = a.channelMax;
     this.heartbeat = a.heartbeat;
     this.reader.maxFrame = this.frameMax;
     this.state = State.Open;
@@ -325,8 +347,11 @@ export class Connection implements FrameHandler, FlowWaiter {
     }
     const ch = this.channels.get(channelId);
     if (ch === undefined) {
-      if (id !== M.CHANNEL_OPEN) throw channelError(`expected 'channel.open' on channel ${channelId}`);
-      if (channelId > this.channelMax) throw notAllowed(`channel ${channelId} exceeds channel_max ${this.channelMax}`);
+      if (id !== M.CHANNEL_OPEN) throw channelError(`expected 'channel.open'`);
+      // channel_max limits how many channels are open at once, not their numbers.
+      if (this.channels.size >= this.channelMax) {
+        throw notAllowed(`number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`);
+      }
       M.decodeChannelOpen(r);
       const opened = new Channel(this, channelId);
       this.channels.set(channelId, opened);

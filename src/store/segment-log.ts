@@ -246,8 +246,10 @@ export class SegmentLog {
   private flushWrites(): boolean {
     if (this.bufLen === 0 || this.destroyed) return false;
     const seg = this.writeSeg!;
+    // Explicit positions: the file may have been truncated for reuse since the last write.
+    const filePos = seg.size - this.bufLen;
     let off = 0;
-    while (off < this.bufLen) off += writeSync(seg.fd, this.buf, off, this.bufLen - off);
+    while (off < this.bufLen) off += writeSync(seg.fd, this.buf, off, this.bufLen - off, filePos + off);
     this.bufLen = 0;
     if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(64 * 1024);
     const persistent = this.bufPersistent;
