@@ -159,22 +159,21 @@ export class SegmentLog {
     const seg = this.segments.get(segNo);
     if (seg === undefined) return;
     seg.live--;
-    if (seg.live <= 0) {
-      this.emptied(seg);
-      return;
-    }
+    // The ack is recorded even for the last live record: the file may stay (see emptied).
     if (persistent) {
       seg.pendingAcks.push(seq);
       this.acksDirty = true;
       this.owner.dirty(this);
     }
+    if (seg.live <= 0) this.emptied(seg);
   }
 
+  /** Nothing in `seg` is live: delete it, or truncate it if it is the current one and big. */
   private emptied(seg: Segment): void {
-    seg.pendingAcks = [];
     if (seg === this.writeSeg) {
       if (seg.size < TRUNCATE_EMPTY_AT || seg === this.cursorSeg) return;
-      // Reuse the current segment: drop its buffered bytes and truncate it.
+      // Reuse the current segment: drop its buffered bytes and truncate it and its acks.
+      seg.pendingAcks = [];
       this.bufLen = 0;
       this.bufPersistent = false;
       if (seg.fd >= 0) ftruncateSync(seg.fd, 0);
