@@ -309,8 +309,8 @@ export class SegmentLog {
   }
 
   /**
-   * Reads up to `maxCount` live records (about `maxBytes`) from the cursor. Records that are dead
-   * (from a previous run: transient or acked) are skipped and settled.
+   * Reads up to `maxCount` live records (about `maxBytes`) from the cursor, skipping records that
+   * are dead (from a previous run: transient or acked).
    */
   readPaged(maxCount: number, maxBytes: number, out: StoredMessage[]): void {
     let seg = this.cursorSeg;
@@ -331,14 +331,15 @@ export class SegmentLog {
         continue;
       }
       this.cursorOff += rec.size;
-      if (seg.recovered && (!(rec.flags & FLAG_PERSISTENT) || (seg.acked !== null && seg.acked.has(rec.seq)))) {
-        seg.live--;
-        continue;
-      }
+      // Dead records of an earlier run (transient, or acked) were never counted live: skip them.
+      if (seg.recovered && (!(rec.flags & FLAG_PERSISTENT) || (seg.acked !== null && seg.acked.has(rec.seq)))) continue;
       out.push(this.decode(rec, seg.no));
       bytes += rec.bodySize;
     }
-    if (seg !== null && this.cursorOff >= seg.size && seg === this.writeSeg) this.setCursor(null, 0);
+    // Caught up with the end of the log: nothing is paged any more.
+    if (seg !== null && this.cursorOff >= seg.size && (seg === this.writeSeg || this.nextSegmentAfter(seg) === null)) {
+      this.setCursor(null, 0);
+    }
   }
 
   private setCursor(seg: Segment | null, off: number): void {

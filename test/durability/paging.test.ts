@@ -38,6 +38,42 @@ async function setup(durable: boolean, msgs: Outgoing[]): Promise<{ broker: Test
 }
 
 describe('paging with a 1000-message window', { timeout: 120_000 }, () => {
+  // Regression: paging back a recovered segment counted its dead records (transient ones from
+  // before the restart) against the live ones, so the segment was deleted while deliveries from
+  // it were still unacked; a crash then lost them.
+  it('keeps unacked messages of a recovered segment after paging past its dead records', async () => {
+    const msgs = mixed('r', 3000);
+    const { broker, conn } = await setup(true, msgs);
+    await closeAll(conn);
+    await restartBroker(broker, 'clean'); // transient ones are now dead records on disk
+    const c2 = await connect(broker.url);
+    conns.push(c2);
+    // One more message after the restart: it goes to a new segment, so paging moves on from the
+    // recovered one once it has read it.
+    const extra: Outgoing = { body: 'r-after-restart', options: { persistent: true } };
+    await publishConfirmed(await confirmChannel(c2), '', 'q', [extra]);
+    const kept = [...msgs.filter(isPersistent), extra];
+    const holder = await channel(c2);
+    await holder.prefetch(10);
+    const held: ConsumeMessage[] = [];
+    const { consumerTag } = await holder.consume('q', (m) => { if (m) held.push(m); });
+    await pollUntil(() => held.length, (n) => n >= 10, '10 unacked deliveries', 10_000);
+    await holder.cancel(consumerTag);
+    // Drain the rest with acks: paging reads the whole recovered segment, dead records included.
+    const rest = await channel(c2);
+    const got: string[] = [];
+    await rest.prefetch(500);
+    await rest.consume('q', (m) => { if (m) { got.push(m.content.toString()); rest.ack(m); } });
+    await pollUntil(() => got.length, (n) => n >= kept.length - 10, `${kept.length - 10} deliveries`, 20_000);
+    await rest.checkQueue('q');
+    await sleep(ACK_WRITE_GRACE_MS);
+    await restartBroker(broker, 'crash');
+    const c3 = await connect(broker.url);
+    conns.push(c3);
+    const back = bodiesOf(await drain(c3, 'q'));
+    assertSequence(back, bodies(kept.slice(0, 10)), 'the unacked deliveries after the crash');
+  });
+
   after(async () => {
     await closeAll(...conns);
     for (const b of brokers) await b.stop('SIGKILL');
