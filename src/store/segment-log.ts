@@ -5,7 +5,7 @@
 // Record: u32 payload length | u32 crc32(payload) | payload
 // Payload: u8 flags | u64 seq | u64 expiresAt (ms, 0 = never) | u32 propsEnd | message bytes
 // The message bytes are the broker's layout: exchange and routing key shortstrs, properties, body.
-import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
@@ -505,16 +505,26 @@ export class SegmentLog {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Flushes and closes files, keeping the data (clean shutdown). */
+  /** Flushes, syncs and closes files, keeping the data (clean shutdown). */
   close(): void {
     this.flush();
+    for (const fd of this.rolledUnsynced) {
+      fdatasyncSync(fd);
+      closeSync(fd);
+    }
+    this.rolledUnsynced = [];
     for (const seg of this.segments.values()) {
-      if (seg.fd >= 0) closeSync(seg.fd);
-      if (seg.ackFd >= 0) closeSync(seg.ackFd);
+      if (seg.fd >= 0) {
+        if (seg === this.unsynced) fdatasyncSync(seg.fd);
+        closeSync(seg.fd);
+      }
+      if (seg.ackFd >= 0) {
+        fdatasyncSync(seg.ackFd);
+        closeSync(seg.ackFd);
+      }
       seg.fd = seg.ackFd = -1;
     }
-    for (const fd of this.rolledUnsynced) closeSync(fd);
-    this.rolledUnsynced = [];
+    this.unsynced = null;
     this.destroyed = true;
   }
 
