@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { Broker } from './broker/broker.js';
 import { importDefinitions, type Definitions } from './broker/definitions.js';
 import { DefinitionsRecorder, restoreBroker, survivesRestart } from './broker/persistence.js';
-import { QueueMessages } from './broker/queue-messages.js';
+import { QueueMessages, type Redelivered } from './broker/queue-messages.js';
 import { ResourceMonitor } from './broker/resource-monitor.js';
 import type { Config } from './config.js';
 import { AmqpServer } from './server/server.js';
@@ -42,12 +42,10 @@ export class Warren {
     const broker = new Broker();
     const storage = { store: messages, windowCount: config.queueWindowMessages, windowBytes: config.queueWindowBytes };
     broker.messagesFactory = (q, fresh) => QueueMessages.create(q, storage, fresh);
-    const before = (dir.cleanInfo.redelivered ?? {}) as Record<string, number[]>;
-    const stats = restoreBroker(broker, definitions, log, dir.unclean, (vhost, queue) => {
-      if (dir.unclean) return () => true;
-      const seqs = new Set(before[key(vhost, queue)] ?? []);
-      return (seq) => seqs.has(seq);
-    });
+    const before = (dir.cleanInfo.redelivered ?? {}) as Record<string, Redelivered>;
+    const none: Redelivered = { below: 0, seqs: [] };
+    const stats = restoreBroker(broker, definitions, log, dir.unclean, (vhost, queue) =>
+      (dir.unclean ? { below: Number.MAX_SAFE_INTEGER, seqs: [] } : before[key(vhost, queue)] ?? none));
     const recorder = new DefinitionsRecorder(definitions, broker);
     broker.setListeners(recorder, recorder);
     bootstrap(broker, config, log, !definitions.existed);
@@ -85,15 +83,15 @@ export class Warren {
     this.monitor.stop();
     await this.amqp.close();
     this.messages.flushNow();
-    const redelivered: Record<string, number[]> = {};
+    const redelivered: Record<string, Redelivered> = {};
     for (const v of this.broker.vhosts.values()) {
       for (const q of v.queues.values()) {
         if (!survivesRestart(q)) {
           q.messages.destroy();
           continue;
         }
-        const seqs = q.messages.close();
-        if (seqs.length) redelivered[key(v.name, q.name)] = seqs;
+        const r = q.messages.close();
+        if (r.below > 0 || r.seqs.length > 0) redelivered[key(v.name, q.name)] = r;
       }
     }
     this.definitions.close();

@@ -7,6 +7,7 @@ import type { DefinitionRecord, DefinitionsStore } from '../store/definitions-st
 import type { AccessListener, Broker } from './broker.js';
 import { type Binding, Exchange } from './exchange.js';
 import { Queue } from './queue.js';
+import type { Redelivered } from './queue-messages.js';
 import type { DefinitionListener } from './vhost.js';
 
 const key = (...parts: string[]) => parts.join('\u0000');
@@ -96,7 +97,7 @@ export interface RestoreStats {
  * which recovered messages were delivered before (all of them after a crash).
  */
 export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logger, unclean: boolean,
-  redelivered: (vhost: string, queue: string) => (seq: number) => boolean): RestoreStats {
+  redelivered: (vhost: string, queue: string) => Redelivered): RestoreStats {
   const stats: RestoreStats = { queues: 0, messages: 0, droppedBytes: 0 };
   for (const v of store.all('vhost')) broker.addVhost(v.name as string);
   for (const u of store.all('user')) {

@@ -8,6 +8,15 @@ import { Deque } from './deque.js';
 import { type Message, messageFromStored } from './message.js';
 import { QueueEntry, type Queue } from './queue.js';
 
+/**
+ * Which recovered messages were delivered before a restart: every seq below `below`, and the
+ * listed ones. A crash sets `below` past every stored message; a clean shutdown lists them.
+ */
+export interface Redelivered {
+  below: number;
+  seqs: number[];
+}
+
 export interface StorageOptions {
   store: MessageStore;
   /** Messages kept in memory per queue before paging out. */
@@ -27,8 +36,8 @@ export class QueueMessages {
   protected log: SegmentLog | null = null;
   private lastEpoch = 0;
   private readonly refillBatch: StoredMessage[] = [];
-  /** After a restart: which recovered messages count as delivered before. */
-  private wasDelivered: ((seq: number) => boolean) | null = null;
+  /** After a restart, until the recovered messages are all read back: which were delivered before. */
+  private recovered: { next: number; below: number; seqs: Set<number> } | null = null;
   /** Persistent messages are written to this queue's log (a durable, non-exclusive queue). */
   protected readonly persistent: boolean;
 
@@ -126,8 +135,11 @@ export class QueueMessages {
       this.pagedBytes -= e.msg.bodySize;
     }
     batch.length = 0;
+    // The queue's count says when everything paged is back; the log may still have dead records
+    // (of an earlier run) ahead of its cursor, which must not be read as new pages later.
+    if (this.paged === 0) this.log!.stopPaging();
     if (!this.log!.paging) {
-      this.wasDelivered = null;
+      this.recovered = null;
       if (this.paged !== 0) {
         // The log ran out before the count did: records were lost (the log said why). Resync.
         this.bytes -= this.pagedBytes;
@@ -139,7 +151,7 @@ export class QueueMessages {
 
   protected entryFromStored(m: StoredMessage): QueueEntry {
     const e = new QueueEntry(messageFromStored(m.data, m.propsEnd), this.queue, m.seq, m.segment, m.expiresAt);
-    if (this.wasDelivered !== null && this.wasDelivered(m.seq)) e.deliveries = 1;
+    if (this.deliveredBeforeRestart(m.seq)) e.deliveries = 1;
     return e;
   }
 
@@ -177,21 +189,35 @@ export class QueueMessages {
     this.log = null;
   }
 
-  /** Clean shutdown: keep the files, remember which messages were delivered before. */
-  close(): number[] {
-    const redelivered: number[] = [];
-    for (const e of this.ready) if (e.deliveries > 0) redelivered.push(e.seq);
+  private deliveredBeforeRestart(seq: number): boolean {
+    const r = this.recovered;
+    return r !== null && seq < r.next && (seq < r.below || r.seqs.has(seq));
+  }
+
+  /** Clean shutdown: keep the files, and say which stored messages were delivered before. */
+  close(): Redelivered {
+    const out = this.redeliveredNow(this.ready);
     this.log?.close();
-    return redelivered;
+    return out;
+  }
+
+  /** Delivered-before marks of stored messages: those in memory, and recovered ones still paged. */
+  protected redeliveredNow(entries: Iterable<QueueEntry>): Redelivered {
+    const seqs: number[] = [];
+    for (const e of entries) if (e.deliveries > 0 && e.segment >= 0 && e.msg.persistent) seqs.push(e.seq);
+    const r = this.recovered;
+    if (r === null) return { below: 0, seqs };
+    for (const s of r.seqs) seqs.push(s);
+    return { below: Math.min(r.below, r.next), seqs };
   }
 
   /**
    * After a restart: reads the queue's log back, the first window into memory, the rest left
    * paged. `redelivered` tells which messages count as delivered before (all of them after a crash).
    */
-  recover(redelivered: (seq: number) => boolean, unclean: boolean): { recovered: number; droppedBytes: number } {
+  recover(redelivered: Redelivered, unclean: boolean): { recovered: number; droppedBytes: number } {
     const storage = this.storage!;
-    this.wasDelivered = redelivered;
+    this.recovered = { next: Number.MAX_SAFE_INTEGER, below: redelivered.below, seqs: new Set(redelivered.seqs) };
     const [count, bytes] = this.recoveryWindow(storage);
     const r = this.log!.recover(count, bytes, unclean);
     for (const m of r.loaded) {
@@ -200,7 +226,8 @@ export class QueueMessages {
       this.bytes += e.msg.bodySize;
     }
     this.paged = r.paged;
-    if (r.paged === 0) this.wasDelivered = null;
+    this.recovered.next = r.nextSeq;
+    if (r.paged === 0) this.recovered = null;
     this.pagedBytes = r.pagedBytes;
     this.bytes += r.pagedBytes;
     this.nextSeq = Math.max(this.nextSeq, r.nextSeq);
@@ -301,11 +328,10 @@ class PriorityMessages extends QueueMessages {
     super.destroy();
   }
 
-  override close(): number[] {
-    const redelivered: number[] = [];
-    for (const level of this.levels) for (const e of level) if (e.deliveries > 0) redelivered.push(e.seq);
+  override close(): Redelivered {
+    const out = this.redeliveredNow(this.levels.flatMap((level) => [...level]));
     this.log?.close();
-    return redelivered;
+    return out;
   }
 
   protected override recoveryWindow(): [number, number] {

@@ -67,10 +67,8 @@ export class MessageStore implements LogOwner {
     this.flushQueued = false;
     let persistent = false;
     for (const log of this.dirtyLogs) {
-      if (log.flush()) {
-        persistent = true;
-        this.toSync.add(log);
-      }
+      if (log.flush()) persistent = true;
+      if (log.needsSync) this.toSync.add(log);
     }
     this.dirtyLogs.clear();
     if (persistent) {
@@ -80,11 +78,13 @@ export class MessageStore implements LogOwner {
   };
 
   private startSync(): void {
-    if (this.syncing || this.toSync.size === 0) return;
+    if (this.syncing || this.epoch === this.syncedEpoch) return;
     this.syncing = true;
     const target = this.epoch;
     const logs = [...this.toSync];
     this.toSync.clear();
+    // A round with nothing to sync still completes: its records were settled before being
+    // written (or were synced by an earlier round), and their confirms are due.
     let pending = 1;
     const done = (err: NodeJS.ErrnoException | null) => {
       if (err) this.log.error({ err }, 'fdatasync failed; confirms are held back until a sync succeeds');

@@ -112,6 +112,9 @@ export class SegmentLog {
   private nextSegNo = 1;
   private buf = Buffer.allocUnsafe(64 * 1024);
   private bufLen = 0;
+  /** A persistent record was appended since the last flush(): a confirm may wait on it. */
+  private persistentAppended = false;
+  /** Persistent bytes are in the write buffer (written by whichever flushWrites comes next). */
   private bufPersistent = false;
   /** Written but not yet fdatasync'ed persistent data: fds to sync (and close, if rolled over). */
   private unsynced: Segment | null = null;
@@ -149,7 +152,10 @@ export class SegmentLog {
     this.bufLen = p + HEADER + len;
     seg.size += HEADER + len;
     seg.live++;
-    if (flags & FLAG_PERSISTENT) this.bufPersistent = true;
+    if (flags & FLAG_PERSISTENT) {
+      this.bufPersistent = true;
+      this.persistentAppended = true;
+    }
     this.owner.dirty(this);
     return seg.no;
   }
@@ -235,15 +241,26 @@ export class SegmentLog {
     }
   }
 
-  /** Writes buffered records and acks to the files. Returns true when persistent data went out. */
+  /**
+   * Writes buffered records and acks to the files. Returns true when persistent records were
+   * appended since the last flush (their confirms wait for the next sync round), whether they
+   * were written now, earlier in this turn, or dropped unwritten because they were settled first.
+   */
   flush(): boolean {
-    const persistent = this.flushWrites();
+    this.flushWrites();
     if (this.acksDirty) this.flushAcks();
-    return persistent;
+    const appended = this.persistentAppended;
+    this.persistentAppended = false;
+    return appended;
   }
 
-  private flushWrites(): boolean {
-    if (this.bufLen === 0 || this.destroyed) return false;
+  /** Written persistent data awaits fdatasync. */
+  get needsSync(): boolean {
+    return this.unsynced !== null || this.rolledUnsynced.length !== 0;
+  }
+
+  private flushWrites(): void {
+    if (this.bufLen === 0 || this.destroyed) return;
     const seg = this.writeSeg!;
     // Explicit positions: the file may have been truncated for reuse since the last write.
     const filePos = seg.size - this.bufLen;
@@ -251,10 +268,8 @@ export class SegmentLog {
     while (off < this.bufLen) off += writeSync(seg.fd, this.buf, off, this.bufLen - off, filePos + off);
     this.bufLen = 0;
     if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(64 * 1024);
-    const persistent = this.bufPersistent;
+    if (this.bufPersistent) this.unsynced = seg;
     this.bufPersistent = false;
-    if (persistent) this.unsynced = seg;
-    return persistent;
   }
 
   private flushAcks(): void {
@@ -269,7 +284,8 @@ export class SegmentLog {
         b.writeUInt32BE(Math.floor(acks[i] / 0x1_0000_0000), i * 8);
         b.writeUInt32BE(acks[i] >>> 0, i * 8 + 4);
       }
-      writeSync(seg.ackFd, b);
+      let off = 0;
+      while (off < b.length) off += writeSync(seg.ackFd, b, off, b.length - off);
     }
   }
 
@@ -306,6 +322,11 @@ export class SegmentLog {
 
   get paging(): boolean {
     return this.cursorSeg !== null;
+  }
+
+  /** The queue has read back everything it paged out: forget the cursor (and what it held). */
+  stopPaging(): void {
+    if (this.cursorSeg !== null) this.setCursor(null, 0);
   }
 
   /**
@@ -481,7 +502,8 @@ export class SegmentLog {
       }
       closeSync(seg.fd);
       seg.fd = -1;
-      if (seg !== this.cursorSeg) seg.acked = null;
+      // Paging back needs the acks of every segment from the cursor on; the others are done.
+      if (this.cursorSeg === null) seg.acked = null;
       if (seg.live === 0 && seg !== this.cursorSeg) this.removeSegment(seg);
     }
     // New records go to a fresh segment.
@@ -546,16 +568,18 @@ function decodePayload(p: Buffer, segment: number): StoredMessage {
   return { seq, flags, expiresAt, data, propsEnd, segment };
 }
 
+/** Reads an ack file; a torn last entry (a partial write) is cut off so later appends align. */
 function readAcks(path: string): Set<number> {
   const acked = new Set<number>();
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, 'r+');
   } catch {
     return acked;
   }
   try {
     const size = statSync(path).size;
+    if (size % 8 !== 0) ftruncateSync(fd, size - (size % 8));
     const b = Buffer.allocUnsafe(Math.min(size, 8 * 1024 * 1024) || 8);
     let off = 0;
     while (off + 8 <= size) {
