@@ -9,7 +9,7 @@ import { QueueMessages, type Redelivered } from './broker/queue-messages.js';
 import { ResourceMonitor } from './broker/resource-monitor.js';
 import type { Config } from './config.js';
 import { AmqpServer } from './server/server.js';
-import { closeDataDir, openDataDir } from './store/data-dir.js';
+import { abandonDataDir, closeDataDir, openDataDir, type DataDirState } from './store/data-dir.js';
 import { DefinitionsStore } from './store/definitions-store.js';
 import { MessageStore } from './store/message-store.js';
 
@@ -32,8 +32,17 @@ export class Warren {
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Warren> {
-    const t0 = Date.now();
     const dir = openDataDir(config.dataDir);
+    try {
+      return await Warren.startIn(dir, config, log);
+    } catch (err) {
+      abandonDataDir(config.dataDir, dir);
+      throw err;
+    }
+  }
+
+  private static async startIn(dir: DataDirState, config: Config, log: Logger): Promise<Warren> {
+    const t0 = Date.now();
     const definitions = new DefinitionsStore(config.dataDir, log);
     definitions.load();
     const messages = new MessageStore(config.dataDir, log);

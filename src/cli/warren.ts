@@ -45,14 +45,18 @@ try {
   console.error(`warren: invalid configuration: ${(err as Error).message}`);
   process.exit(2);
 }
-const log = pino({ level: config.logLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+// Synchronous writes: Warren logs little at info, and nothing may be lost when it exits.
+const log = pino({ level: config.logLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
+  pino.destination({ dest: 1, sync: true }));
 
 let warren: Warren;
 try {
   warren = await Warren.start(config, log);
 } catch (err) {
-  if (err instanceof DataDirError) log.fatal(err.message);
-  else log.fatal({ err }, `could not start: ${(err as Error).message}`);
+  // Expected failures (port taken, data directory in use or too new) need no stack trace.
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof DataDirError || e.message?.includes('--port')) log.fatal(`could not start: ${e.message}`);
+  else log.fatal({ err }, `could not start: ${e.message}`);
   process.exit(1);
 }
 

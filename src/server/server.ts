@@ -49,7 +49,6 @@ export class AmqpServer {
     this.server = createServer({ noDelay: true }, (socket) => {
       new Connection(socket, broker, this.ctx);
     });
-    this.server.on('error', (err) => log.error({ err }, 'AMQP listener error'));
     broker.on('blocked', (reason: string) => {
       for (const c of this.ctx.connections) c.onAlarm(true, reason);
     });
@@ -64,9 +63,15 @@ export class AmqpServer {
 
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
+      const fail = (err: NodeJS.ErrnoException) => {
+        reject(err.code === 'EADDRINUSE'
+          ? new Error(`AMQP port ${port} on ${host} is already in use (another broker running?); stop it or choose another --port`)
+          : err.code === 'EACCES' ? new Error(`not allowed to listen on ${host}:${port}; choose another --port or --bind`) : err);
+      };
+      this.server.once('error', fail);
       this.server.listen(port, host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', fail);
+        this.server.on('error', (err) => this.ctx.log.error({ err }, 'AMQP listener error'));
         const addr = this.server.address();
         resolve(typeof addr === 'object' && addr ? addr.port : port);
       });

@@ -83,3 +83,9 @@ export function closeDataDir(dir: string, extra: Record<string, unknown> = {}): 
   writeFileSync(join(dir, CLEAN_FILE), JSON.stringify({ at: new Date().toISOString(), ...extra }));
   rmSync(join(dir, LOCK_FILE), { force: true });
 }
+
+/** A start that failed before serving anything: put back the state it found, release the lock. */
+export function abandonDataDir(dir: string, state: DataDirState): void {
+  if (state.existed && !state.unclean) writeFileSync(join(dir, CLEAN_FILE), JSON.stringify(state.cleanInfo));
+  rmSync(join(dir, LOCK_FILE), { force: true });
+}
