@@ -43,7 +43,7 @@ export class MessageStore implements LogOwner {
   openDurable(vhost: string, name: string, fresh: boolean): SegmentLog {
     const dir = this.queueDir(vhost, name);
     if (fresh) rmSync(dir, { recursive: true, force: true });
-    return new SegmentLog(dir, this);
+    return new SegmentLog(dir, this, true);
   }
 
   openTransient(): SegmentLog {

@@ -9,6 +9,7 @@ import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
+import { entryBodySize, entryFlags, entrySeq, entrySize, IndexBuilder, readIndex, type SegmentIndex } from './segment-index.js';
 
 export const FLAG_PERSISTENT = 1;
 const HEADER = 8;
@@ -76,6 +77,10 @@ class Segment {
   pendingAcks: number[] = [];
 
   constructor(readonly no: number, readonly path: string, readonly ackPath: string) {}
+
+  get indexPath(): string {
+    return this.path.replace(/\.seg$/, '.idx');
+  }
 }
 
 export interface StoredMessage {
@@ -98,6 +103,13 @@ export interface RecoveryResult {
   nextSeq: number;
   /** Bytes dropped from torn or corrupt tails. */
   droppedBytes: number;
+}
+
+interface RecoveryState {
+  result: RecoveryResult;
+  window: number;
+  windowBytes: number;
+  loadedBytes: number;
 }
 
 /** Called by the log when it has buffered writes (the store flushes them at the end of the turn). */
@@ -125,9 +137,13 @@ export class SegmentLog {
   private cursorOff = 0;
   private readonly scanner = new Scanner();
   private destroyed = false;
+  /** Index entries of the current write segment (durable logs only). */
+  private readonly index: IndexBuilder | null;
 
-  constructor(readonly dir: string, private readonly owner: LogOwner) {
+  /** `indexed`: keep segment indexes so that restarts need not read message bodies. */
+  constructor(readonly dir: string, private readonly owner: LogOwner, indexed = false) {
     mkdirSync(dir, { recursive: true });
+    this.index = indexed ? new IndexBuilder() : null;
   }
 
   // ----------------------------------------------------------------- writes
@@ -152,6 +168,7 @@ export class SegmentLog {
     this.bufLen = p + HEADER + len;
     seg.size += HEADER + len;
     seg.live++;
+    this.index?.add(HEADER + len, flags, seq, data.length - propsEnd);
     if (flags & FLAG_PERSISTENT) {
       this.bufPersistent = true;
       this.persistentAppended = true;
@@ -184,6 +201,7 @@ export class SegmentLog {
       this.bufPersistent = false;
       if (seg.fd >= 0) ftruncateSync(seg.fd, 0);
       seg.size = 0;
+      this.index?.reset();
       this.scanner.reset();
       if (seg.ackFd >= 0) ftruncateSync(seg.ackFd, 0);
       return;
@@ -204,11 +222,13 @@ export class SegmentLog {
     seg.fd = seg.ackFd = -1;
     rmSync(seg.path, { force: true });
     rmSync(seg.ackPath, { force: true });
+    if (this.index !== null) rmSync(seg.indexPath, { force: true });
   }
 
   private roll(): Segment {
     this.flushWrites();
     const old = this.writeSeg;
+    if (old !== null) this.seal(old);
     if (old !== null && old.fd >= 0) {
       // Keep the fd until the next sync covers what was written to it.
       if (this.unsynced === old) {
@@ -227,6 +247,14 @@ export class SegmentLog {
     this.segments.set(no, seg);
     this.writeSeg = seg;
     return seg;
+  }
+
+  /** The write segment is complete: write its index (if kept) for fast restarts. */
+  private seal(seg: Segment): void {
+    const ix = this.index;
+    if (ix === null) return;
+    if (seg.size > 0 && ix.count > 0 && this.segments.has(seg.no)) ix.write(seg.indexPath, seg.size);
+    ix.reset();
   }
 
   private reserve(n: number): void {
@@ -454,9 +482,11 @@ export class SegmentLog {
    * writes), and everywhere when `verifyAll` (after an unclean shutdown); paging verifies the rest.
    */
   recover(window: number, windowBytes: number, verifyAll: boolean): RecoveryResult {
-    const result: RecoveryResult = { loaded: [], paged: 0, pagedBytes: 0, nextSeq: 1, droppedBytes: 0 };
+    const st: RecoveryState = {
+      result: { loaded: [], paged: 0, pagedBytes: 0, nextSeq: 1, droppedBytes: 0 },
+      window, windowBytes, loadedBytes: 0,
+    };
     const nos = readdirSync(this.dir).filter((f) => f.endsWith('.seg')).map((f) => Number(f.slice(0, -4))).filter(Number.isInteger).sort((a, b) => a - b);
-    let loadedBytes = 0;
     for (const no of nos) {
       const name = String(no).padStart(8, '0');
       const seg = new Segment(no, join(this.dir, `${name}.seg`), join(this.dir, `${name}.ack`));
@@ -464,41 +494,11 @@ export class SegmentLog {
       seg.acked = readAcks(seg.ackPath);
       this.segments.set(no, seg);
       this.nextSegNo = no + 1;
-      const size = statSync(seg.path).size;
+      seg.size = statSync(seg.path).size;
       seg.fd = openSync(seg.path, 'r+');
-      seg.size = size;
-      const verify = verifyAll || no === nos[nos.length - 1];
-      let off = 0;
-      while (off < size) {
-        const loading = this.cursorSeg === null && result.loaded.length < window && loadedBytes < windowBytes;
-        const rec = this.recordAt(seg, off, verify || loading);
-        if (rec === null) {
-          const dropped = size - off;
-          result.droppedBytes += dropped;
-          this.owner.log.warn({ dir: this.dir, segment: no, offset: off, droppedBytes: dropped },
-            'torn or corrupt record at the end of a segment; dropping the rest of it');
-          ftruncateSync(seg.fd, off);
-          seg.size = off;
-          this.scanner.reset();
-          break;
-        }
-        if (rec.seq >= result.nextSeq) result.nextSeq = rec.seq + 1;
-        const live = (rec.flags & FLAG_PERSISTENT) !== 0 && !seg.acked.has(rec.seq);
-        if (live) {
-          seg.live++;
-          if (loading) {
-            result.loaded.push(this.decode(rec, seg.no));
-            loadedBytes += rec.bodySize;
-          } else {
-            if (this.cursorSeg === null) {
-              this.cursorSeg = seg;
-              this.cursorOff = off;
-            }
-            result.paged++;
-            result.pagedBytes += rec.bodySize;
-          }
-        }
-        off += rec.size;
+      const ix = this.index === null ? null : readIndex(seg.indexPath, seg.size);
+      if (ix === null || !this.recoverIndexed(seg, ix, st)) {
+        this.recoverScanned(seg, verifyAll || no === nos[nos.length - 1], st);
       }
       closeSync(seg.fd);
       seg.fd = -1;
@@ -508,7 +508,86 @@ export class SegmentLog {
     }
     // New records go to a fresh segment.
     this.writeSeg = null;
-    return result;
+    return st.result;
+  }
+
+  /** Counts one live record: loaded into memory while the window has room, else left paged. */
+  private recoverLive(seg: Segment, off: number, bodySize: number, st: RecoveryState, load: () => StoredMessage | null): boolean {
+    seg.live++;
+    const r = st.result;
+    if (this.cursorSeg === null && r.loaded.length < st.window && st.loadedBytes < st.windowBytes) {
+      const m = load();
+      if (m === null) return false;
+      r.loaded.push(m);
+      st.loadedBytes += bodySize;
+      return true;
+    }
+    if (this.cursorSeg === null) {
+      this.cursorSeg = seg;
+      this.cursorOff = off;
+    }
+    r.paged++;
+    r.pagedBytes += bodySize;
+    return true;
+  }
+
+  /** Reads a segment through its index, touching only the records loaded into memory. */
+  private recoverIndexed(seg: Segment, ix: SegmentIndex, st: RecoveryState): boolean {
+    const r = st.result;
+    const before = { loaded: r.loaded.length, paged: r.paged, pagedBytes: r.pagedBytes, loadedBytes: st.loadedBytes, nextSeq: r.nextSeq, cursor: this.cursorSeg };
+    let off = 0;
+    for (let i = 0; i < ix.count; i++) {
+      const size = entrySize(ix, i);
+      const seq = entrySeq(ix, i);
+      if (seq >= r.nextSeq) r.nextSeq = seq + 1;
+      if ((entryFlags(ix, i) & FLAG_PERSISTENT) !== 0 && !seg.acked!.has(seq)) {
+        const at = off;
+        const ok = this.recoverLive(seg, off, entryBodySize(ix, i), st, () => {
+          const rec = this.recordAt(seg, at, true);
+          return rec === null || rec.seq !== seq ? null : this.decode(rec, seg.no);
+        });
+        if (!ok) {
+          // The index and the segment disagree: forget what it said and scan the segment.
+          this.owner.log.warn({ dir: this.dir, segment: seg.no }, 'segment index does not match its segment; scanning it');
+          r.loaded.length = before.loaded;
+          r.paged = before.paged;
+          r.pagedBytes = before.pagedBytes;
+          r.nextSeq = before.nextSeq;
+          st.loadedBytes = before.loadedBytes;
+          if (before.cursor === null) this.cursorSeg = null;
+          seg.live = 0;
+          return false;
+        }
+      }
+      off += size;
+    }
+    return true;
+  }
+
+  /** Reads a segment record by record; a torn or corrupt record ends it (the file is cut there). */
+  private recoverScanned(seg: Segment, verify: boolean, st: RecoveryState): void {
+    const r = st.result;
+    let off = 0;
+    while (off < seg.size) {
+      const loading = this.cursorSeg === null && r.loaded.length < st.window && st.loadedBytes < st.windowBytes;
+      const rec = this.recordAt(seg, off, verify || loading);
+      if (rec === null) {
+        const dropped = seg.size - off;
+        r.droppedBytes += dropped;
+        this.owner.log.warn({ dir: this.dir, segment: seg.no, offset: off, droppedBytes: dropped },
+          'torn or corrupt record at the end of a segment; dropping the rest of it');
+        ftruncateSync(seg.fd, off);
+        seg.size = off;
+        this.scanner.reset();
+        if (this.index !== null) rmSync(seg.indexPath, { force: true });
+        return;
+      }
+      if (rec.seq >= r.nextSeq) r.nextSeq = rec.seq + 1;
+      if ((rec.flags & FLAG_PERSISTENT) !== 0 && !seg.acked!.has(rec.seq)) {
+        this.recoverLive(seg, off, rec.bodySize, st, () => this.decode(rec, seg.no));
+      }
+      off += rec.size;
+    }
   }
 
   /** Closes files and removes the directory (the queue was deleted, or is transient). */
@@ -530,6 +609,7 @@ export class SegmentLog {
   /** Flushes, syncs and closes files, keeping the data (clean shutdown). */
   close(): void {
     this.flush();
+    if (this.writeSeg !== null) this.seal(this.writeSeg);
     for (const fd of this.rolledUnsynced) {
       fdatasyncSync(fd);
       closeSync(fd);
