@@ -3,7 +3,9 @@
 // that the connection flushes once per turn of the event loop.
 import { copyBytes, putU16, putU32, putU64 } from './bytes.js';
 import { Writer } from './codec.js';
-import { FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, CLASS_BASIC } from './methods.js';
+import {
+  BASIC_DELIVER, BASIC_GET_OK, BASIC_RETURN, CLASS_BASIC, FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD,
+} from './methods.js';
 
 export const PROTOCOL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]); // "AMQP" 0 0 9 1
 /** The AMQP 0-9 header, which RabbitMQ serves as 0-9-1. */
@@ -114,6 +116,52 @@ export class FrameWriter extends Writer {
       bb[q + 7 + n] = FRAME_END;
       this.pos = q + 8 + n;
     }
+  }
+
+  // Methods that carry a message. `data` is laid out as [exchange shortstr][routing-key shortstr]
+  // [properties][body], with the properties at [routeEnd, propsEnd): a delivery copies ranges.
+
+  /** basic.deliver: consumer tag (a ready shortstr), delivery tag, redelivered, then the message. */
+  deliver(channel: number, frameMax: number, tagBytes: Buffer, deliveryTag: number, redelivered: boolean,
+    data: Buffer, routeEnd: number, propsEnd: number): void {
+    const start = this.beginFrame(FRAME_METHOD, channel);
+    this.ensure(4 + tagBytes.length + 9 + routeEnd + 1);
+    const b = this.buf;
+    let p = this.pos;
+    putU32(b, p, BASIC_DELIVER);
+    p += 4;
+    p += copyBytes(tagBytes, 0, tagBytes.length, b, p);
+    putU64(b, p, deliveryTag);
+    b[p + 8] = redelivered ? 1 : 0;
+    p += 9;
+    this.pos = p + copyBytes(data, 0, routeEnd, b, p);
+    this.endFrame(start);
+    this.content(channel, frameMax, data, routeEnd, propsEnd, data.length);
+  }
+
+  /** basic.get-ok: delivery tag, redelivered, exchange and routing key, messages left, then the message. */
+  getOk(channel: number, frameMax: number, deliveryTag: number, redelivered: boolean, messageCount: number,
+    data: Buffer, routeEnd: number, propsEnd: number): void {
+    const start = this.beginFrame(FRAME_METHOD, channel);
+    this.u32(BASIC_GET_OK);
+    this.u64(deliveryTag);
+    this.u8(redelivered ? 1 : 0);
+    this.bytes(data, 0, routeEnd);
+    this.u32(messageCount);
+    this.endFrame(start);
+    this.content(channel, frameMax, data, routeEnd, propsEnd, data.length);
+  }
+
+  /** basic.return: reply code and text, exchange and routing key as published, then the message. */
+  basicReturn(channel: number, frameMax: number, code: number, text: string,
+    data: Buffer, routeEnd: number, propsEnd: number): void {
+    const start = this.beginFrame(FRAME_METHOD, channel);
+    this.u32(BASIC_RETURN);
+    this.u16(code);
+    this.shortstr(text);
+    this.bytes(data, 0, routeEnd);
+    this.endFrame(start);
+    this.content(channel, frameMax, data, routeEnd, propsEnd, data.length);
   }
 
   /** Starts a frame; returns where it starts, to patch its size in endFrame. */

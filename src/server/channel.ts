@@ -2,22 +2,20 @@
 // unacked deliveries, prefetch, confirms and transactions. Declarations live in
 // channel-definitions.ts; this file keeps the message path together.
 import { randomBytes } from 'node:crypto';
-import { bytesEqual, copyBytes, putU32, putU64 } from '../amqp/bytes.js';
 import type { Reader, Writer } from '../amqp/codec.js';
 import * as M from '../amqp/methods.js';
-import { propertiesToBuffer, PropertySummary, scanProperties } from '../amqp/properties.js';
 import { Consumer, type DeliverySink, NO_CREDIT, READY, SOCKET_FULL } from '../broker/consumer.js';
-import { accessRefused, AmqpError, channelError, commandInvalid, describe, notAllowed, notFound, notImplemented, preconditionFailed, unexpectedFrame } from '../broker/errors.js';
+import { accessRefused, type AmqpError, channelError, commandInvalid, describe, notAllowed, notFound, notImplemented, preconditionFailed } from '../broker/errors.js';
 import type { Exchange } from '../broker/exchange.js';
-import { buildMessage, Message } from '../broker/message.js';
+import type { Message } from '../broker/message.js';
+import { ccKeys, mayHaveCc, withoutBcc } from '../broker/sender-selected.js';
 import { PUBLISH_FLOW, PUBLISH_REJECTED, type Queue, type QueueEntry } from '../broker/queue.js';
 import { ConfirmTracker, NACK, NOW } from './confirms.js';
+import { ContentAssembler } from './content-assembler.js';
 import type { Connection } from './connection.js';
 import { handleDefinitionMethod } from './channel-definitions.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { Transaction } from './transaction.js';
-
-const enum Content { None, Header, Body }
 
 export class Channel implements DeliverySink {
   closing = false;
@@ -37,26 +35,10 @@ export class Channel implements DeliverySink {
   tx: Transaction | null = null;
   readonly directReply: DirectReply;
 
-  // Publish assembly; fields rather than an object per message.
-  private content = Content.None;
+  private readonly content = new ContentAssembler();
+  /** The exchange of the publish being assembled, resolved and access-checked once per change. */
   private pubExchange: Exchange | null = null;
-  private pubRoutingKey = '';
-  private pubMandatory = false;
-  private readonly routeScratch = Buffer.allocUnsafe(2 + 255 + 255);
-  private routeLen = 0;
-  private pubData: Buffer | null = null;
-  private pubRouteEnd = 0;
-  private pubPropsEnd = 0;
-  private pubPos = 0;
-  private readonly props = new PropertySummary();
-  // Strings of the last publish, reused while the bytes repeat (most publishers use a few keys).
-  private lastExchangeName = '';
-  private readonly lastExBytes = Buffer.alloc(256);
-  private lastExLen = -1;
   private permVersion = -1;
-  private readonly lastKeyBytes = Buffer.alloc(256);
-  private lastKeyLen = -1;
-  private lastKey = '';
 
   // Counters for the management API.
   publishCount = 0;
@@ -90,8 +72,7 @@ export class Channel implements DeliverySink {
       }
       return;
     }
-    if (this.content === Content.Header) throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
-    if (this.content === Content.Body) throw unexpectedFrame('expected content body, got non content body frame instead');
+    this.content.expectMethod();
     switch (id) {
       case M.BASIC_PUBLISH: return this.onPublish(buf, start, end);
       case M.BASIC_ACK: {
@@ -173,125 +154,46 @@ export class Channel implements DeliverySink {
   // ----------------------------------------------------------------- publish
 
   private onPublish(buf: Buffer, start: number, end: number): void {
-    // basic.publish: class(2) method(2) ticket(2) exchange(shortstr) routing-key(shortstr) bits(1)
-    let p = start + 6;
-    const exLen = buf[p];
-    const exStart = p + 1;
-    p = exStart + exLen;
-    const keyLen = buf[p];
-    const keyStart = p + 1;
-    p = keyStart + keyLen;
-    if (p >= end) throw new AmqpError(502, 'basic.publish arguments truncated');
-    const bits = buf[p];
-    if (bits & 2) throw notImplemented('immediate=true');
-    // Keep the two shortstrs as they are: they become the head of the message bytes.
-    this.routeLen = p - start - 6;
-    copyBytes(buf, start + 6, p, this.routeScratch, 0);
-    let exName = this.lastExchangeName;
-    if (exLen !== this.lastExLen || !bytesEqual(buf, exStart, this.lastExBytes, 0, exLen)) {
-      exName = buf.toString('utf8', exStart, exStart + exLen);
-      copyBytes(buf, exStart, exStart + exLen, this.lastExBytes, 0);
-      this.lastExLen = exLen;
-      this.lastExchangeName = exName;
-    }
-    if (keyLen === this.lastKeyLen && bytesEqual(buf, keyStart, this.lastKeyBytes, 0, keyLen)) {
-      this.pubRoutingKey = this.lastKey;
-    } else {
-      this.pubRoutingKey = this.lastKey = buf.toString('utf8', keyStart, keyStart + keyLen);
-      copyBytes(buf, keyStart, keyStart + keyLen, this.lastKeyBytes, 0);
-      this.lastKeyLen = keyLen;
-    }
+    const content = this.content;
+    content.publish(buf, start, end);
+    const name = content.exchange;
     let x = this.pubExchange;
     const users = this.conn.broker.users;
-    if (x === null || x.deleted || x.name !== exName || this.permVersion !== users.version) {
-      x = this.vhost.exchanges.get(exName) ?? null;
-      if (x === null) throw notFound(`no ${describe('exchange', exName, this.vhost.name)}`);
-      if (x.internal) throw accessRefused(`cannot publish to internal ${describe('exchange', exName, this.vhost.name)}`);
-      this.checkAccess('write', 'exchange', exName);
+    if (x === null || x.deleted || x.name !== name || this.permVersion !== users.version) {
+      x = this.vhost.exchanges.get(name) ?? null;
+      if (x === null) throw notFound(`no ${describe('exchange', name, this.vhost.name)}`);
+      if (x.internal) throw accessRefused(`cannot publish to internal ${describe('exchange', name, this.vhost.name)}`);
+      this.checkAccess('write', 'exchange', name);
       this.permVersion = users.version;
     }
     this.pubExchange = x;
-    this.pubMandatory = (bits & 1) !== 0;
-    this.content = Content.Header;
     this.conn.published();
   }
 
   onContentHeader(buf: Buffer, start: number, end: number): void {
     if (this.closing) return;
-    if (this.content === Content.None) throw unexpectedFrame('expected method frame, got non method frame instead');
-    if (this.content === Content.Body) throw unexpectedFrame('expected content body, got non content body frame instead');
-    // class(2) weight(2) body-size(8) properties
-    if (end - start < 14) throw new AmqpError(502, 'content header too short');
-    const classId = buf.readUInt16BE(start);
-    if (classId !== M.CLASS_BASIC) throw unexpectedFrame(`expected content header for class 60, got one for class ${classId} instead`);
-    if (buf.readUInt16BE(start + 2) !== 0) throw unexpectedFrame('expected content header for class 60 with weight 0');
-    const bodySize = buf.readUInt32BE(start + 4) * 0x1_0000_0000 + buf.readUInt32BE(start + 8);
-    const propsStart = start + 12;
-    const props = this.props;
-    scanProperties(buf, propsStart, end, props);
-    this.content = Content.Body;
-    const max = this.conn.ctx.config.maxMessageSize;
-    if (bodySize > max) {
-      this.content = Content.None;
-      throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${max}`);
-    }
-    if (props.userId !== null && props.userId !== this.user) {
-      this.content = Content.None;
-      throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.user}'`);
-    }
-    if (props.badExpiration !== null) {
-      this.content = Content.None;
-      throw preconditionFailed(`invalid expiration '${props.badExpiration}': {value_not_integer}`);
-    }
-    const propsLen = end - propsStart;
-    const routeLen = this.routeLen;
-    const data = Buffer.allocUnsafe(routeLen + propsLen + bodySize);
-    copyBytes(this.routeScratch, 0, routeLen, data, 0);
-    copyBytes(buf, propsStart, end, data, routeLen);
-    this.pubData = data;
-    this.headerBase = propsStart;
-    this.pubRouteEnd = routeLen;
-    this.pubPropsEnd = routeLen + propsLen;
-    this.pubPos = this.pubPropsEnd;
-    if (bodySize === 0) this.publishAssembled();
+    const msg = this.content.header(buf, start, end, this.conn.ctx.config.maxMessageSize, this.user);
+    if (msg !== null) this.publishAssembled(msg);
   }
 
   onContentBody(buf: Buffer, start: number, end: number): void {
     if (this.closing) return;
-    if (this.content === Content.None) throw unexpectedFrame('expected method frame, got non method frame instead');
-    if (this.content === Content.Header) throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
-    const data = this.pubData!;
-    const n = end - start;
-    if (this.pubPos + n > data.length) throw unexpectedFrame('content body larger than declared in the content header');
-    copyBytes(buf, start, end, data, this.pubPos);
-    this.pubPos += n;
-    if (this.pubPos === data.length) this.publishAssembled();
+    const msg = this.content.body(buf, start, end);
+    if (msg !== null) this.publishAssembled(msg);
   }
 
-  private publishAssembled(): void {
-    const p = this.props;
-    const data = this.pubData!;
-    const hdrOffset = this.pubRouteEnd - this.headerBase;
-    let msg = new Message(
-      this.lastExchangeName, this.pubRoutingKey, data, this.pubRouteEnd, this.pubPropsEnd,
-      p.deliveryMode === 2, p.priority, p.expiration,
-      p.headersStart < 0 ? -1 : p.headersStart + hdrOffset,
-      p.headersEnd < 0 ? -1 : p.headersEnd + hdrOffset,
-    );
-    this.content = Content.None;
-    this.pubData = null;
+  private publishAssembled(assembled: Message): void {
     this.publishCount++;
-    if (p.replyToDirect) msg = this.directReply.rewriteReplyTo(msg);
+    const msg = this.content.replyToDirect ? this.directReply.rewriteReplyTo(assembled) : assembled;
     const x = this.pubExchange!;
+    const mandatory = this.content.mandatory;
     if (this.tx !== null) {
-      this.tx.publishes.push({ exchange: x, msg, mandatory: this.pubMandatory });
+      this.tx.publishes.push({ exchange: x, msg, mandatory });
       return;
     }
-    this.routeAndEnqueue(x, msg, this.pubMandatory);
+    this.routeAndEnqueue(x, msg, mandatory);
   }
 
-  /** Offset of the properties in the last content-header frame's buffer (set by onContentHeader). */
-  private headerBase = 0;
 
   routeAndEnqueue(x: Exchange, published: Message, mandatory: boolean): void {
     let msg = published;
@@ -308,7 +210,7 @@ export class Channel implements DeliverySink {
     let extra: string[] | null = null;
     if (msg.headersStart >= 0 && mayHaveCc(msg)) {
       extra = ccKeys(msg);
-      if (msg.headers()!.BCC !== undefined) msg = withoutBcc(msg);
+      msg = withoutBcc(msg);
     }
     const queues = vhost.route(x, msg, rk, extra);
     const n = queues.length;
@@ -342,14 +244,7 @@ export class Channel implements DeliverySink {
   }
 
   private sendReturn(code: number, text: string, msg: Message): void {
-    const out = this.conn.out;
-    const start = out.beginFrame(M.FRAME_METHOD, this.id);
-    out.u32(M.BASIC_RETURN);
-    out.u16(code);
-    out.shortstr(text);
-    out.bytes(msg.data, 0, msg.routeEnd); // exchange and routing key, as published
-    out.endFrame(start);
-    out.content(this.id, this.conn.frameMax, msg.data, msg.routeEnd, msg.propsEnd, msg.data.length);
+    this.conn.out.basicReturn(this.id, this.conn.frameMax, code, text, msg.data, msg.routeEnd, msg.propsEnd);
     this.conn.wrote();
   }
 
@@ -452,23 +347,10 @@ export class Channel implements DeliverySink {
     return this.nextTag++;
   }
 
-  /** basic.deliver: consumer-tag, delivery-tag, redelivered, exchange + routing key as published. */
+  /** basic.deliver of `msg`, counted for the management API. */
   writeDelivery(tagBytes: Buffer, tag: number, redelivered: boolean, msg: Message): void {
     this.deliverCount++;
-    const out = this.conn.out;
-    const start = out.beginFrame(M.FRAME_METHOD, this.id);
-    out.ensure(4 + tagBytes.length + 9 + msg.routeEnd + 1);
-    const b = out.buf;
-    let p = out.pos;
-    putU32(b, p, M.BASIC_DELIVER);
-    p += 4;
-    p += copyBytes(tagBytes, 0, tagBytes.length, b, p);
-    putU64(b, p, tag);
-    b[p + 8] = redelivered ? 1 : 0;
-    p += 9;
-    out.pos = p + copyBytes(msg.data, 0, msg.routeEnd, b, p);
-    out.endFrame(start);
-    out.content(this.id, this.conn.frameMax, msg.data, msg.routeEnd, msg.propsEnd, msg.data.length);
+    this.conn.out.deliver(this.id, this.conn.frameMax, tagBytes, tag, redelivered, msg.data, msg.routeEnd, msg.propsEnd);
     this.conn.wrote();
   }
 
@@ -503,15 +385,7 @@ export class Channel implements DeliverySink {
       this.unacked.set(tag, entry);
     }
     const msg = entry.msg;
-    const out = this.conn.out;
-    const start = out.beginFrame(M.FRAME_METHOD, this.id);
-    out.u32(M.BASIC_GET_OK);
-    out.u64(tag);
-    out.u8(entry.deliveries > 0 ? 1 : 0);
-    out.bytes(msg.data, 0, msg.routeEnd);
-    out.u32(q.messageCount);
-    out.endFrame(start);
-    out.content(this.id, this.conn.frameMax, msg.data, msg.routeEnd, msg.propsEnd, msg.data.length);
+    this.conn.out.getOk(this.id, this.conn.frameMax, tag, entry.deliveries > 0, q.messageCount, msg.data, msg.routeEnd, msg.propsEnd);
     this.conn.wrote();
     if (a.noAck) q.settleNoAck(entry);
     else entry.deliveries++;
@@ -659,8 +533,7 @@ export class Channel implements DeliverySink {
   release(): void {
     if (this.closing) return;
     this.closing = true;
-    this.content = Content.None;
-    this.pubData = null;
+    this.content.reset();
     this.conn.ctx.syncWaiters.delete(this);
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
@@ -687,34 +560,6 @@ function requeueByQueue(entries: QueueEntry[]): void {
     else byQueue.set(e.queue, [e]);
   }
   for (const [q, list] of byQueue) q.requeue(list);
-}
-
-const CC_KEY = Buffer.from('\x02CC');
-const BCC_KEY = Buffer.from('\x03BCC');
-
-/** A cheap byte search before decoding headers: most messages have no CC/BCC. */
-function mayHaveCc(msg: Message): boolean {
-  const h = msg.data.subarray(msg.headersStart, msg.headersEnd);
-  return h.indexOf(CC_KEY) >= 0 || h.indexOf(BCC_KEY) >= 0;
-}
-
-/** BCC routes like CC but, as in RabbitMQ, is removed before anyone sees the message. */
-function withoutBcc(msg: Message): Message {
-  const props = msg.properties();
-  delete props.headers!.BCC;
-  return buildMessage(msg.exchange, msg.routingKey, propertiesToBuffer(props), msg.body);
-}
-
-/** Extra routing keys from the CC and BCC headers (sender-selected distribution). */
-function ccKeys(msg: Message): string[] | null {
-  const h = msg.headers();
-  if (h === null) return null;
-  const cc = h.CC;
-  const bcc = h.BCC;
-  if (cc === undefined && bcc === undefined) return null;
-  const keys: string[] = [];
-  for (const v of [cc, bcc]) if (Array.isArray(v)) for (const k of v) if (typeof k === 'string') keys.push(k);
-  return keys.length ? keys : null;
 }
 
 /** Reply texts are shortstrs: RabbitMQ cuts long ones to 252 bytes and adds "...". */

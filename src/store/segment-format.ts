@@ -1,0 +1,161 @@
+// The on-disk format of segment files: checksummed records, read front to back through one
+// large buffer, and ack files of settled sequence numbers.
+//
+// Record: u32 payload length | u32 crc32(payload) | payload
+// Payload: u8 flags | u64 seq | u64 expiresAt (ms, 0 = never) | u32 propsEnd | message bytes
+// The message bytes are the broker's layout: exchange and routing key shortstrs, properties, body.
+import { closeSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+
+export const FLAG_PERSISTENT = 1;
+export const HEADER = 8;
+export const PAYLOAD_FIXED = 21;
+const SCAN_CHUNK = 1024 * 1024;
+
+/** Writes one record at `p` of `b` (which has room); returns the record size. */
+export function writeRecord(b: Buffer, p: number, seq: number, flags: number, expiresAt: number, data: Buffer, propsEnd: number): number {
+  const len = PAYLOAD_FIXED + data.length;
+  b.writeUInt32BE(len, p);
+  b[p + 8] = flags;
+  b.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), p + 9);
+  b.writeUInt32BE(seq >>> 0, p + 13);
+  b.writeUInt32BE(Math.floor(expiresAt / 0x1_0000_0000), p + 17);
+  b.writeUInt32BE(expiresAt >>> 0, p + 21);
+  b.writeUInt32BE(propsEnd, p + 25);
+  data.copy(b, p + 29);
+  b.writeUInt32BE(crc32(b.subarray(p + 8, p + 8 + len)), p + 4);
+  return HEADER + len;
+}
+
+/** One segment file and what is known of it. */
+export class Segment {
+  /** Records not yet settled. */
+  live = 0;
+  /** Bytes on disk plus bytes buffered for it. */
+  size = 0;
+  fd = -1;
+  ackFd = -1;
+  /** From a previous run: its transient records and those in `acked` are dead. */
+  recovered = false;
+  acked: Set<number> | null = null;
+  pendingAcks: number[] = [];
+
+  constructor(readonly no: number, readonly path: string, readonly ackPath: string) {}
+
+  get indexPath(): string {
+    return this.path.replace(/\.seg$/, '.idx');
+  }
+}
+
+export interface StoredMessage {
+  seq: number;
+  flags: number;
+  expiresAt: number;
+  /** A copy of the message bytes. */
+  data: Buffer;
+  propsEnd: number;
+  segment: number;
+}
+
+/** Reads segment files front to back through one large buffer: one syscall per megabyte. */
+export class Scanner {
+  buf = Buffer.allocUnsafe(SCAN_CHUNK);
+  private seg: Segment | null = null;
+  private start = 0;
+  private len = 0;
+
+  /** Index in `buf` holding file bytes [off, off + n) of `seg`, reading as needed; -1 past the end. */
+  at(seg: Segment, off: number, n: number): number {
+    if (seg === this.seg && off >= this.start && off + n <= this.start + this.len) return off - this.start;
+    if (off + n > seg.size) return -1;
+    if (seg.fd < 0) seg.fd = openSync(seg.path, 'r');
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n + SCAN_CHUNK);
+    const want = Math.min(this.buf.length, seg.size - off);
+    let got = 0;
+    while (got < want) {
+      const r = readSync(seg.fd, this.buf, got, want - got, off + got);
+      if (r <= 0) break;
+      got += r;
+    }
+    this.seg = seg;
+    this.start = off;
+    this.len = got;
+    return got >= n ? 0 : -1;
+  }
+
+  /** Forget buffered bytes (the file was truncated or rewritten). */
+  reset(): void {
+    this.seg = null;
+    this.len = 0;
+  }
+}
+
+/** What a scan learns of one record without copying its message bytes. */
+export interface RecordInfo {
+  size: number;
+  flags: number;
+  seq: number;
+  bodySize: number;
+  /** Index of the payload in the scanner's buffer (valid until the next read). */
+  at: number;
+  len: number;
+}
+
+/** The record at `off` of `seg`, or null when it is torn, corrupt or past the end. */
+export function readRecord(sc: Scanner, seg: Segment, off: number, verify: boolean): RecordInfo | null {
+  let i = sc.at(seg, off, HEADER);
+  if (i < 0) return null;
+  const len = sc.buf.readUInt32BE(i);
+  const crc = sc.buf.readUInt32BE(i + 4);
+  if (len < PAYLOAD_FIXED || off + HEADER + len > seg.size) return null;
+  i = sc.at(seg, off + HEADER, len);
+  if (i < 0) return null;
+  const b = sc.buf;
+  if (verify && crc32(b.subarray(i, i + len)) !== crc) return null;
+  const propsEnd = b.readUInt32BE(i + 17);
+  return {
+    size: HEADER + len,
+    flags: b[i],
+    seq: b.readUInt32BE(i + 1) * 0x1_0000_0000 + b.readUInt32BE(i + 5),
+    bodySize: len - PAYLOAD_FIXED - propsEnd,
+    at: i,
+    len,
+  };
+}
+
+export function decodePayload(p: Buffer, segment: number): StoredMessage {
+  const flags = p[0];
+  const seq = p.readUInt32BE(1) * 0x1_0000_0000 + p.readUInt32BE(5);
+  const expiresAt = p.readUInt32BE(9) * 0x1_0000_0000 + p.readUInt32BE(13);
+  const propsEnd = p.readUInt32BE(17);
+  const data = Buffer.allocUnsafe(p.length - PAYLOAD_FIXED);
+  p.copy(data, 0, PAYLOAD_FIXED);
+  return { seq, flags, expiresAt, data, propsEnd, segment };
+}
+
+/** Reads an ack file; a torn last entry (a partial write) is cut off so later appends align. */
+export function readAcks(path: string): Set<number> {
+  const acked = new Set<number>();
+  let fd: number;
+  try {
+    fd = openSync(path, 'r+');
+  } catch {
+    return acked;
+  }
+  try {
+    const size = statSync(path).size;
+    if (size % 8 !== 0) ftruncateSync(fd, size - (size % 8));
+    const b = Buffer.allocUnsafe(Math.min(size, 8 * 1024 * 1024) || 8);
+    let off = 0;
+    while (off + 8 <= size) {
+      const n = readSync(fd, b, 0, Math.min(b.length, size - off) & ~7, off);
+      if (n < 8) break;
+      for (let i = 0; i + 8 <= n; i += 8) acked.add(b.readUInt32BE(i) * 0x1_0000_0000 + b.readUInt32BE(i + 4));
+      off += n & ~7;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return acked;
+}
+
