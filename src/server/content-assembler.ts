@@ -10,6 +10,12 @@ import { Message } from '../broker/message.js';
 
 const enum Stage { Method, Header, Body }
 
+/**
+ * Bodies up to this size get their final buffer at the header; larger ones are gathered as they
+ * arrive, so announcing a huge body costs nothing until it is actually sent.
+ */
+const PREALLOCATE_MAX = 1024 * 1024;
+
 export class ContentAssembler {
   private stage = Stage.Method;
   /** Arguments of the basic.publish being assembled. */
@@ -24,6 +30,9 @@ export class ContentAssembler {
   private data: Buffer | null = null;
   private propsEnd = 0;
   private pos = 0;
+  /** Large bodies: the head (route and properties) and the body frames received so far. */
+  private parts: Buffer[] | null = null;
+  private expected = 0;
   /** Where the properties started in the header frame, to place the header offsets in `data`. */
   private headerBase = 0;
   private readonly props = new PropertySummary();
@@ -91,12 +100,14 @@ export class ContentAssembler {
     if (props.badExpiration !== null) throw preconditionFailed(`invalid expiration '${props.badExpiration}': {value_not_integer}`);
     const propsLen = end - propsStart;
     const routeLen = this.routeLen;
-    const data = Buffer.allocUnsafe(routeLen + propsLen + bodySize);
+    this.headerBase = propsStart;
+    this.propsEnd = routeLen + propsLen;
+    this.expected = this.propsEnd + bodySize;
+    const data = Buffer.allocUnsafe(bodySize <= PREALLOCATE_MAX ? this.expected : this.propsEnd);
     copyBytes(this.route, 0, routeLen, data, 0);
     copyBytes(buf, propsStart, end, data, routeLen);
     this.data = data;
-    this.headerBase = propsStart;
-    this.propsEnd = routeLen + propsLen;
+    this.parts = bodySize <= PREALLOCATE_MAX ? null : [data];
     this.pos = this.propsEnd;
     if (bodySize === 0) return this.complete();
     this.stage = Stage.Body;
@@ -107,18 +118,24 @@ export class ContentAssembler {
   body(buf: Buffer, start: number, end: number): Message | null {
     if (this.stage === Stage.Method) throw unexpectedFrame('expected method frame, got non method frame instead');
     if (this.stage === Stage.Header) throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
-    const data = this.data!;
     const n = end - start;
-    if (this.pos + n > data.length) throw unexpectedFrame('content body larger than declared in the content header');
-    copyBytes(buf, start, end, data, this.pos);
+    if (this.pos + n > this.expected) throw unexpectedFrame('content body larger than declared in the content header');
+    if (this.parts === null) copyBytes(buf, start, end, this.data!, this.pos);
+    else this.parts.push(Buffer.from(buf.subarray(start, end)));
     this.pos += n;
-    return this.pos === data.length ? this.complete() : null;
+    if (this.pos !== this.expected) return null;
+    if (this.parts !== null) {
+      this.data = Buffer.concat(this.parts, this.expected);
+      this.parts = null;
+    }
+    return this.complete();
   }
 
   /** Drops a half-assembled message (the channel is closing). */
   reset(): void {
     this.stage = Stage.Method;
     this.data = null;
+    this.parts = null;
   }
 
   private complete(): Message {
