@@ -108,11 +108,14 @@ export class Connection implements FrameHandler, FlowWaiter {
   }
 
   private onHeader(chunk: Buffer): void {
-    if (chunk.length < 8) {
-      // Very rare: the header split across reads. Keep it simple and wait for more.
-      this.headerBuf = this.headerBuf ? Buffer.concat([this.headerBuf, chunk]) : chunk;
-      if (this.headerBuf.length < 8) return;
-      chunk = this.headerBuf;
+    // The 8 header bytes may arrive over several reads.
+    if (this.headerBuf !== null || chunk.length < 8) {
+      chunk = this.headerBuf === null ? chunk : Buffer.concat([this.headerBuf, chunk]);
+      if (chunk.length < 8) {
+        this.headerBuf = chunk;
+        return;
+      }
+      this.headerBuf = null;
     }
     const header = chunk.subarray(0, 8);
     if (!header.equals(PROTOCOL_HEADER) && !header.equals(PROTOCOL_HEADER_0_9)) {

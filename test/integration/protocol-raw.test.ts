@@ -104,6 +104,16 @@ describe('raw protocol', { timeout: 90_000 }, () => {
       c.write(PROTOCOL_HEADER.subarray(3));
       await c.expect(M.CONNECTION_START, 0);
     });
+
+    // Regression: a short first piece followed by a longer second one (the rest of the header and
+    // the start of the next frame) was taken as a wrong header.
+    it('accepts a split header whose second piece carries more than the header', async () => {
+      const c = await rawConnect();
+      c.write(PROTOCOL_HEADER.subarray(0, 3));
+      await sleep(50);
+      c.write(Buffer.concat([PROTOCOL_HEADER.subarray(3), Buffer.from([M.FRAME_HEARTBEAT, 0, 0, 0, 0, 0, 0, M.FRAME_END])]));
+      await c.expect(M.CONNECTION_START, 0);
+    });
   });
 
   describe('handshake', { concurrency: true }, () => {
