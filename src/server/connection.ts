@@ -250,12 +250,11 @@ export class Connection implements FrameHandler, FlowWaiter {
       }
       case M.CONNECTION_CLOSE_OK:
         return;
-      case M.CONNECTION_UPDATE_SECRET: {
-        const a = M.decodeConnectionUpdateSecret(r);
-        void a;
+      case M.CONNECTION_UPDATE_SECRET:
+        // Only token-based auth backends use the new secret; PLAIN logins have nothing to refresh.
+        M.decodeConnectionUpdateSecret(r);
         this.send(0, M.encodeConnectionUpdateSecretOk);
         return;
-      }
       case M.CONNECTION_BLOCKED:
       case M.CONNECTION_UNBLOCKED:
         return;
@@ -487,7 +486,9 @@ export class Connection implements FrameHandler, FlowWaiter {
         this.flush();
       }
       this.sentSinceTick = false;
-      if (this.recvSinceTick) {
+      // While we are not reading (blocked publisher, flow control) the client's heartbeats wait
+      // unread in the socket: silence then is ours, not the client's.
+      if (this.recvSinceTick || this.readPaused) {
         this.recvSinceTick = false;
         this.missedTicks = 0;
       } else if (++this.missedTicks >= 4) {

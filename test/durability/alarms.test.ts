@@ -9,7 +9,7 @@ import { rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '../helpers/amqp.js';
 import {
-  assertSequence, blockedNotifications, channel, closeAll, confirmChannel, connect, persistent, pollUntil, publishConfirmed,
+  assertOpen, assertSequence, blockedNotifications, channel, closeAll, confirmChannel, connect, persistent, pollUntil, publishConfirmed,
   startWarren, waitBlocked, type Conn, type TestBroker,
 } from '../helpers/durability.js';
 
@@ -118,6 +118,23 @@ describe('resource alarms', { timeout: 60_000 }, () => {
     } finally {
       rmSync(filler, { force: true });
     }
+  });
+
+  // Regression: reads stop while a publisher is blocked, so its heartbeats go unread; the broker
+  // must not take that silence for a dead client (RabbitMQ pauses its heartbeat monitor too).
+  it('does not drop a blocked publisher for missed heartbeats', async () => {
+    const broker = await start([...DISK_ALARM]);
+    await alarmRaised(broker, 'disk');
+    const conn = await connect(`${broker.url}?heartbeat=1`);
+    conns.push(conn);
+    let closed = false;
+    conn.on('close', () => { closed = true; });
+    conn.on('error', () => { closed = true; });
+    await publishOne(conn);
+    await waitBlocked(conn, BLOCKED_WITHIN_MS);
+    await sleep(4500); // more than two heartbeat intervals
+    assert.equal(closed, false, 'the blocked connection was closed');
+    assertOpen(conn);
   });
 
   it('does not send connection.blocked to a client without the capability', async () => {
