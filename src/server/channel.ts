@@ -194,7 +194,7 @@ export class Channel implements DeliverySink {
     this.routeAndEnqueue(x, msg, mandatory);
   }
 
-
+  /** Routes a complete message and enqueues it; settles its confirm and returns it if unroutable. */
   routeAndEnqueue(x: Exchange, published: Message, mandatory: boolean): void {
     let msg = published;
     const vhost = this.vhost;
@@ -411,7 +411,8 @@ export class Channel implements DeliverySink {
         unacked.clear();
         return out;
       }
-      if (tag >= this.nextTag) throw preconditionFailed(`unknown delivery tag ${tag}`);
+      // As RabbitMQ: the tag named must itself be unacked, even with multiple.
+      if (!unacked.has(tag)) throw preconditionFailed(`unknown delivery tag ${tag}`);
       for (const [t, e] of unacked) {
         if (t > tag) break;
         out.push(e);

@@ -152,6 +152,8 @@ describe('acknowledgements', { timeout: 60_000 }, () => {
     ['nack of an unknown delivery tag', (ch, m) => ch.nack({ ...m, fields: { ...m.fields, deliveryTag: 7 } }), 'unknown delivery tag 7'],
     ['reject after ack', (ch, m) => { ch.ack(m); ch.reject(m); }, 'unknown delivery tag 1'],
     ['ack multiple above the highest tag', (ch, m) => ch.ack({ ...m, fields: { ...m.fields, deliveryTag: 9 } }, true), 'unknown delivery tag 9'],
+    // RabbitMQ wants the tag named by a multiple ack to be unacked itself.
+    ['ack multiple of a tag already acked', (ch, m) => { ch.ack(m); ch.ack(m, true); }, 'unknown delivery tag 1'],
   ];
   for (const [what, act, text] of ackErrors) {
     it(`closes the channel with 406 PRECONDITION_FAILED on ${what}`, async () => {
