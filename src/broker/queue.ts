@@ -237,7 +237,8 @@ export class Queue {
           this.drop(entry, 'expired');
           continue;
         }
-        if (this.prioritised) this.rotateWithinPriority(chosen);
+        // Equal-priority consumers take turns; a single active consumer stays the one.
+        if (this.prioritised && !this.singleActive) this.rotateWithinPriority(chosen);
         this.deliverCount++;
         if (entry.deliveries !== 0) this.redeliverCount++;
         if (!chosen.noAck) {

@@ -137,6 +137,19 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
       assert.deepEqual(texts(await c2.take(3)), ['m-1', 'm-2', 'm-3']);
     });
 
+    // Regression: consumers of equal x-priority took turns, so the active one changed.
+    it('stays with one active consumer when the consumers have equal x-priority', async () => {
+      const { ch } = await h.confirmChannel();
+      const q = await declare(ch, 'sac-prio', { 'x-single-active-consumer': true });
+      const conn = await h.connect();
+      const a = await consume(await openChannel(conn), q, { noAck: true, arguments: { 'x-priority': 5 } });
+      const b = await consume(await openChannel(conn), q, { noAck: true, arguments: { 'x-priority': 5 } });
+      await publishConfirmed(ch, '', q, bodies('p', 6));
+      assert.deepEqual(texts(await a.take(6)), bodies('p', 6));
+      await sleep(50);
+      assert.equal(b.messages.length, 0, 'the second consumer got messages while the first was active');
+    });
+
     it('a consumer registered later waits even while the active one is blocked by prefetch', async () => {
       const { ch } = await h.confirmChannel();
       const q = await declare(ch, 'sac-prefetch', { 'x-single-active-consumer': true });
