@@ -110,7 +110,8 @@ export class VHost implements RouteSink {
 
   private removeExchange(x: Exchange): void {
     for (const b of [...x.bindings.values()]) this.dropBinding(b, false);
-    for (const b of [...(this.bindingsTo.get(x) ?? [])]) this.dropBinding(b, false);
+    // Exchanges bound to this one may lose their last binding and auto-delete.
+    for (const b of [...(this.bindingsTo.get(x) ?? [])]) this.dropBinding(b, true);
     this.bindingsTo.delete(x);
     this.exchanges.delete(x.name);
     x.deleted = true;
@@ -179,7 +180,8 @@ export class VHost implements RouteSink {
   removeQueue(q: Queue): number {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
-    for (const b of [...(this.bindingsTo.get(q) ?? [])]) this.dropBinding(b, false);
+    // As in RabbitMQ, an auto-delete exchange goes with its last binding, however it went.
+    for (const b of [...(this.bindingsTo.get(q) ?? [])]) this.dropBinding(b, true);
     this.bindingsTo.delete(q);
     const count = q.destroy();
     if (q.durable) this.listener?.queueDeleted(q);

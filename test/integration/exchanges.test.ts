@@ -169,6 +169,34 @@ describe('exchanges', { timeout: 60_000 }, () => {
     await assert.rejects(ch2.checkExchange(name), { code: 404 });
   });
 
+  // Regression: only an explicit unbind used to trigger it.
+  it('deletes an auto-delete exchange when its last bound queue is deleted, or its connection closes', async () => {
+    const { ch } = await h.confirmChannel();
+    const name = h.x('autodel-q');
+    await ch.assertExchange(name, 'fanout', { durable: false, autoDelete: true });
+    const q = await boundQueue(ch, name, '');
+    await ch.deleteQueue(q);
+    const check = await h.channel();
+    await assert.rejects(check.ch.checkExchange(name), { code: 404 });
+
+    const other = await h.channel();
+    const name2 = h.x('autodel-excl');
+    await other.ch.assertExchange(name2, 'fanout', { durable: false, autoDelete: true });
+    const excl = (await other.ch.assertQueue('', { exclusive: true })).queue;
+    await other.ch.bindQueue(excl, name2, '');
+    await other.conn.close();
+    const after = await h.channel();
+    // RabbitMQ removes exclusive queues (and so the exchange) shortly after the connection closes.
+    let gone = false;
+    for (const deadline = Date.now() + 5000; !gone && Date.now() < deadline;) {
+      const probe = await openChannel(after.conn);
+      probe.on('error', () => {});
+      gone = await probe.checkExchange(name2).then(() => false, () => true);
+      if (!gone) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(gone, 'the auto-delete exchange outlived its only (exclusive) queue');
+  });
+
   it('routes through exchange-to-exchange bindings and stops after unbind', async () => {
     const { ch } = await h.confirmChannel();
     const src = h.x('e2e-src');
