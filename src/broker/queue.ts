@@ -176,8 +176,9 @@ export class Queue {
       this.ttlSeen = true;
     }
     this.messages.push(msg, expiresAt);
-    if (limits.limited) this.dropOverflow();
+    // A consumer that can take the message at once gets it before drop-head trims the queue.
     if (this.consumers.length !== 0) this.dispatch();
+    if (limits.limited) this.dropOverflow();
     if (this.ttlSeen) this.expireHead();
     return this.networkBound && this.messages.length > FLOW_HIGH ? PUBLISH_FLOW : 0;
   }
@@ -377,7 +378,14 @@ export class Queue {
   // ------------------------------------------------------------ consumers
 
   addConsumer(c: Consumer): void {
-    this.consumers.push(c);
+    const rr = this.rr;
+    if (!this.singleActive && !this.prioritised && c.priority === 0 && rr > 0 && rr < this.consumers.length) {
+      // A newcomer queues up behind everyone, i.e. just before whoever is served next.
+      this.consumers.splice(rr, 0, c);
+      this.rr = rr + 1;
+    } else {
+      this.consumers.push(c);
+    }
     if (c.exclusive) this.exclusiveConsumer = c;
     this.hadConsumer = true;
     this.touch();

@@ -232,6 +232,10 @@ export class VHost implements RouteSink {
     return b;
   }
 
+  hasBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): boolean {
+    return source.bindings.has(bindingId(destination, routingKey, args));
+  }
+
   unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
     if (source.name === '') throw accessRefused(`operation not permitted on the default exchange`);
     const b = source.bindings.get(bindingId(destination, routingKey, args));

@@ -4,7 +4,9 @@
 import type { Reader } from '../amqp/codec.js';
 import * as M from '../amqp/methods.js';
 import { AmqpError, preconditionFailed } from '../broker/errors.js';
+import type { FieldTable } from '../amqp/field-table.js';
 import type { Destination } from '../broker/exchange.js';
+import { Queue } from '../broker/queue.js';
 import type { Channel } from './channel.js';
 import { generateTag } from './channel.js';
 
@@ -55,14 +57,40 @@ function exchangeDelete(ch: Channel, a: M.ExchangeDelete): void {
 }
 
 function exchangeBind(ch: Channel, a: M.ExchangeBind, bind: boolean): void {
-  const vhost = ch.vhost;
-  ch.checkAccess('write', 'exchange', a.destination);
-  ch.checkAccess('read', 'exchange', a.source);
-  const destination = vhost.exchange(a.destination);
-  const source = vhost.exchange(a.source);
-  if (bind) vhost.bind(source, destination, a.routingKey, a.arguments);
-  else vhost.unbind(source, destination, a.routingKey, a.arguments);
+  bindingAction(ch, bind, a.source, 'exchange', a.destination, a.routingKey, a.arguments);
   if (!a.nowait) ch.send(bind ? M.encodeExchangeBindOk : M.encodeExchangeUnbindOk);
+}
+
+/**
+ * Binds or unbinds in RabbitMQ's order of checks: write on the destination, the default
+ * exchange (403), read on the source, then existence (source first), then exclusivity. An
+ * unbind naming a missing exchange or queue succeeds, as RabbitMQ's does.
+ */
+function bindingAction(
+  ch: Channel, bind: boolean, sourceName: string, kind: 'queue' | 'exchange', destinationName: string,
+  routingKey: string, args: FieldTable,
+): void {
+  const vhost = ch.vhost;
+  ch.checkAccess('write', kind, destinationName);
+  if (sourceName === '' || (kind === 'exchange' && destinationName === '')) {
+    throw new AmqpError(403, `operation not permitted on the default exchange`);
+  }
+  ch.checkAccess('read', 'exchange', sourceName);
+  const source = vhost.exchanges.get(sourceName);
+  const destination: Destination | undefined =
+    kind === 'queue' ? vhost.queues.get(destinationName) : vhost.exchanges.get(destinationName);
+  if (!source || !destination) {
+    if (!bind) return;
+    if (!source) vhost.exchange(sourceName);
+    if (kind === 'queue') vhost.queue(destinationName);
+    vhost.exchange(destinationName);
+  }
+  // As in RabbitMQ, an unbind that would change nothing does not look at exclusivity.
+  if (destination instanceof Queue && (bind || vhost.hasBinding(source!, destination, routingKey, args))) {
+    vhost.checkExclusive(destination, ch.conn);
+  }
+  if (bind) vhost.bind(source!, destination!, routingKey, args);
+  else vhost.unbind(source!, destination!, routingKey, args);
 }
 
 function queueDeclare(ch: Channel, a: M.QueueDeclare): void {
@@ -94,18 +122,10 @@ function queueDeclare(ch: Channel, a: M.QueueDeclare): void {
 }
 
 function queueBind(ch: Channel, a: M.QueueBind, bind: boolean): void {
-  const vhost = ch.vhost;
   const qname = ch.queueName(a.queue);
   // An empty routing key with an unnamed queue means the queue's name (AMQP 0-9-1 rule).
   const routingKey = a.queue === '' && a.routingKey === '' ? qname : a.routingKey;
-  ch.checkAccess('write', 'queue', qname);
-  ch.checkAccess('read', 'exchange', a.exchange);
-  const q = vhost.queue(qname);
-  vhost.checkExclusive(q, ch.conn);
-  const x = vhost.exchange(a.exchange);
-  const destination: Destination = q;
-  if (bind) vhost.bind(x, destination, routingKey, a.arguments);
-  else vhost.unbind(x, destination, routingKey, a.arguments);
+  bindingAction(ch, bind, a.exchange, 'queue', qname, routingKey, a.arguments);
   if (bind && !a.nowait) ch.send(M.encodeQueueBindOk);
   if (!bind) ch.send(M.encodeQueueUnbindOk);
 }

@@ -50,6 +50,19 @@ describe('features: queue length limits', { timeout: 60_000 }, () => {
     assert.deepEqual(texts(await drain(ch, q)), ['m-2', 'm-3', 'm-4']);
   });
 
+  // Regression: drop-head trimmed the queue before a waiting consumer could take the message.
+  it('x-max-length 0 still hands a message to a consumer that can take it at once', async () => {
+    const { ch } = await h.confirmChannel();
+    const { q, dlq } = await limited(ch, 'maxlen0', { 'x-max-length': 0 });
+    await publishConfirmed(ch, '', q, ['dropped']);
+    await settle(ch, dlq, 1);
+    const got: string[] = [];
+    await ch.consume(q, (m) => { if (m) got.push(m.content.toString()); }, { noAck: true });
+    await publishConfirmed(ch, '', q, ['delivered']);
+    await eventually(async () => assert.deepEqual(got, ['delivered']), 'delivery to the consumer');
+    assert.equal(await messageCount(ch, dlq), 1);
+  });
+
   it('explicit x-overflow drop-head behaves like the default', async () => {
     const { ch } = await h.confirmChannel();
     const q = h.q('maxlen-explicit');

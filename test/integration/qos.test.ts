@@ -81,6 +81,22 @@ describe('qos and dispatch', { timeout: 60_000 }, () => {
     assert.deepEqual(texts(b.messages), sent.filter((_, i) => i % 2 === 1));
   });
 
+  // Regression: a newcomer was served next instead of queueing up behind the others.
+  it('a consumer that joins waits its turn behind those already consuming', async () => {
+    const { conn, ch } = await h.channel();
+    const q = await queueWith(conn, 'rr-join', 0);
+    const a = await consume(await openChannel(conn), q, { noAck: true });
+    const b = await consume(await openChannel(conn), q, { noAck: true });
+    ch.sendToQueue(q, Buffer.from('m-0')); // to a; b is next, then a
+    await waitFor(() => a.messages.length === 1, 'first delivery');
+    const c = await consume(await openChannel(conn), q, { noAck: true });
+    for (const m of ['m-1', 'm-2', 'm-3', 'm-4']) ch.sendToQueue(q, Buffer.from(m));
+    await waitFor(() => a.messages.length + b.messages.length + c.messages.length === 5, '5 deliveries');
+    assert.deepEqual(texts(a.messages), ['m-0', 'm-2']);
+    assert.deepEqual(texts(b.messages), ['m-1', 'm-4']);
+    assert.deepEqual(texts(c.messages), ['m-3']);
+  });
+
   it('fair dispatch: with prefetch 1 a busy consumer is skipped', async () => {
     const { conn, ch } = await h.channel();
     const q = await queueWith(conn, 'fair', 0);

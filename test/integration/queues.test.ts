@@ -204,6 +204,41 @@ describe('queues', { timeout: 60_000 }, () => {
     await expectChannelError(c2, () => c2.bindQueue(missingQ, x, 'k'), 404, `NOT_FOUND - no queue '${missingQ}' in vhost '/'`);
   });
 
+  // Regressions found by the differential tester against RabbitMQ.
+  it('checks a bind in RabbitMQ order: default exchange, then the exchange, then the queue, then exclusivity', async () => {
+    const { conn } = await h.channel();
+    const missingQ = h.q('order-nope');
+    const missingX = h.x('order-nope');
+    const c1 = await openChannel(conn);
+    await expectChannelError(c1, () => c1.bindQueue(missingQ, '', 'k'), 403,
+      'ACCESS_REFUSED - operation not permitted on the default exchange');
+    const c2 = await openChannel(conn);
+    await expectChannelError(c2, () => c2.bindQueue(missingQ, missingX, 'k'), 404,
+      `NOT_FOUND - no exchange '${missingX}' in vhost '/'`);
+    const c3 = await openChannel(conn);
+    await expectChannelError(c3, () => c3.bindExchange(h.x('order-dst'), missingX, 'k'), 404,
+      `NOT_FOUND - no exchange '${missingX}' in vhost '/'`);
+    // Another connection's exclusive queue with a missing exchange: the exchange is reported.
+    const owner = await openChannel(await h.connect());
+    const locked = (await owner.assertQueue('', { exclusive: true })).queue;
+    const c4 = await openChannel(conn);
+    await expectChannelError(c4, () => c4.bindQueue(locked, missingX, 'k'), 404,
+      `NOT_FOUND - no exchange '${missingX}' in vhost '/'`);
+    const c5 = await openChannel(conn);
+    await expectChannelError(c5, () => c5.bindQueue(locked, 'amq.direct', 'k'), 405, /RESOURCE_LOCKED/);
+  });
+
+  it('unbinding from a missing queue or exchange succeeds, as in RabbitMQ', async () => {
+    const { ch } = await h.channel();
+    const q = h.q('unbind-missing');
+    await ch.assertQueue(q, { durable: false });
+    await ch.unbindQueue(h.q('unbind-nope'), 'amq.direct', 'k');
+    await ch.unbindQueue(q, h.x('unbind-nope'), 'k');
+    await ch.unbindExchange(h.x('unbind-nope'), 'amq.direct', 'k');
+    await ch.unbindExchange('amq.direct', h.x('unbind-nope'), 'k');
+    await ch.checkQueue(q); // the channel is still open
+  });
+
   it('purges ready messages and returns the count, leaving unacked ones', async () => {
     const { conn, ch } = await h.channel();
     const q = h.q('purge');
