@@ -4,6 +4,7 @@ import type { FieldTable, FieldValue } from '../amqp/field-table.js';
 import type { Message } from './message.js';
 import type { Queue } from './queue.js';
 import { TopicTrie } from './topic-trie.js';
+import { commandInvalid } from './errors.js';
 
 export type Destination = Queue | Exchange;
 
@@ -24,6 +25,11 @@ export interface RouteSink {
 }
 
 export const EXCHANGE_TYPES = ['direct', 'fanout', 'topic', 'headers'] as const;
+
+/** 503 for a type Warren does not know, RabbitMQ's very first check on exchange.declare. */
+export function checkExchangeType(type: string): void {
+  if (!(EXCHANGE_TYPES as readonly string[]).includes(type)) throw commandInvalid(`unknown exchange type '${type}'`);
+}
 
 export interface ExchangeOptions {
   durable: boolean;

@@ -310,6 +310,8 @@ export class Queue {
       return;
     }
     this.messages.requeue(entries);
+    // As RabbitMQ, a requeue can push a drop-head queue over its limit: trim before dispatching.
+    if (this.limits.limited && this.limits.overflow === 'drop-head') this.dropOverflow();
     this.dispatch();
     if (this.ttlSeen) this.expireHead();
   }
@@ -378,8 +380,9 @@ export class Queue {
   // ------------------------------------------------------------ consumers
 
   addConsumer(c: Consumer): void {
-    const rr = this.rr;
-    if (!this.singleActive && !this.prioritised && c.priority === 0 && rr > 0 && rr < this.consumers.length) {
+    // rr past the end means the next turn starts from the front again.
+    const rr = this.rr < this.consumers.length ? this.rr : (this.rr = 0);
+    if (!this.singleActive && !this.prioritised && c.priority === 0 && rr > 0) {
       // A newcomer queues up behind everyone, i.e. just before whoever is served next.
       this.consumers.splice(rr, 0, c);
       this.rr = rr + 1;

@@ -2,8 +2,8 @@
 // an exchange to the set of queues it reaches (following exchange-to-exchange bindings and
 // alternate exchanges, each queue at most once).
 import type { FieldTable } from '../amqp/field-table.js';
-import { Binding, createExchange, type Destination, Exchange, type RouteSink } from './exchange.js';
-import { accessRefused, commandInvalid, describe, notAllowed, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { Binding, checkExchangeType, createExchange, type Destination, Exchange, type RouteSink } from './exchange.js';
+import { accessRefused, describe, notAllowed, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { checkExchangeEquivalence, checkQueueEquivalence, validateHeadersBinding, validateQueueArguments } from './arguments.js';
 import type { Message } from './message.js';
 import { type DeadLetterReason, Queue, type QueueOptions } from './queue.js';
@@ -79,6 +79,7 @@ export class VHost implements RouteSink {
 
   declareExchange(d: ExchangeDeclare, passive: boolean): Exchange {
     if (passive) return this.exchange(d.name);
+    checkExchangeType(d.type);
     const existing = this.exchanges.get(d.name);
     if (existing) {
       checkExchangeEquivalence(existing, d, this.name);
@@ -86,9 +87,6 @@ export class VHost implements RouteSink {
     }
     if (d.name.startsWith('amq.')) {
       throw accessRefused(`exchange name '${d.name}' contains reserved prefix 'amq.*'`);
-    }
-    if (!['direct', 'fanout', 'topic', 'headers'].includes(d.type)) {
-      throw commandInvalid(`unknown exchange type '${d.type}'`);
     }
     const x = createExchange(d.name, d.type, this.name, d);
     this.exchanges.set(d.name, x);

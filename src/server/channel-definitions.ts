@@ -5,7 +5,7 @@ import type { Reader } from '../amqp/codec.js';
 import * as M from '../amqp/methods.js';
 import { AmqpError, preconditionFailed } from '../broker/errors.js';
 import type { FieldTable } from '../amqp/field-table.js';
-import type { Destination } from '../broker/exchange.js';
+import { checkExchangeType, type Destination } from '../broker/exchange.js';
 import { Queue } from '../broker/queue.js';
 import type { Channel } from './channel.js';
 import { generateTag } from './channel.js';
@@ -28,6 +28,7 @@ export function handleDefinitionMethod(ch: Channel, id: number, r: Reader): bool
 
 function exchangeDeclare(ch: Channel, a: M.ExchangeDeclare): void {
   const vhost = ch.vhost;
+  if (!a.passive) checkExchangeType(a.type);
   if (a.exchange === '' && !a.passive) {
     throw new AmqpError(403, `operation not permitted on the default exchange`);
   }

@@ -275,27 +275,28 @@ export class Channel implements DeliverySink {
 
   // ---------------------------------------------------------------- consume
 
+  // Checks in RabbitMQ's order: tag reuse (530), read permission, the queue (404/405), the
+  // consumer arguments (406), then exclusive use (403).
   private onConsume(a: M.BasicConsume): void {
+    const tag = a.consumerTag || generateTag('amq.ctag-');
+    this.checkTagFree(tag);
     if (a.queue === DIRECT_REPLY_TO) {
-      const tag = a.consumerTag || generateTag('amq.ctag-');
-      this.checkTagFree(tag);
       this.directReply.consume(tag, a.noAck, this.conn.ctx);
       if (!a.nowait) this.send(M.encodeBasicConsumeOk, { consumerTag: tag });
       return;
     }
     const vhost = this.vhost;
     const qname = this.queueName(a.queue);
+    this.checkAccess('read', 'queue', qname);
     const q = vhost.queue(qname);
     vhost.checkExclusive(q, this.conn);
-    this.checkAccess('read', 'queue', qname);
-    const tag = a.consumerTag || generateTag('amq.ctag-');
-    this.checkTagFree(tag);
-    if (q.hasExclusiveConsumer() || (a.exclusive && q.consumerCount > 0)) {
-      throw accessRefused(`${describe('queue', qname, vhost.name)} in exclusive use`);
-    }
     const priority = a.arguments['x-priority'];
     if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority))) {
       throw preconditionFailed(`invalid arg 'x-priority' for consumer: must be an integer`);
+    }
+    // A single-active-consumer queue never grants an exclusive consumer.
+    if (q.hasExclusiveConsumer() || (a.exclusive && (q.consumerCount > 0 || q.singleActive))) {
+      throw accessRefused(`${describe('queue', qname, vhost.name)} in exclusive use`);
     }
     const tagBytes = Buffer.allocUnsafe(1 + Buffer.byteLength(tag));
     tagBytes[0] = tagBytes.write(tag, 1, 'utf8');

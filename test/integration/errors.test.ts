@@ -65,6 +65,16 @@ describe('errors', { timeout: 60_000 }, () => {
     });
   }
 
+  // Regression (differential testing): the queue was looked up before the tag.
+  it('a reused consumer tag is 530 even when the queue does not exist', async () => {
+    const conn = await h.connect();
+    const ch = await openChannel(conn);
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await ch.consume(q, () => {}, { consumerTag: 'reused' });
+    await expectConnectionError(conn, () => ch.consume(h.q('no-such'), () => {}, { consumerTag: 'reused' }), 530,
+      "NOT_ALLOWED - attempt to reuse consumer tag 'reused'");
+  });
+
   it('reports the class and method of a failed basic method on channel close', async () => {
     const { conn, ch } = await h.channel();
     const x = h.x('gone');

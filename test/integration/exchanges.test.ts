@@ -40,6 +40,13 @@ describe('exchanges', { timeout: 60_000 }, () => {
     await assert.rejects(ch2.assertExchange('', 'direct'), { code: 403 });
   });
 
+  // Regression (differential testing): an existing name got 406 instead of the type check's 503.
+  it('checks the exchange type before equivalence: 503 even when the exchange exists', async () => {
+    const { conn, ch } = await h.channel();
+    await expectConnectionError(conn, () => ch.assertExchange('amq.direct', 'x-no-such-type'), 503,
+      "COMMAND_INVALID - unknown exchange type 'x-no-such-type'");
+  });
+
   it('has the predefined amq.* exchanges, each routing by its type', async () => {
     const { ch } = await h.confirmChannel();
     for (const x of ['amq.direct', 'amq.fanout', 'amq.topic', 'amq.headers', 'amq.match']) await ch.checkExchange(x);

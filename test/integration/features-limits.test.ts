@@ -63,6 +63,20 @@ describe('features: queue length limits', { timeout: 60_000 }, () => {
     assert.equal(await messageCount(ch, dlq), 1);
   });
 
+  // Regression (differential testing): a requeue could leave a drop-head queue over its limit.
+  it('requeued messages that push a drop-head queue over its limit drop (and dead-letter) the head', async () => {
+    const { ch } = await h.confirmChannel();
+    const { q, dlq } = await limited(ch, 'maxlen-requeue', { 'x-max-length': 1 });
+    await publishConfirmed(ch, '', q, ['first']);
+    const held = await ch.get(q, { noAck: false });
+    assert.ok(held);
+    await publishConfirmed(ch, '', q, ['second']);
+    ch.nack(held, false, true); // back to the head: 2 ready, limit 1
+    await settle(ch, dlq, 1);
+    assert.deepEqual(texts(await drain(ch, dlq)), ['first']);
+    assert.deepEqual(texts(await drain(ch, q)), ['second']);
+  });
+
   it('explicit x-overflow drop-head behaves like the default', async () => {
     const { ch } = await h.confirmChannel();
     const q = h.q('maxlen-explicit');

@@ -4,7 +4,7 @@ import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import {
-  Harness, bodies, consume, drain, messageCount, openChannel, publishConfirmed, sleep, texts,
+  Harness, bodies, consume, drain, expectChannelError, messageCount, openChannel, publishConfirmed, sleep, texts,
   type Channel, type ConfirmChannel, type GetMessage,
 } from '../helpers/amqp.js';
 
@@ -116,6 +116,15 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
       assert.deepEqual(texts(await cs[2].take(2)), bodies('three', 2));
       await sleep(50);
       assert.deepEqual(cs.map((c) => c.messages.length), [4, 3, 2], 'nobody else got anything');
+    });
+
+    // Regression (differential testing): Warren granted it.
+    it('refuses an exclusive consumer on a single-active-consumer queue (403)', async () => {
+      const { conn, ch } = await h.confirmChannel();
+      const q = await declare(ch, 'sac-exclusive', { 'x-single-active-consumer': true });
+      const c = await openChannel(conn);
+      await expectChannelError(c, () => c.consume(q, () => {}, { exclusive: true }), 403,
+        `ACCESS_REFUSED - queue '${q}' in vhost '/' in exclusive use`);
     });
 
     it('when the active consumer goes away its unacked messages go to the next consumer, in order', async () => {

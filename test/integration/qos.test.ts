@@ -97,6 +97,19 @@ describe('qos and dispatch', { timeout: 60_000 }, () => {
     assert.deepEqual(texts(c.messages), ['m-3']);
   });
 
+  it('a consumer that joins after the only one was served still waits its turn', async () => {
+    const { conn, ch } = await h.channel();
+    const q = await queueWith(conn, 'rr-join-one', 0);
+    const a = await consume(await openChannel(conn), q, { noAck: true });
+    ch.sendToQueue(q, Buffer.from('m-0'));
+    await waitFor(() => a.messages.length === 1, 'first delivery');
+    const b = await consume(await openChannel(conn), q, { noAck: true });
+    for (const m of ['m-1', 'm-2', 'm-3']) ch.sendToQueue(q, Buffer.from(m));
+    await waitFor(() => a.messages.length + b.messages.length === 4, '4 deliveries');
+    assert.deepEqual(texts(a.messages), ['m-0', 'm-1', 'm-3']);
+    assert.deepEqual(texts(b.messages), ['m-2']);
+  });
+
   it('fair dispatch: with prefetch 1 a busy consumer is skipped', async () => {
     const { conn, ch } = await h.channel();
     const q = await queueWith(conn, 'fair', 0);
