@@ -170,14 +170,17 @@ export class Queue {
     }
     this.publishCount++;
     let expiresAt = 0;
+    let now = 0;
     const ttl = msg.ttl >= 0 && (limits.ttl < 0 || msg.ttl < limits.ttl) ? msg.ttl : limits.ttl;
     if (ttl >= 0) {
-      expiresAt = Date.now() + ttl;
+      now = Date.now();
+      expiresAt = now + ttl;
       this.ttlSeen = true;
     }
     this.messages.push(msg, expiresAt);
-    // A consumer that can take the message at once gets it before drop-head trims the queue.
-    if (this.consumers.length !== 0) this.dispatch();
+    // A consumer that can take the message at once gets it before drop-head trims the queue;
+    // and gets it even with TTL 0, so the clock must not move between here and there.
+    if (this.consumers.length !== 0) this.dispatch(now);
     if (limits.limited) this.dropOverflow();
     if (this.ttlSeen) this.expireHead();
     return this.networkBound && this.messages.length > FLOW_HIGH ? PUBLISH_FLOW : 0;
@@ -206,8 +209,11 @@ export class Queue {
     return true;
   }
 
-  /** Hands ready messages to consumers with credit, round-robin within the highest priority. */
-  dispatch(): void {
+  /**
+   * Hands ready messages to consumers with credit, round-robin within the highest priority.
+   * `now`: the time to judge expiry by, when the caller has just read the clock.
+   */
+  dispatch(now = 0): void {
     if (this.dispatching || this.deleted) return;
     this.dispatching = true;
     let networkBound = false;
@@ -234,7 +240,7 @@ export class Queue {
         const entry = messages.shift();
         if (entry === undefined) break;
         // Strictly past: a TTL 0 message still goes to a consumer that can take it at once.
-        if (entry.expiresAt !== 0 && entry.expiresAt < Date.now()) {
+        if (entry.expiresAt !== 0 && entry.expiresAt < (now || (now = Date.now()))) {
           this.drop(entry, 'expired');
           continue;
         }

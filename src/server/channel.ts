@@ -15,7 +15,7 @@ import { ContentAssembler } from './content-assembler.js';
 import type { Connection } from './connection.js';
 import { handleDefinitionMethod } from './channel-definitions.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
-import { Transaction } from './transaction.js';
+import { Transaction, type TxPublish } from './transaction.js';
 
 export class Channel implements DeliverySink {
   closing = false;
@@ -187,32 +187,61 @@ export class Channel implements DeliverySink {
     const msg = this.content.replyToDirect ? this.directReply.rewriteReplyTo(assembled) : assembled;
     const x = this.pubExchange!;
     const mandatory = this.content.mandatory;
-    if (this.tx !== null) {
-      this.tx.publishes.push({ exchange: x, msg, mandatory });
-      return;
-    }
-    this.routeAndEnqueue(x, msg, mandatory);
+    if (this.tx !== null) this.holdInTx(x, msg, mandatory);
+    else this.routeAndEnqueue(x, msg, mandatory);
   }
 
-  /** Routes a complete message and enqueues it; settles its confirm and returns it if unroutable. */
-  routeAndEnqueue(x: Exchange, published: Message, mandatory: boolean): void {
-    let msg = published;
-    const vhost = this.vhost;
-    const rk = msg.routingKey;
-    const confirms = this.confirms;
-    const tag = confirms === null ? 0 : confirms.next();
+  /**
+   * Routes a complete message and enqueues it; settles its confirm and returns it if unroutable.
+   * (Transactions route at publish time too, see holdInTx.)
+   */
+  private routeAndEnqueue(x: Exchange, published: Message, mandatory: boolean): void {
+    const rk = published.routingKey;
+    const tag = this.confirms === null ? 0 : this.confirms.next();
     if (rk.startsWith(DIRECT_REPLY_TO) && x.name === '') {
-      const delivered = this.directReply.route(rk, msg, this.conn.ctx);
-      if (!delivered && mandatory) this.sendReturn(312, 'NO_ROUTE', msg);
-      if (confirms !== null && confirms.record(tag, NOW)) this.confirmsDue();
+      const delivered = this.directReply.route(rk, published, this.conn.ctx);
+      if (!delivered && mandatory) this.sendReturn(312, 'NO_ROUTE', published);
+      if (this.confirms !== null && this.confirms.record(tag, NOW)) this.confirmsDue();
       return;
     }
-    let extra: string[] | null = null;
-    if (msg.headersStart >= 0 && mayHaveCc(msg)) {
-      extra = ccKeys(msg);
-      msg = withoutBcc(msg);
+    const extra = published.headersStart >= 0 && mayHaveCc(published) ? ccKeys(published) : null;
+    const msg = extra === null ? published : withoutBcc(published);
+    const queues = this.vhost.route(x, msg, rk, extra);
+    // Copy: enqueueing may route again (dead-lettering) and reuse the router's array.
+    this.enqueue(msg, queues.length > 1 ? queues.slice() : queues, mandatory, tag);
+  }
+
+  /**
+   * In a transaction, RabbitMQ routes when the message is published and delivers at commit to
+   * those of its queues that still exist (by name); a mandatory message with none is returned then.
+   */
+  private holdInTx(x: Exchange, published: Message, mandatory: boolean): void {
+    const rk = published.routingKey;
+    if (rk.startsWith(DIRECT_REPLY_TO) && x.name === '') {
+      this.tx!.publishes.push({ exchange: x, msg: published, mandatory, queues: null });
+      return;
     }
-    const queues = vhost.route(x, msg, rk, extra);
+    const extra = published.headersStart >= 0 && mayHaveCc(published) ? ccKeys(published) : null;
+    const msg = extra === null ? published : withoutBcc(published);
+    const queues = this.vhost.route(x, msg, rk, extra).map((q) => q.name);
+    this.tx!.publishes.push({ exchange: x, msg, mandatory, queues });
+  }
+
+  private commitPublish(p: TxPublish): void {
+    if (p.queues === null) {
+      this.routeAndEnqueue(p.exchange, p.msg, p.mandatory);
+      return;
+    }
+    const live: Queue[] = [];
+    for (const name of p.queues) {
+      const q = this.vhost.queues.get(name);
+      if (q !== undefined) live.push(q);
+    }
+    this.enqueue(p.msg, live, p.mandatory, 0);
+  }
+
+  private enqueue(msg: Message, queues: readonly Queue[], mandatory: boolean, tag: number): void {
+    const confirms = this.confirms;
     const n = queues.length;
     if (n === 0) {
       if (mandatory) this.sendReturn(312, 'NO_ROUTE', msg);
@@ -220,10 +249,8 @@ export class Channel implements DeliverySink {
       return;
     }
     let epoch = NOW;
-    // Copy: enqueueing may route again (dead-lettering) and reuse the router's array.
-    const targets = n === 1 ? null : queues.slice();
     for (let i = 0; i < n; i++) {
-      const q = targets === null ? queues[0] : targets[i];
+      const q = queues[i];
       const r = q.publish(msg);
       if (r !== 0) {
         if (r & PUBLISH_FLOW) this.conn.holdFlow(q);
@@ -485,7 +512,7 @@ export class Channel implements DeliverySink {
     const tx = this.tx;
     if (tx === null) throw preconditionFailed('channel is not transactional');
     const { publishes, acks, rejects } = tx.take();
-    for (const p of publishes) this.routeAndEnqueue(p.exchange, p.msg, p.mandatory);
+    for (const p of publishes) this.commitPublish(p);
     for (const e of acks) this.settleAck(e);
     for (const { entry, requeue } of rejects) this.settleReject([entry], requeue);
     this.send(M.encodeTxCommitOk);

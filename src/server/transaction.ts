@@ -8,6 +8,8 @@ export interface TxPublish {
   exchange: Exchange;
   msg: Message;
   mandatory: boolean;
+  /** Names of the queues it was routed to when published; null: route at commit (direct reply-to). */
+  queues: string[] | null;
 }
 
 export class Transaction {

@@ -149,6 +149,27 @@ describe('publisher confirms and transactions', { timeout: 60_000 }, () => {
     assert.equal(await observer.basicGet(q), null);
   });
 
+  // Regression (differential testing): Warren routed at commit, so a binding changed in between
+  // decided where the message went.
+  it('routes a transactional publish when it is published and delivers it on commit', async () => {
+    const { ch, observer, q, count } = await txChannel();
+    const x = h.x('tx-route');
+    await observer.exchangeDeclare(x, 'direct', { durable: false });
+    await observer.queueBind(q, x, 'was-bound');
+    const returned: string[] = [];
+    ch.onReturn = (m) => { returned.push(`${m.replyCode} ${m.bodyToString()}`); };
+    await ch.basicPublish(x, 'was-bound', 'routed-then-unbound', {}, true);
+    await ch.basicPublish(x, 'bound-later', 'unroutable-then-bound', {}, true);
+    await ch.queueDeclare(q, { passive: true }); // both publishes are in
+    await observer.queueUnbind(q, x, 'was-bound');
+    await observer.queueBind(q, x, 'bound-later');
+    assert.deepEqual(returned, [], 'returns come with the commit');
+    await ch.txCommit();
+    assert.equal(await count(), 1);
+    assert.equal((await observer.basicGet(q, { noAck: true }))?.bodyToString(), 'routed-then-unbound');
+    await eventually(async () => assert.deepEqual(returned, ['312 unroutable-then-bound']), 'the return');
+  });
+
   it('applies acks inside a transaction only on commit', async () => {
     const { c, ch, observer, q, count } = await txChannel();
     await publishAll(observer, q, ['a1', 'a2']);

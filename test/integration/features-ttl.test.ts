@@ -125,6 +125,21 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
       assert.equal(await messageCount(ch, q), 0);
     });
 
+    // Regression (differential testing): storing a persistent message could take the clock
+    // into the next millisecond, and the waiting consumer lost a TTL 0 message to expiry.
+    it('expiration 0 reaches a waiting consumer however long the message takes to store', async () => {
+      const { ch } = await h.confirmChannel();
+      const q = (await ch.assertQueue(h.q('mttl0-durable'), { durable: true })).queue;
+      const sub = await h.channel();
+      const c = await consume(sub.ch, q, { noAck: true });
+      const big = Buffer.alloc(256 * 1024, 'x');
+      for (let i = 0; i < 40; i++) ch.sendToQueue(q, big, { expiration: '0', persistent: true, messageId: `m-${i}` });
+      await ch.waitForConfirms();
+      const got = await c.take(40, 5000);
+      assert.deepEqual(got.map((m) => m.properties.messageId), Array.from({ length: 40 }, (_, i) => `m-${i}`));
+      await ch.deleteQueue(q);
+    });
+
     it('a message behind a longer-lived head is only dropped when it reaches the head', async () => {
       const { ch } = await h.confirmChannel();
       const q = await declare(ch, 'mttl-behind');
