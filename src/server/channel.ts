@@ -217,7 +217,9 @@ export class Channel implements DeliverySink {
    */
   private holdInTx(x: Exchange, published: Message, mandatory: boolean): void {
     const rk = published.routingKey;
-    if (rk.startsWith(DIRECT_REPLY_TO) && x.name === '') {
+    // The default exchange routes to a queue name, whether or not it exists yet: that is
+    // routing at commit. So is direct reply-to.
+    if (x.name === '') {
       this.tx!.publishes.push({ exchange: x, msg: published, mandatory, queues: null });
       return;
     }

@@ -8,7 +8,7 @@ export interface TxPublish {
   exchange: Exchange;
   msg: Message;
   mandatory: boolean;
-  /** Names of the queues it was routed to when published; null: route at commit (direct reply-to). */
+  /** Names of the queues it was routed to when published; null: route at commit (default exchange). */
   queues: string[] | null;
 }
 

@@ -170,6 +170,16 @@ describe('publisher confirms and transactions', { timeout: 60_000 }, () => {
     await eventually(async () => assert.deepEqual(returned, ['312 unroutable-then-bound']), 'the return');
   });
 
+  it('a transactional publish to the default exchange goes to the queue of that name at commit', async () => {
+    const { ch, observer } = await txChannel();
+    const later = h.q('tx-declared-later');
+    await ch.basicPublish('', later, 'before-the-queue');
+    await observer.queueDeclare(later, { durable: false, exclusive: false });
+    await ch.txCommit();
+    assert.equal((await observer.basicGet(later, { noAck: true }))?.bodyToString(), 'before-the-queue');
+    await observer.queueDelete(later);
+  });
+
   it('applies acks inside a transaction only on commit', async () => {
     const { c, ch, observer, q, count } = await txChannel();
     await publishAll(observer, q, ['a1', 'a2']);
