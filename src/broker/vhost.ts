@@ -100,7 +100,8 @@ export class VHost implements RouteSink {
     if (name === '' || name.startsWith('amq.')) {
       throw accessRefused(`operation not permitted on the default exchange`);
     }
-    if (ifUnused && (x.bindings.size > 0 || x.inbound.size > 0)) {
+    // As RabbitMQ, only bindings from this exchange make it used; bindings into it go with it.
+    if (ifUnused && x.bindings.size > 0) {
       throw preconditionFailed(`${describe('exchange', name, this.name)} in use`);
     }
     this.removeExchange(x);

@@ -496,7 +496,13 @@ export class Channel implements DeliverySink {
     if (requeue) {
       requeueByQueue(entries);
     } else {
-      for (const e of entries) e.queue.discard(e);
+      // Credit comes back, as with an ack: the queues may have more for their consumers.
+      const credited = new Set<Queue>();
+      for (const e of entries) {
+        if (e.consumer !== null) credited.add(e.queue);
+        e.queue.discard(e);
+      }
+      for (const q of credited) if (q.messageCount !== 0) q.dispatch();
     }
     if (this.channelPrefetch !== 0) this.resumeDeliveries();
   }

@@ -117,6 +117,22 @@ describe('acknowledgements', { timeout: 60_000 }, () => {
     assert.deepEqual(redelivered(back), [true, true, true, true, true]);
   });
 
+  // Regression (differential testing): only acks gave credit back to a prefetch-limited consumer.
+  for (const how of ['reject', 'nack', 'nackAll'] as const) {
+    it(`a ${how} without requeue frees the consumer's prefetch for the next message`, async () => {
+      const { conn, ch } = await h.channel();
+      const q = await filledQueue(conn, `credit-${how}`, 3);
+      await ch.prefetch(2);
+      const c = await consume(ch, q);
+      const held = await c.take(2);
+      assert.deepEqual(texts(held), ['m-0', 'm-1']);
+      if (how === 'reject') ch.reject(held[0], false);
+      else if (how === 'nack') ch.nack(held[1], true, false);
+      else ch.nackAll(false);
+      assert.deepEqual(texts(await c.take(3)), ['m-0', 'm-1', 'm-2']);
+    });
+  }
+
   it('redelivers unacked messages with redelivered=true after the channel closes', async () => {
     const { conn, ch } = await h.channel();
     const q = await filledQueue(conn, 'close-requeue', 3);

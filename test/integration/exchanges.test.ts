@@ -150,6 +150,19 @@ describe('exchanges', { timeout: 60_000 }, () => {
     await assert.rejects(ch2.checkExchange(name), { code: 404 });
   });
 
+  // Regression (differential testing): a binding into the exchange counted as a use.
+  it('if-unused looks only at bindings from the exchange; bindings into it go with it', async () => {
+    const { conn, ch } = await h.confirmChannel();
+    const src = h.x('ifunused-src');
+    const dst = h.x('ifunused-dst');
+    await ch.assertExchange(src, 'fanout', { durable: false });
+    await ch.assertExchange(dst, 'fanout', { durable: false });
+    await ch.bindExchange(dst, src, '');
+    await ch.deleteExchange(dst, { ifUnused: true });
+    await assert.rejects((await openChannel(conn)).checkExchange(dst), { code: 404 });
+    await ch.deleteExchange(src, { ifUnused: true }); // its only binding went with dst
+  });
+
   it('deletes an exchange with its bindings; deleting a missing exchange succeeds', async () => {
     const { ch } = await h.confirmChannel();
     const name = h.x('delete');
