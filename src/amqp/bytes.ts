@@ -36,3 +36,8 @@ export function putU64(b: Buffer, at: number, v: number): void {
   putU32(b, at, Math.floor(v / 0x1_0000_0000));
   putU32(b, at + 4, v >>> 0);
 }
+
+/** Big-endian u64 as a number (exact below 2^53, which is all putU64 writes). */
+export function getU64(b: Buffer, at: number): number {
+  return b.readUInt32BE(at) * 0x1_0000_0000 + b.readUInt32BE(at + 4);
+}

@@ -2,10 +2,11 @@
 // snapshot file plus a journal of changes. Each change is one checksummed journal line written
 // before the client hears back; a torn last line is dropped at load. When the journal grows
 // past the snapshot, a new snapshot is written (temp file, fsync, rename) and the journal emptied.
-import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
+import { writeFully } from './write-fully.js';
 
 export type Kind = 'vhost' | 'user' | 'permission' | 'exchange' | 'queue' | 'binding';
 export const KINDS: Kind[] = ['vhost', 'user', 'permission', 'exchange', 'queue', 'binding'];
@@ -112,8 +113,7 @@ export class DefinitionsStore {
     this.apply(e);
     const json = JSON.stringify(e, replacer);
     const line = Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} ${json}\n`);
-    let off = 0;
-    while (off < line.length) off += writeSync(this.fd, line, off, line.length - off, this.journalPos + off);
+    writeFully(this.fd, line, line.length, this.journalPos);
     this.journalPos += line.length;
     this.journalEntries++;
     this.dirty = true;
@@ -135,7 +135,7 @@ export class DefinitionsStore {
     const tmp = join(this.dir, `${SNAPSHOT}.tmp`);
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, JSON.stringify(snap, replacer));
+      writeFully(fd, Buffer.from(JSON.stringify(snap, replacer)));
       fsyncSync(fd);
     } finally {
       closeSync(fd);

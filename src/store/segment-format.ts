@@ -6,6 +6,7 @@
 // The message bytes are the broker's layout: exchange and routing key shortstrs, properties, body.
 import { closeSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { getU64, putU32, putU64 } from '../amqp/bytes.js';
 
 export const FLAG_PERSISTENT = 1;
 export const HEADER = 8;
@@ -15,15 +16,13 @@ const SCAN_CHUNK = 1024 * 1024;
 /** Writes one record at `p` of `b` (which has room); returns the record size. */
 export function writeRecord(b: Buffer, p: number, seq: number, flags: number, expiresAt: number, data: Buffer, propsEnd: number): number {
   const len = PAYLOAD_FIXED + data.length;
-  b.writeUInt32BE(len, p);
+  putU32(b, p, len);
   b[p + 8] = flags;
-  b.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), p + 9);
-  b.writeUInt32BE(seq >>> 0, p + 13);
-  b.writeUInt32BE(Math.floor(expiresAt / 0x1_0000_0000), p + 17);
-  b.writeUInt32BE(expiresAt >>> 0, p + 21);
-  b.writeUInt32BE(propsEnd, p + 25);
+  putU64(b, p + 9, seq);
+  putU64(b, p + 17, expiresAt);
+  putU32(b, p + 25, propsEnd);
   data.copy(b, p + 29);
-  b.writeUInt32BE(crc32(b.subarray(p + 8, p + 8 + len)), p + 4);
+  putU32(b, p + 4, crc32(b.subarray(p + 8, p + 8 + len)));
   return HEADER + len;
 }
 
@@ -116,7 +115,7 @@ export function readRecord(sc: Scanner, seg: Segment, off: number, verify: boole
   return {
     size: HEADER + len,
     flags: b[i],
-    seq: b.readUInt32BE(i + 1) * 0x1_0000_0000 + b.readUInt32BE(i + 5),
+    seq: getU64(b, i + 1),
     bodySize: len - PAYLOAD_FIXED - propsEnd,
     at: i,
     len,
@@ -125,8 +124,8 @@ export function readRecord(sc: Scanner, seg: Segment, off: number, verify: boole
 
 export function decodePayload(p: Buffer, segment: number): StoredMessage {
   const flags = p[0];
-  const seq = p.readUInt32BE(1) * 0x1_0000_0000 + p.readUInt32BE(5);
-  const expiresAt = p.readUInt32BE(9) * 0x1_0000_0000 + p.readUInt32BE(13);
+  const seq = getU64(p, 1);
+  const expiresAt = getU64(p, 9);
   const propsEnd = p.readUInt32BE(17);
   const data = Buffer.allocUnsafe(p.length - PAYLOAD_FIXED);
   p.copy(data, 0, PAYLOAD_FIXED);
@@ -150,7 +149,7 @@ export function readAcks(path: string): Set<number> {
     while (off + 8 <= size) {
       const n = readSync(fd, b, 0, Math.min(b.length, size - off) & ~7, off);
       if (n < 8) break;
-      for (let i = 0; i + 8 <= n; i += 8) acked.add(b.readUInt32BE(i) * 0x1_0000_0000 + b.readUInt32BE(i + 4));
+      for (let i = 0; i + 8 <= n; i += 8) acked.add(getU64(b, i));
       off += n & ~7;
     }
   } finally {

@@ -5,8 +5,10 @@
 //
 // File: "WIX1" | u64 covered segment size | u32 entry count | u32 crc32(entries) | entries
 // Entry: u32 record size | u8 flags | u64 seq | u32 body size
-import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { getU64, putU32, putU64 } from '../amqp/bytes.js';
+import { writeFully } from './write-fully.js';
 
 const MAGIC = 0x57495831; // "WIX1"
 const HEADER = 20;
@@ -29,11 +31,10 @@ export class IndexBuilder {
     }
     const b = this.buf;
     const p = this.len;
-    b.writeUInt32BE(size, p);
+    putU32(b, p, size);
     b[p + 4] = flags;
-    b.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), p + 5);
-    b.writeUInt32BE(seq >>> 0, p + 9);
-    b.writeUInt32BE(bodySize, p + 13);
+    putU64(b, p + 5, seq);
+    putU32(b, p + 13, bodySize);
     this.len = p + ENTRY;
   }
 
@@ -46,26 +47,20 @@ export class IndexBuilder {
   write(path: string, coveredSize: number): void {
     const header = Buffer.allocUnsafe(HEADER);
     header.writeUInt32BE(MAGIC, 0);
-    header.writeUInt32BE(Math.floor(coveredSize / 0x1_0000_0000), 4);
-    header.writeUInt32BE(coveredSize >>> 0, 8);
+    putU64(header, 4, coveredSize);
     header.writeUInt32BE(this.count, 12);
     const entries = this.buf.subarray(0, this.len);
     header.writeUInt32BE(crc32(entries), 16);
     const tmp = `${path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeAll(fd, header);
-      writeAll(fd, entries);
+      writeFully(fd, header);
+      writeFully(fd, entries);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
   }
-}
-
-function writeAll(fd: number, b: Buffer): void {
-  let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
 }
 
 export interface SegmentIndex {
@@ -82,8 +77,7 @@ export function entryFlags(ix: SegmentIndex, i: number): number {
 }
 
 export function entrySeq(ix: SegmentIndex, i: number): number {
-  const p = i * ENTRY + 5;
-  return ix.entries.readUInt32BE(p) * 0x1_0000_0000 + ix.entries.readUInt32BE(p + 4);
+  return getU64(ix.entries, i * ENTRY + 5);
 }
 
 export function entryBodySize(ix: SegmentIndex, i: number): number {
@@ -99,7 +93,7 @@ export function readIndex(path: string, segmentSize: number): SegmentIndex | nul
     return null;
   }
   if (b.length < HEADER || b.readUInt32BE(0) !== MAGIC) return null;
-  const covered = b.readUInt32BE(4) * 0x1_0000_0000 + b.readUInt32BE(8);
+  const covered = getU64(b, 4);
   const count = b.readUInt32BE(12);
   if (covered !== segmentSize || b.length !== HEADER + count * ENTRY) return null;
   const entries = b.subarray(HEADER);

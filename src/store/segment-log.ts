@@ -2,14 +2,16 @@
 // segment-format.ts), plus an ack file per segment listing the sequence numbers settled in it.
 // A segment is deleted once nothing in it is live. A read cursor lets the queue page messages
 // back in order; sealed segments get an index so that restarts need not read message bodies.
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { putU64 } from '../amqp/bytes.js';
 import {
   decodePayload, FLAG_PERSISTENT, HEADER, PAYLOAD_FIXED, readAcks, readRecord, type RecordInfo, Scanner, Segment,
   type StoredMessage, writeRecord,
 } from './segment-format.js';
 import { entryBodySize, entryFlags, entrySeq, entrySize, IndexBuilder, readIndex, type SegmentIndex } from './segment-index.js';
+import { writeFully } from './write-fully.js';
 
 export { FLAG_PERSISTENT, type StoredMessage } from './segment-format.js';
 /** Roll over to a new segment beyond this size. */
@@ -205,8 +207,7 @@ export class SegmentLog {
     const seg = this.writeSeg!;
     // Explicit positions: the file may have been truncated for reuse since the last write.
     const filePos = seg.size - this.bufLen;
-    let off = 0;
-    while (off < this.bufLen) off += writeSync(seg.fd, this.buf, off, this.bufLen - off, filePos + off);
+    writeFully(seg.fd, this.buf, this.bufLen, filePos);
     this.bufLen = 0;
     if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(64 * 1024);
     if (this.bufPersistent) this.unsynced = seg;
@@ -221,12 +222,8 @@ export class SegmentLog {
       seg.pendingAcks = [];
       if (seg.ackFd < 0) seg.ackFd = openSync(seg.ackPath, 'a');
       const b = Buffer.allocUnsafe(acks.length * 8);
-      for (let i = 0; i < acks.length; i++) {
-        b.writeUInt32BE(Math.floor(acks[i] / 0x1_0000_0000), i * 8);
-        b.writeUInt32BE(acks[i] >>> 0, i * 8 + 4);
-      }
-      let off = 0;
-      while (off < b.length) off += writeSync(seg.ackFd, b, off, b.length - off);
+      for (let i = 0; i < acks.length; i++) putU64(b, i * 8, acks[i]);
+      writeFully(seg.ackFd, b);
     }
   }
 
