@@ -95,10 +95,10 @@ export class QueueMessages {
   }
 
   /**
-   * What a publisher confirm for the message just pushed must wait for: 0 for nothing, else
+   * What a publisher confirm for the message last pushed must wait for: 0 for nothing, else
    * the store epoch that must be synced first.
    */
-  syncEpochFor(_msg: Message): number {
+  lastPushSyncEpoch(): number {
     return this.lastEpoch;
   }
 
@@ -159,9 +159,13 @@ export class QueueMessages {
   requeue(entries: QueueEntry[]): void {
     const sorted = entries.length > 1 ? [...entries].sort((a, b) => b.seq - a.seq) : entries;
     for (const e of sorted) {
-      insertBySeq(this.ready, e);
+      this.insertRequeued(e);
       this.bytes += e.msg.bodySize;
     }
+  }
+
+  protected insertRequeued(e: QueueEntry): void {
+    insertBySeq(this.ready, e);
   }
 
   /** The entry left the queue for good (acked, dropped, or delivered without ack). */
@@ -196,15 +200,20 @@ export class QueueMessages {
 
   /** Clean shutdown: keep the files, and say which stored messages were delivered before. */
   close(): Redelivered {
-    const out = this.redeliveredNow(this.ready);
+    const out = this.redeliveredNow();
     this.log?.close();
     return out;
   }
 
+  /** The ready messages held in memory. */
+  protected inMemory(): Iterable<QueueEntry> {
+    return this.ready;
+  }
+
   /** Delivered-before marks of stored messages: those in memory, and recovered ones still paged. */
-  protected redeliveredNow(entries: Iterable<QueueEntry>): Redelivered {
+  private redeliveredNow(): Redelivered {
     const seqs: number[] = [];
-    for (const e of entries) if (e.deliveries > 0 && e.segment >= 0 && e.msg.persistent) seqs.push(e.seq);
+    for (const e of this.inMemory()) if (e.deliveries > 0 && e.segment >= 0 && e.msg.persistent) seqs.push(e.seq);
     const r = this.recovered;
     if (r === null) return { below: 0, seqs };
     for (const s of r.seqs) seqs.push(s);
@@ -305,13 +314,9 @@ class PriorityMessages extends QueueMessages {
     return undefined;
   }
 
-  override requeue(entries: QueueEntry[]): void {
-    const sorted = entries.length > 1 ? [...entries].sort((a, b) => b.seq - a.seq) : entries;
-    for (const e of sorted) {
-      insertBySeq(this.level(e), e);
-      this.count++;
-      this.bytes += e.msg.bodySize;
-    }
+  protected override insertRequeued(e: QueueEntry): void {
+    insertBySeq(this.level(e), e);
+    this.count++;
   }
 
   override purge(): number {
@@ -328,10 +333,8 @@ class PriorityMessages extends QueueMessages {
     super.destroy();
   }
 
-  override close(): Redelivered {
-    const out = this.redeliveredNow(this.levels.flatMap((level) => [...level]));
-    this.log?.close();
-    return out;
+  protected override *inMemory(): Iterable<QueueEntry> {
+    for (const level of this.levels) yield* level;
   }
 
   protected override recoveryWindow(): [number, number] {

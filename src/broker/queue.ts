@@ -66,6 +66,8 @@ class QueueLimits {
   readonly overflow: 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
   readonly expires: number;
   readonly maxPriority: number;
+  /** Some length limit is set. */
+  readonly limited: boolean;
 
   constructor(args: FieldTable) {
     const num = (k: string) => (typeof args[k] === 'number' ? args[k] as number : -1);
@@ -76,10 +78,12 @@ class QueueLimits {
     this.overflow = o === 'reject-publish' || o === 'reject-publish-dlx' ? o : 'drop-head';
     this.expires = num('x-expires');
     this.maxPriority = Math.min(255, num('x-max-priority'));
+    this.limited = this.maxLength >= 0 || this.maxLengthBytes >= 0;
   }
 
-  get limited(): boolean {
-    return this.maxLength >= 0 || this.maxLengthBytes >= 0;
+  /** Whether `length` messages of `bytes` body bytes would be over a limit. */
+  exceeded(length: number, bytes: number): boolean {
+    return (this.maxLength >= 0 && length > this.maxLength) || (this.maxLengthBytes >= 0 && bytes > this.maxLengthBytes);
   }
 }
 
@@ -164,7 +168,8 @@ export class Queue {
    */
   publish(msg: Message): number {
     const limits = this.limits;
-    if (limits.limited && limits.overflow !== 'drop-head' && this.wouldOverflow(msg)) {
+    if (limits.limited && limits.overflow !== 'drop-head'
+      && limits.exceeded(this.messages.length + 1, this.messages.bytes + msg.bodySize)) {
       if (limits.overflow === 'reject-publish-dlx') this.hooks.deadLetter(this, msg, 'maxlen');
       return PUBLISH_REJECTED;
     }
@@ -186,20 +191,12 @@ export class Queue {
     return this.networkBound && this.messages.length > FLOW_HIGH ? PUBLISH_FLOW : 0;
   }
 
-  private wouldOverflow(msg: Message): boolean {
-    const { maxLength, maxLengthBytes } = this.limits;
-    return (maxLength >= 0 && this.messages.length >= maxLength)
-      || (maxLengthBytes >= 0 && this.messages.bytes + msg.bodySize > maxLengthBytes);
-  }
-
   /** drop-head: the oldest ready messages make room (dead-lettered as maxlen). */
   private dropOverflow(): void {
-    const { maxLength, maxLengthBytes } = this.limits;
+    const limits = this.limits;
+    if (limits.overflow !== 'drop-head') return;
     const m = this.messages;
-    while (m.length !== 0 && ((maxLength >= 0 && m.length > maxLength) || (maxLengthBytes >= 0 && m.bytes > maxLengthBytes))) {
-      const e = m.shift()!;
-      this.drop(e, 'maxlen');
-    }
+    while (m.length !== 0 && limits.exceeded(m.length, m.bytes)) this.drop(m.shift()!, 'maxlen');
   }
 
   /** Registers a publisher to be released when the backlog drains. */
@@ -317,7 +314,7 @@ export class Queue {
     }
     this.messages.requeue(entries);
     // As RabbitMQ, a requeue can push a drop-head queue over its limit: trim before dispatching.
-    if (this.limits.limited && this.limits.overflow === 'drop-head') this.dropOverflow();
+    if (this.limits.limited) this.dropOverflow();
     this.dispatch();
     if (this.ttlSeen) this.expireHead();
   }

@@ -81,11 +81,11 @@ export class Channel implements DeliverySink {
       }
       case M.BASIC_NACK: {
         const a = M.decodeBasicNack(r);
-        return this.onReject(a.deliveryTag, a.multiple, a.requeue, 'nack');
+        return this.onReject(a.deliveryTag, a.multiple, a.requeue);
       }
       case M.BASIC_REJECT: {
         const a = M.decodeBasicReject(r);
-        return this.onReject(a.deliveryTag, false, a.requeue, 'reject');
+        return this.onReject(a.deliveryTag, false, a.requeue);
       }
       case M.BASIC_CONSUME: return this.onConsume(M.decodeBasicConsume(r));
       case M.BASIC_CANCEL: {
@@ -204,7 +204,7 @@ export class Channel implements DeliverySink {
       if (this.confirms !== null && this.confirms.record(tag, NOW)) this.confirmsDue();
       return;
     }
-    const extra = published.headersStart >= 0 && mayHaveCc(published) ? ccKeys(published) : null;
+    const extra = mayHaveCc(published) ? ccKeys(published) : null;
     const msg = extra === null ? published : withoutBcc(published);
     const queues = this.vhost.route(x, msg, rk, extra);
     // Copy: enqueueing may route again (dead-lettering) and reuse the router's array.
@@ -223,7 +223,7 @@ export class Channel implements DeliverySink {
       this.tx!.publishes.push({ exchange: x, msg: published, mandatory, queues: null });
       return;
     }
-    const extra = published.headersStart >= 0 && mayHaveCc(published) ? ccKeys(published) : null;
+    const extra = mayHaveCc(published) ? ccKeys(published) : null;
     const msg = extra === null ? published : withoutBcc(published);
     const queues = this.vhost.route(x, msg, rk, extra).map((q) => q.name);
     this.tx!.publishes.push({ exchange: x, msg, mandatory, queues });
@@ -262,7 +262,7 @@ export class Channel implements DeliverySink {
         }
       }
       if (confirms !== null && epoch !== NACK) {
-        const e = q.messages.syncEpochFor(msg);
+        const e = q.messages.lastPushSyncEpoch();
         if (e > epoch) epoch = e;
       }
     }
@@ -478,12 +478,16 @@ export class Channel implements DeliverySink {
     const c = e.consumer;
     this.ackCount++;
     e.queue.ack(e);
-    // Credit came back: the consumer's queue may have more for it.
-    if (c !== null && e.queue.messageCount !== 0) e.queue.dispatch();
+    this.creditReturned(e.queue, c);
+  }
+
+  /** An ack or a discard freed prefetch credit: the consumer's queue may have more for it. */
+  private creditReturned(q: Queue, c: Consumer | null): void {
+    if (c !== null && q.messageCount !== 0) q.dispatch();
     else if (this.channelPrefetch !== 0) this.resumeDeliveries();
   }
 
-  private onReject(tag: number, multiple: boolean, requeue: boolean, _kind: string): void {
+  private onReject(tag: number, multiple: boolean, requeue: boolean): void {
     const entries = this.takeUnacked(tag, multiple);
     if (this.tx !== null) {
       for (const e of entries) this.tx.rejects.push({ entry: e, requeue });
@@ -493,17 +497,15 @@ export class Channel implements DeliverySink {
   }
 
   private settleReject(entries: QueueEntry[], requeue: boolean): void {
-    if (requeue) {
-      requeueByQueue(entries);
-    } else {
-      // Credit comes back, as with an ack: the queues may have more for their consumers.
-      const credited = new Set<Queue>();
+    if (!requeue) {
       for (const e of entries) {
-        if (e.consumer !== null) credited.add(e.queue);
+        const c = e.consumer;
         e.queue.discard(e);
+        this.creditReturned(e.queue, c);
       }
-      for (const q of credited) if (q.messageCount !== 0) q.dispatch();
+      return;
     }
+    requeueByQueue(entries);
     if (this.channelPrefetch !== 0) this.resumeDeliveries();
   }
 

@@ -49,6 +49,8 @@ export class Connection implements FrameHandler, FlowWaiter {
   /** Set by a resource alarm; reads pause once this connection publishes. */
   private alarm = false;
   private alarmBlocked = false;
+  /** What the alarm is about (memory, disk), for connection.blocked's reason. */
+  private alarmReason = '';
   private blockedSent = false;
   private readPaused = false;
   private flushQueued = false;
@@ -441,8 +443,6 @@ export class Connection implements FrameHandler, FlowWaiter {
       }
     }
   }
-
-  private alarmReason = '';
 
   /** A basic.publish arrived: under an alarm, stop processing frames right after it. */
   published(): void {

@@ -363,7 +363,7 @@ class Harness {
     const msg = buildMessage('', `m${id}`, props(persistent, q.name === 'p' ? prio : -1), bodyFor(id, size));
     const r = q.queue.publish(msg);
     check(r === 0, 'publish', () => `publish to ${q.name} returned ${r}`);
-    if (q.name !== 't' && persistent) q.confirmEpoch = Math.max(q.confirmEpoch, q.queue.messages.syncEpochFor(msg));
+    if (q.name !== 't' && persistent) q.confirmEpoch = Math.max(q.confirmEpoch, q.queue.messages.lastPushSyncEpoch());
     const level = q.name === 'p' && prio >= 0 ? Math.min(prio, this.cfg.maxPriority) : 0;
     const m: MMsg = { id, persistent, size, level, redelivered: false };
     if (q.name === 'p') insertOrdered(q.ready, m);
@@ -841,8 +841,8 @@ describe('message store: reproductions', () => {
     // store's flush then sees nothing persistent, starts no sync and never advances the epoch
     // the publisher confirm waits for (until some later persistent publish happens to).
     const rig = new Rig(10, KiB);
-    const msg = rig.pub('big', 2 * KiB); // above the byte window: paged out at once
-    const epoch = rig.messages.syncEpochFor(msg);
+    rig.pub('big', 2 * KiB); // above the byte window: paged out at once
+    const epoch = rig.messages.lastPushSyncEpoch();
     assert.ok(epoch > 0);
     rig.queue.ack(rig.get()); // read back from the log in the same turn
     await rig.synced();
@@ -856,7 +856,10 @@ describe('message store: reproductions', () => {
     // nothing persistent, so no epoch is started or synced and the confirm is never sent.
     const rig = new Rig(100, 64 * MiB);
     const epochs: number[] = [];
-    for (let i = 0; i < 20; i++) epochs.push(rig.messages.syncEpochFor(rig.pub(`m${i}`, 60 * KiB)));
+    for (let i = 0; i < 20; i++) {
+      rig.pub(`m${i}`, 60 * KiB);
+      epochs.push(rig.messages.lastPushSyncEpoch());
+    }
     for (let i = 0; i < 20; i++) rig.queue.ack(rig.get());
     await rig.synced();
     assert.ok(rig.store.syncedEpoch >= Math.max(...epochs), `synced epoch ${rig.store.syncedEpoch}, confirms wait for ${Math.max(...epochs)}`);
