@@ -14,6 +14,7 @@ import { describe, it, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { sleep } from '../helpers/amqp.js';
+import { rng } from '../helpers/random.js';
 import {
   channel, closeAll, confirmChannel, connect, drain, publishConfirmed, startWarren,
   type Conn, type TestBroker,
@@ -32,17 +33,6 @@ const ACK_GRACE_MS = 100;
 /** Confirms a publisher may wait for at once. */
 const MAX_IN_FLIGHT = 500;
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const bodyOf = (id: number) => `${id}:${'abcdefghijklmnopqrstuvwxyz'.slice(0, id % 27)}${'#'.repeat(id % 200)}`;
 const publisherOf = (id: number) => id % PUBLISHERS;
@@ -110,7 +100,7 @@ async function runPublisher(
 
 async function runCrashTest(t: TestContext, opts: { rounds: number; env?: Record<string, string> }): Promise<void> {
   const seed = Number(process.env.WARREN_CRASH_SEED ?? Date.now() % 1_000_000);
-  const random = prng(seed);
+  const random = rng(seed);
   t.diagnostic(`seed ${seed} (WARREN_CRASH_SEED=${seed} replays the random choices)`);
   const broker = await startWarren({ env: opts.env });
   brokers.push(broker);

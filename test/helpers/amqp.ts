@@ -163,6 +163,13 @@ export class Harness {
     return n;
   }
 
+  /** Declares a fresh non-durable queue with these x-arguments; returns its name. */
+  async declareQueue(ch: Channel, name: string, args: Record<string, unknown> = {}): Promise<string> {
+    const q = this.q(name);
+    await ch.assertQueue(q, { durable: false, arguments: args });
+    return q;
+  }
+
   /** A unique exchange name that is deleted after the file. */
   x(name: string): string {
     const n = `warren-it.${name}.${this.tag}.${suffix()}`;

@@ -23,11 +23,6 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
   afterEach(async () => { await h.closeConnections(); await cloud.closeAll(); });
   after(async () => { await h.cleanup(); await broker?.stop(); });
 
-  const declare = async (ch: Channel, name: string, args: Record<string, unknown> = {}) => {
-    const q = h.q(name);
-    await ch.assertQueue(q, { durable: false, arguments: args });
-    return q;
-  };
 
   /** Waits until `q` holds `n` ready messages, then takes them all (auto-ack). */
   const collect = async (ch: Channel, q: string, n: number): Promise<GetMessage[]> => {
@@ -78,8 +73,8 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
     const dlx = h.x('dl-dlx');
     await ch.assertExchange(work, 'direct', { durable: false });
     await ch.assertExchange(dlx, 'direct', { durable: false });
-    const q = await declare(ch, 'dl-src', { 'x-dead-letter-exchange': dlx });
-    const dlq = await declare(ch, 'dl-dlq');
+    const q = await h.declareQueue(ch, 'dl-src', { 'x-dead-letter-exchange': dlx });
+    const dlq = await h.declareQueue(ch, 'dl-dlq');
     await ch.bindQueue(q, work, 'task.k');
     await ch.bindQueue(dlq, dlx, 'task.k');
     const props = {
@@ -116,8 +111,8 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
     const { ch } = await h.confirmChannel();
     const dlx = h.x('dl-types');
     await ch.assertExchange(dlx, 'fanout', { durable: false });
-    const q = await declare(ch, 'dl-types-src', { 'x-dead-letter-exchange': dlx });
-    const dlq = await declare(ch, 'dl-types-dlq');
+    const q = await h.declareQueue(ch, 'dl-types-src', { 'x-dead-letter-exchange': dlx });
+    const dlq = await h.declareQueue(ch, 'dl-types-dlq');
     await ch.bindQueue(dlq, dlx, '');
     await publishConfirmed(ch, '', q, ['typed'], { expiration: '60000' });
     ch.reject(await getOne(ch, q), false);
@@ -155,10 +150,10 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
     const dlx = h.x('dl-rk-dlx');
     await ch.assertExchange(work, 'direct', { durable: false });
     await ch.assertExchange(dlx, 'direct', { durable: false });
-    const withKey = await declare(ch, 'dl-rk-with', { 'x-dead-letter-exchange': dlx, 'x-dead-letter-routing-key': 'dead' });
-    const withoutKey = await declare(ch, 'dl-rk-without', { 'x-dead-letter-exchange': dlx });
-    const dlqDead = await declare(ch, 'dl-rk-dead');
-    const dlqOrig = await declare(ch, 'dl-rk-orig');
+    const withKey = await h.declareQueue(ch, 'dl-rk-with', { 'x-dead-letter-exchange': dlx, 'x-dead-letter-routing-key': 'dead' });
+    const withoutKey = await h.declareQueue(ch, 'dl-rk-without', { 'x-dead-letter-exchange': dlx });
+    const dlqDead = await h.declareQueue(ch, 'dl-rk-dead');
+    const dlqOrig = await h.declareQueue(ch, 'dl-rk-orig');
     await ch.bindQueue(withKey, work, 'orig');
     await ch.bindQueue(withoutKey, work, 'orig');
     await ch.bindQueue(dlqDead, dlx, 'dead');
@@ -192,9 +187,9 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
         await ch.assertExchange(dlx, c.type, { durable: false });
         const args: Record<string, unknown> = { 'x-dead-letter-exchange': dlx };
         if (c.dlrk) args['x-dead-letter-routing-key'] = c.dlrk;
-        const q = await declare(ch, `dl-${c.type}-src`, args);
-        const dlq = await declare(ch, `dl-${c.type}-dlq`);
-        const other = await declare(ch, `dl-${c.type}-other`);
+        const q = await h.declareQueue(ch, `dl-${c.type}-src`, args);
+        const dlq = await h.declareQueue(ch, `dl-${c.type}-dlq`);
+        const other = await h.declareQueue(ch, `dl-${c.type}-other`);
         await ch.bindQueue(dlq, dlx, c.bind, c.bindArgs);
         // A binding that must not match.
         await ch.bindQueue(other, dlx, c.type === 'fanout' ? 'x' : 'nomatch', c.type === 'headers' ? { 'x-match': 'all', kind: 'other' } : undefined);
@@ -211,8 +206,8 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
 
     it("routes dead letters through the default exchange '' by x-dead-letter-routing-key", async () => {
       const { ch } = await h.confirmChannel();
-      const dlq = await declare(ch, 'dl-default-dlq');
-      const q = await declare(ch, 'dl-default-src', { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dlq });
+      const dlq = await h.declareQueue(ch, 'dl-default-dlq');
+      const q = await h.declareQueue(ch, 'dl-default-src', { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dlq });
       await publishConfirmed(ch, '', q, ['via-default']);
       ch.nack(await getOne(ch, q), false, false);
       const [m] = await collect(ch, dlq, 1);
@@ -226,8 +221,8 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
 
   it("x-message-ttl expiry dead-letters with reason 'expired' (no original-expiration)", async () => {
     const { conn, ch } = await h.confirmChannel();
-    const dlq = await declare(ch, 'dl-qttl-dlq');
-    const q = await declare(ch, 'dl-qttl-src', { 'x-message-ttl': 50, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dlq });
+    const dlq = await h.declareQueue(ch, 'dl-qttl-dlq');
+    const q = await h.declareQueue(ch, 'dl-qttl-src', { 'x-message-ttl': 50, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dlq });
     const t0 = Date.now();
     await publishConfirmed(ch, '', q, ['expire-me'], { headers: { keep: 'me' } });
     const sub = await h.channel();
@@ -249,9 +244,9 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
     const { ch } = await h.confirmChannel();
     const dlx = h.x('dl-mttl');
     await ch.assertExchange(dlx, 'topic', { durable: false });
-    const dlq = await declare(ch, 'dl-mttl-dlq');
+    const dlq = await h.declareQueue(ch, 'dl-mttl-dlq');
     await ch.bindQueue(dlq, dlx, '#');
-    const q = await declare(ch, 'dl-mttl-src', { 'x-dead-letter-exchange': dlx });
+    const q = await h.declareQueue(ch, 'dl-mttl-src', { 'x-dead-letter-exchange': dlx });
     const t0 = Date.now();
     await publishConfirmed(ch, '', q, ['short-lived'], { expiration: '60' });
     await eventually(async () => assert.equal(await messageCount(ch, dlq), 1), 'dead-lettered');
@@ -272,8 +267,8 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
     const toA = h.x('dl-rep-to-a');
     const toB = h.x('dl-rep-to-b');
     for (const x of [work, toA, toB]) await ch.assertExchange(x, 'fanout', { durable: false });
-    const a = await declare(ch, 'dl-rep-a', { 'x-dead-letter-exchange': toB });
-    const b = await declare(ch, 'dl-rep-b', { 'x-dead-letter-exchange': toA });
+    const a = await h.declareQueue(ch, 'dl-rep-a', { 'x-dead-letter-exchange': toB });
+    const b = await h.declareQueue(ch, 'dl-rep-b', { 'x-dead-letter-exchange': toA });
     await ch.bindQueue(a, work, '');
     await ch.bindQueue(a, toA, '');
     await ch.bindQueue(b, toB, '');
@@ -324,8 +319,8 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
     const retryX = h.x('retry-retry');
     await ch.assertExchange(workX, 'direct', { durable: false });
     await ch.assertExchange(retryX, 'fanout', { durable: false });
-    const workQ = await declare(ch, 'retry-work-q', { 'x-dead-letter-exchange': retryX });
-    const retryQ = await declare(ch, 'retry-retry-q', { 'x-message-ttl': 40, 'x-dead-letter-exchange': workX });
+    const workQ = await h.declareQueue(ch, 'retry-work-q', { 'x-dead-letter-exchange': retryX });
+    const retryQ = await h.declareQueue(ch, 'retry-retry-q', { 'x-message-ttl': 40, 'x-dead-letter-exchange': workX });
     await ch.bindQueue(workQ, workX, 'task');
     await ch.bindQueue(retryQ, retryX, '');
 
@@ -364,7 +359,7 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
     await ch.assertExchange(fan, 'fanout', { durable: false });
     const q1 = h.q('cycle-1');
     const q2 = h.q('cycle-2');
-    const spy = await declare(ch, 'cycle-spy');
+    const spy = await h.declareQueue(ch, 'cycle-spy');
     await ch.assertQueue(q1, { durable: false, arguments: { 'x-message-ttl': 30, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': q2 } });
     await ch.assertQueue(q2, { durable: false, arguments: { 'x-message-ttl': 30, 'x-dead-letter-exchange': fan } });
     // q2 dead-letters to both q1 (closing the cycle) and spy (outside it).
@@ -387,8 +382,8 @@ describe('features: dead-lettering', { timeout: 60_000 }, () => {
   it('a dead-letter exchange that does not exist drops the message silently', async () => {
     const { ch } = await h.confirmChannel();
     const missing = h.x('dl-missing');
-    const q = await declare(ch, 'dl-missing-src', { 'x-dead-letter-exchange': missing });
-    const qTtl = await declare(ch, 'dl-missing-ttl', { 'x-dead-letter-exchange': missing, 'x-message-ttl': 30 });
+    const q = await h.declareQueue(ch, 'dl-missing-src', { 'x-dead-letter-exchange': missing });
+    const qTtl = await h.declareQueue(ch, 'dl-missing-ttl', { 'x-dead-letter-exchange': missing, 'x-message-ttl': 30 });
     await publishConfirmed(ch, '', q, ['rejected-into-nothing']);
     await publishConfirmed(ch, '', qTtl, ['expired-into-nothing']);
     ch.reject(await getOne(ch, q), false);

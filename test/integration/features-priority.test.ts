@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import {
   Harness, bodies, consume, drain, expectChannelError, messageCount, openChannel, publishConfirmed, sleep, texts,
-  type Channel, type ConfirmChannel, type GetMessage,
+  type ConfirmChannel, type GetMessage,
 } from '../helpers/amqp.js';
 
 describe('features: priorities and single active consumer', { timeout: 60_000 }, () => {
@@ -16,11 +16,6 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
   afterEach(() => h.closeConnections());
   after(async () => { await h.cleanup(); await broker?.stop(); });
 
-  const declare = async (ch: Channel, name: string, args: Record<string, unknown> = {}) => {
-    const q = h.q(name);
-    await ch.assertQueue(q, { durable: false, arguments: args });
-    return q;
-  };
 
   /** Publishes [body, priority?] pairs in order and waits for the confirms. */
   const publishPrioritised = async (ch: ConfirmChannel, q: string, msgs: [string, number?][]) => {
@@ -33,7 +28,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
   describe('priority queues (x-max-priority)', () => {
     it('delivers higher priorities first, FIFO within a priority, no priority counting as 0', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'prio', { 'x-max-priority': 10 });
+      const q = await h.declareQueue(ch, 'prio', { 'x-max-priority': 10 });
       await publishPrioritised(ch, q, [
         ['p1-a', 1], ['p5-a', 5], ['none-a'], ['p5-b', 5], ['p10-a', 10], ['p0-a', 0], ['p1-b', 1], ['none-b'], ['p10-b', 10],
       ]);
@@ -54,7 +49,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
 
     it('treats priorities above the maximum as the maximum (and delivers the property unchanged)', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'prio-cap', { 'x-max-priority': 5 });
+      const q = await h.declareQueue(ch, 'prio-cap', { 'x-max-priority': 5 });
       await publishPrioritised(ch, q, [['a-5', 5], ['b-9', 9], ['c-255', 255], ['d-5', 5], ['e-4', 4], ['f-200', 200]]);
       const got = await drain(ch, q);
       assert.deepEqual(texts(got), ['a-5', 'b-9', 'c-255', 'd-5', 'f-200', 'e-4']);
@@ -63,14 +58,14 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
 
     it('a queue without x-max-priority ignores priorities (FIFO)', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'prio-none');
+      const q = await h.declareQueue(ch, 'prio-none');
       await publishPrioritised(ch, q, [['a', 1], ['b', 9], ['c'], ['d', 5]]);
       assert.deepEqual(texts(await drain(ch, q)), ['a', 'b', 'c', 'd']);
     });
 
     it('requeued messages go back to their priority, ahead of newer messages of that priority', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'prio-requeue', { 'x-max-priority': 10 });
+      const q = await h.declareQueue(ch, 'prio-requeue', { 'x-max-priority': 10 });
       await publishPrioritised(ch, q, [['a-5', 5], ['b-5', 5], ['c-1', 1], ['d-1', 1]]);
       const held: GetMessage[] = [];
       for (let i = 0; i < 3; i++) {
@@ -88,7 +83,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
 
     it('a requeued message alone goes back to the head of its priority', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'prio-requeue-one', { 'x-max-priority': 3 });
+      const q = await h.declareQueue(ch, 'prio-requeue-one', { 'x-max-priority': 3 });
       await publishPrioritised(ch, q, [['x-3', 3], ['y-3', 3], ['z-0']]);
       const first = await ch.get(q, { noAck: false });
       assert.ok(first);
@@ -100,7 +95,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
   describe('single active consumer', () => {
     it('delivers only to the first consumer; on cancel the next one in registration order takes over', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'sac', { 'x-single-active-consumer': true });
+      const q = await h.declareQueue(ch, 'sac', { 'x-single-active-consumer': true });
       const conn = await h.connect();
       const chans = [await openChannel(conn), await openChannel(conn), await openChannel(conn)];
       const cs = [];
@@ -121,7 +116,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
     // Regression (differential testing): Warren granted it.
     it('refuses an exclusive consumer on a single-active-consumer queue (403)', async () => {
       const { conn, ch } = await h.confirmChannel();
-      const q = await declare(ch, 'sac-exclusive', { 'x-single-active-consumer': true });
+      const q = await h.declareQueue(ch, 'sac-exclusive', { 'x-single-active-consumer': true });
       const c = await openChannel(conn);
       await expectChannelError(c, () => c.consume(q, () => {}, { exclusive: true }), 403,
         `ACCESS_REFUSED - queue '${q}' in vhost '/' in exclusive use`);
@@ -129,7 +124,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
 
     it('when the active consumer goes away its unacked messages go to the next consumer, in order', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'sac-close', { 'x-single-active-consumer': true });
+      const q = await h.declareQueue(ch, 'sac-close', { 'x-single-active-consumer': true });
       const first = await h.channel();
       const second = await h.channel();
       const c1 = await consume(first.ch, q);
@@ -149,7 +144,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
     // Regression: consumers of equal x-priority took turns, so the active one changed.
     it('stays with one active consumer when the consumers have equal x-priority', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'sac-prio', { 'x-single-active-consumer': true });
+      const q = await h.declareQueue(ch, 'sac-prio', { 'x-single-active-consumer': true });
       const conn = await h.connect();
       const a = await consume(await openChannel(conn), q, { noAck: true, arguments: { 'x-priority': 5 } });
       const b = await consume(await openChannel(conn), q, { noAck: true, arguments: { 'x-priority': 5 } });
@@ -161,7 +156,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
 
     it('a consumer registered later waits even while the active one is blocked by prefetch', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'sac-prefetch', { 'x-single-active-consumer': true });
+      const q = await h.declareQueue(ch, 'sac-prefetch', { 'x-single-active-consumer': true });
       const first = await h.channel();
       const second = await h.channel();
       await first.ch.prefetch(1);
@@ -180,7 +175,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
   describe('consumer priorities (x-priority)', () => {
     it('the higher-priority consumer gets messages while it has credit, then the lower one', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'cprio');
+      const q = await h.declareQueue(ch, 'cprio');
       const lo = await h.channel();
       const hi = await h.channel();
       await lo.ch.prefetch(3);
@@ -200,7 +195,7 @@ describe('features: priorities and single active consumer', { timeout: 60_000 },
 
     it('with credit to spare everything goes to the highest priority; equal priorities share', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'cprio-all');
+      const q = await h.declareQueue(ch, 'cprio-all');
       const conn = await h.connect();
       const [c0, c5a, c5b, cNeg] = [await openChannel(conn), await openChannel(conn), await openChannel(conn), await openChannel(conn)];
       const low = await consume(c0, q, { noAck: true });

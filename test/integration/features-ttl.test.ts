@@ -19,11 +19,6 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
   afterEach(() => h.closeConnections());
   after(async () => { await h.cleanup(); await broker?.stop(); });
 
-  const declare = async (ch: Channel, name: string, args: Record<string, unknown> = {}) => {
-    const q = h.q(name);
-    await ch.assertQueue(q, { durable: false, arguments: args });
-    return q;
-  };
 
   /** Polls the ready count (passive declare) until it equals `n`; returns when that happened. */
   const countBecomes = async (ch: Channel, q: string, n: number, ms = 3000): Promise<number> => {
@@ -34,7 +29,7 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
   describe('per-queue TTL (x-message-ttl)', () => {
     it('drops expired messages at the head without any consumer, and never delivers them', async () => {
       const { conn, ch } = await h.confirmChannel();
-      const q = await declare(ch, 'qttl', { 'x-message-ttl': 150 });
+      const q = await h.declareQueue(ch, 'qttl', { 'x-message-ttl': 150 });
       const t0 = Date.now();
       await publishConfirmed(ch, '', q, bodies('old', 3));
       assert.equal(await messageCount(ch, q), 3, 'not expired yet');
@@ -52,14 +47,14 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
 
     it('does not expire messages that are delivered in time', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'qttl-live', { 'x-message-ttl': 300 });
+      const q = await h.declareQueue(ch, 'qttl-live', { 'x-message-ttl': 300 });
       await publishConfirmed(ch, '', q, bodies('m', 3));
       assert.deepEqual(texts(await drain(ch, q)), bodies('m', 3));
     });
 
     it('x-message-ttl 0 drops a message unless a consumer can take it at once', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'qttl0', { 'x-message-ttl': 0 });
+      const q = await h.declareQueue(ch, 'qttl0', { 'x-message-ttl': 0 });
       await publishConfirmed(ch, '', q, ['nobody-waiting']);
       await countBecomes(ch, q, 0, 1000);
       assert.equal(await ch.get(q), false);
@@ -73,7 +68,7 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
   describe('per-message TTL (expiration)', () => {
     it('drops expired messages at the head without consumers; others stay deliverable', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'mttl');
+      const q = await h.declareQueue(ch, 'mttl');
       const t0 = Date.now();
       await publishConfirmed(ch, '', q, bodies('short', 2), { expiration: '100' });
       assert.equal(await messageCount(ch, q), 2);
@@ -89,8 +84,8 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
 
     it('the shorter of queue TTL and message TTL applies', async () => {
       const { ch } = await h.confirmChannel();
-      const longQueue = await declare(ch, 'mttl-shorter-msg', { 'x-message-ttl': 60_000 });
-      const shortQueue = await declare(ch, 'mttl-shorter-queue', { 'x-message-ttl': 100 });
+      const longQueue = await h.declareQueue(ch, 'mttl-shorter-msg', { 'x-message-ttl': 60_000 });
+      const shortQueue = await h.declareQueue(ch, 'mttl-shorter-queue', { 'x-message-ttl': 100 });
       const t0 = Date.now();
       await publishConfirmed(ch, '', longQueue, ['msg-ttl-wins'], { expiration: '100' });
       await publishConfirmed(ch, '', shortQueue, ['queue-ttl-wins'], { expiration: '60000' });
@@ -103,7 +98,7 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
 
     it('expiration 0 drops the message unless a consumer is waiting for it', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'mttl0');
+      const q = await h.declareQueue(ch, 'mttl0');
       await publishConfirmed(ch, '', q, ['no-consumer'], { expiration: '0' });
       await countBecomes(ch, q, 0, 1000);
       assert.equal(await ch.get(q), false);
@@ -142,7 +137,7 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
 
     it('a message behind a longer-lived head is only dropped when it reaches the head', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'mttl-behind');
+      const q = await h.declareQueue(ch, 'mttl-behind');
       await publishConfirmed(ch, '', q, ['head'], { expiration: '400' });
       await publishConfirmed(ch, '', q, ['behind'], { expiration: '30' });
       await publishConfirmed(ch, '', q, ['tail']);
@@ -156,7 +151,7 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
 
     it('an expired message behind a non-expiring head is dropped when basic.get reaches it', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'mttl-get');
+      const q = await h.declareQueue(ch, 'mttl-get');
       await publishConfirmed(ch, '', q, ['head']);
       await publishConfirmed(ch, '', q, ['behind'], { expiration: '30' });
       await publishConfirmed(ch, '', q, ['tail']);
@@ -176,7 +171,7 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
   describe('requeued messages', () => {
     it('keep their original expiry: a message held past its TTL is dropped on requeue', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'requeue-expired', { 'x-message-ttl': 150 });
+      const q = await h.declareQueue(ch, 'requeue-expired', { 'x-message-ttl': 150 });
       await publishConfirmed(ch, '', q, ['held', 'witness']);
       const held = await ch.get(q, { noAck: false });
       assert.ok(held);
@@ -191,7 +186,7 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
 
     it('keep their original expiry: the TTL does not restart on requeue', async () => {
       const { ch } = await h.confirmChannel();
-      const q = await declare(ch, 'requeue-ttl', { 'x-message-ttl': 300 });
+      const q = await h.declareQueue(ch, 'requeue-ttl', { 'x-message-ttl': 300 });
       const t0 = Date.now();
       await publishConfirmed(ch, '', q, ['m']);
       const m = await ch.get(q, { noAck: false });

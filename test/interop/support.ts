@@ -16,6 +16,15 @@ export const INTEROP_DIR = join(REPO_ROOT, 'test', 'interop');
 /** How long one client's whole run may take before it is killed. */
 export const RUN_TIMEOUT_MS = 60_000;
 
+/** The checks every client program (Go, pika) implements, by the names they report. */
+export const CLIENT_CHECKS = [
+  'connect_close', 'wrong_password', 'declare_queue', 'declare_exchange', 'roundtrip_properties',
+  'routing_direct', 'routing_fanout', 'routing_topic', 'routing_headers', 'confirms',
+  'mandatory_unroutable', 'redelivery_after_close', 'basic_get', 'nack_reject_requeue', 'qos_prefetch',
+  'passive_declare_missing_404', 'redeclare_different_args_406', 'exclusive_other_connection_405',
+  'consumer_cancel_notify', 'large_message', 'tx_commit_rollback', 'heartbeat',
+] as const;
+
 /** Fails (never skips) with the Debian package to install when a tool is missing. */
 export function requireTool(what: string, cmd: string, args: string[], debianPackage: string): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });

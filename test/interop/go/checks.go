@@ -309,6 +309,19 @@ func recv(c <-chan Delivery, what string) (Delivery, error) {
 	}
 }
 
+// recvN waits for n deliveries in turn.
+func recvN(c <-chan Delivery, n int, what string) ([]Delivery, error) {
+	var out []Delivery
+	for i := 0; i < n; i++ {
+		d, err := recv(c, fmt.Sprint(what, " #", i+1))
+		if err != nil {
+			return out, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 func expectNothing(c <-chan Delivery, what string) error {
 	select {
 	case d, ok := <-c:
@@ -1211,13 +1224,9 @@ func checkQos() error {
 	if err != nil {
 		return err
 	}
-	var held []Delivery
-	for i := 0; i < 2; i++ {
-		d, err := recv(ds, fmt.Sprint("delivery ", i+1))
-		if err != nil {
-			return err
-		}
-		held = append(held, d)
+	held, err := recvN(ds, 2, "delivery")
+	if err != nil {
+		return err
 	}
 	if err := expectNothing(ds, "third delivery with prefetch 2"); err != nil {
 		return err
@@ -1239,12 +1248,12 @@ func checkQos() error {
 	if err := d.Ack(true); err != nil {
 		return err
 	}
+	rest, err := recvN(ds, 2, "after multiple ack")
+	if err != nil {
+		return err
+	}
 	var bodies []string
-	for i := 0; i < 2; i++ {
-		d, err := recv(ds, "after multiple ack")
-		if err != nil {
-			return err
-		}
+	for _, d := range rest {
 		bodies = append(bodies, string(d.Body))
 	}
 	if strings.Join(bodies, ",") != "q4,q5" {
