@@ -46,8 +46,6 @@ export abstract class Exchange {
   readonly autoDelete: boolean;
   readonly internal: boolean;
   readonly arguments: FieldTable;
-  /** Bindings where this exchange is the destination (exchange-to-exchange). */
-  readonly inbound = new Set<Binding>();
   /** Set once removed from its vhost, so cached references notice. */
   deleted = false;
   publishInCount = 0;

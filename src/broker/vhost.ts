@@ -226,7 +226,6 @@ export class VHost implements RouteSink {
     let set = this.bindingsTo.get(destination);
     if (!set) this.bindingsTo.set(destination, (set = new Set()));
     set.add(b);
-    if (destination instanceof Exchange) destination.inbound.add(b);
     if (source.durable && destination.durable) this.listener?.bindingAdded(b);
     return b;
   }
@@ -245,7 +244,6 @@ export class VHost implements RouteSink {
   private dropBinding(b: Binding, autoDelete: boolean): void {
     b.source.removeBinding(b);
     this.bindingsTo.get(b.destination)?.delete(b);
-    if (b.destination instanceof Exchange) b.destination.inbound.delete(b);
     if (b.source.durable && b.destination.durable) this.listener?.bindingRemoved(b);
     const src = b.source;
     if (autoDelete && src.autoDelete && src.bindings.size === 0 && this.exchanges.get(src.name) === src) {
