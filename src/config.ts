@@ -34,7 +34,7 @@ export type ConfigInput = Partial<Record<keyof Config, unknown>>;
 
 const DEFAULTS: Config = {
   amqpPort: 5672,
-  bind: '0.0.0.0',
+  bind: '::',
   dataDir: './data',
   logLevel: 'info',
   defaultUser: 'guest',

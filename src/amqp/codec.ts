@@ -1,11 +1,17 @@
 // Primitive AMQP 0-9-1 readers and writers shared by the generated method codec, field tables
 // and content properties. Big-endian, as the wire format is.
+import { isUtf8 } from 'node:buffer';
 import { copyBytes } from './bytes.js';
 import { decodeTableAt, encodeTable, type FieldTable } from './field-table.js';
 
-/** A frame or field that cannot be parsed: the connection must be closed with `code`. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A frame or field that cannot be parsed: the connection must be closed with `code`. `exact`:
+ * the message is the whole reply detail (RabbitMQ's own wording), not a detail of "cannot decode".
+ */
 export class AmqpSyntaxError extends Error {
-  constructor(message: string, readonly code = 502) {
+  constructor(message: string, readonly code = 502, readonly exact = false) {
     super(message);
   }
 }
@@ -54,12 +60,32 @@ export class Reader {
     return v;
   }
 
+  /** 64-bit unsigned, exact: a number when it fits a double exactly, else a bigint. */
+  u64Exact(): number | bigint {
+    this.need(8);
+    const v = this.buf.readBigUInt64BE(this.pos);
+    this.pos += 8;
+    return v <= MAX_SAFE ? Number(v) : v;
+  }
+
+  /** Method shortstrs must be UTF-8, as RabbitMQ checks (basic.publish is parsed elsewhere, unchecked as there). */
   shortstr(): string {
     const len = this.u8();
     this.need(len);
-    const s = len === 0 ? '' : this.buf.toString('utf8', this.pos, this.pos + len);
-    this.pos += len;
-    return s;
+    if (len === 0) return '';
+    const buf = this.buf;
+    const start = this.pos;
+    const end = start + len;
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (buf[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii && !isUtf8(buf.subarray(start, end))) throw new AmqpSyntaxError('Malformed UTF-8 in shortstr', 501, true);
+    this.pos = end;
+    return buf.toString(ascii ? 'latin1' : 'utf8', start, end);
   }
 
   /** Long strings in methods are opaque bytes (SASL responses, secrets): a copy. */
@@ -117,8 +143,13 @@ export class Writer {
     this.pos += 4;
   }
 
-  u64(v: number): void {
+  u64(v: number | bigint): void {
     this.ensure(8);
+    if (typeof v === 'bigint') {
+      this.buf.writeBigUInt64BE(v, this.pos);
+      this.pos += 8;
+      return;
+    }
     this.buf.writeUInt32BE(Math.floor(v / 0x1_0000_0000), this.pos);
     this.buf.writeUInt32BE(v >>> 0, this.pos + 4);
     this.pos += 8;

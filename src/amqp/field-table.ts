@@ -2,12 +2,18 @@
 // 's' is a signed 16-bit int, 'u' unsigned, 'I'/'i' signed/unsigned 32, 'l' signed 64).
 // Decoding gives plain JS values; encoding picks a type from the JS value, or takes an
 // explicit one from a `Typed` wrapper where the type matters to clients (x-death counts are 'l').
+//
+// Whatever decodes must encode back to the same bytes: decoded tables and arrays remember each
+// value's wire type, 64-bit values that do not fit a double stay bigints, a longstr that is not
+// UTF-8 stays a Buffer, and tables nested deeper than MAX_DECODE_DEPTH are kept as their bytes.
+// Nesting is walked with an explicit stack, so a hostile 100,000-deep table cannot blow ours.
+import { isUtf8 } from 'node:buffer';
 import type { Writer } from './codec.js';
 import { AmqpSyntaxError } from './codec.js';
 
 export type FieldValue =
   | boolean | number | bigint | string | Buffer | Date | null | undefined
-  | Decimal | Typed | FieldValue[] | FieldTable;
+  | Decimal | Typed | RawField | FieldValue[] | FieldTable;
 export interface FieldTable { [key: string]: FieldValue }
 
 export class Decimal {
@@ -19,10 +25,26 @@ export class Typed {
   constructor(readonly type: string, readonly value: FieldValue) {}
 }
 
+/**
+ * A table ('F') or array ('A') nested deeper than MAX_DECODE_DEPTH, kept as its wire bytes
+ * (length prefix included) so it passes through unchanged without deep JS objects.
+ */
+export class RawField {
+  constructor(readonly type: 'F' | 'A', readonly bytes: Buffer) {}
+
+  toJSON(): unknown {
+    return { $raw: this.type, data: this.bytes.toString('base64') };
+  }
+}
+
+/** Tables and arrays deeper than this are kept as RawField (RabbitMQ accepts any depth). */
+export const MAX_DECODE_DEPTH = 64;
+
 const EMPTY: FieldTable = Object.freeze({}) as FieldTable;
 
-/** Decoded tables remember each key's wire type here (not enumerable, not serialised). */
+/** Decoded tables and arrays remember each key's wire type here (not enumerable, not serialised). */
 const TYPES = Symbol('fieldTypes');
+type WithTypes = { [TYPES]?: Record<string | number, string> };
 
 const TYPE_NAMES: Record<string, string> = {
   b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint', l: 'long',
@@ -32,12 +54,114 @@ const TYPE_NAMES: Record<string, string> = {
 
 /** RabbitMQ's name for the wire type a decoded table had for `key` ('long', 'longstr', ...). */
 export function fieldTypeName(t: FieldTable, key: string): string | undefined {
-  const types = (t as { [TYPES]?: Record<string, string> })[TYPES];
-  const code = types?.[key];
+  const code = (t as WithTypes)[TYPES]?.[key];
   return code === undefined ? undefined : TYPE_NAMES[code];
 }
 
+// ------------------------------------------------------------------ walking
+
+/** Size of a fixed-size value of type `type`, -1 for length-prefixed ones, -2 for unknown. */
+function fixedSize(type: number): number {
+  switch (type) {
+    case 0x74: case 0x62: case 0x42: return 1; // t b B
+    case 0x73: case 0x75: return 2; // s u
+    case 0x49: case 0x69: case 0x66: return 4; // I i f
+    case 0x6c: case 0x64: case 0x54: return 8; // l d T
+    case 0x44: return 5; // D
+    case 0x56: return 0; // V
+    case 0x53: case 0x78: case 0x46: case 0x41: return -1; // S x F A
+  }
+  return -2;
+}
+
+const truncated = () => new AmqpSyntaxError('field table truncated');
+
+// Reused explicit stack for skipValue: where each open table/array ends, and whether it is a table.
+const stackEnds: number[] = [];
+const stackIsTable: boolean[] = [];
+
+/**
+ * Checks the value whose type octet is at buf[pos] (and everything nested in it) lies within
+ * `end` and uses only known types; returns the position after it. Iterative: any depth.
+ */
+export function skipValue(buf: Buffer, pos: number, end: number): number {
+  let depth = -1;
+  for (;;) {
+    if (pos >= end) throw truncated();
+    const type = buf[pos++];
+    const size = fixedSize(type);
+    if (size === -2) throw new AmqpSyntaxError(`unknown field table type '${String.fromCharCode(type)}'`);
+    if (size >= 0) {
+      pos += size;
+      if (pos > end) throw truncated();
+    } else {
+      if (pos + 4 > end) throw truncated();
+      const len = buf.readUInt32BE(pos);
+      pos += 4;
+      if (pos + len > end) throw truncated();
+      if (type === 0x46 || type === 0x41) {
+        depth++;
+        stackEnds[depth] = end;
+        stackIsTable[depth] = type === 0x46;
+        end = pos + len;
+      } else {
+        pos += len;
+      }
+    }
+    // Close every container that is complete, then step to the next value of the innermost open one.
+    for (;;) {
+      if (depth < 0) return pos;
+      if (pos < end) break;
+      if (pos > end) throw truncated();
+      end = stackEnds[depth];
+      depth--;
+    }
+    if (stackIsTable[depth]) {
+      pos += 1 + buf[pos]; // key shortstr; the type octet after it is checked at the loop's top
+    }
+  }
+}
+
+/** Checks a table's contents buf[start, end) without decoding it (publish-time validation). */
+export function validateTable(buf: Buffer, start: number, end: number): void {
+  let pos = start;
+  while (pos < end) {
+    pos += 1 + buf[pos];
+    pos = skipValue(buf, pos, end);
+  }
+  if (pos !== end) throw truncated();
+}
+
+/** One entry of an encoded table: buf[at, valueStart) is its key shortstr, [valueStart, end) its value. */
+export interface RawEntry {
+  key: string;
+  at: number;
+  valueStart: number;
+  end: number;
+}
+
+/** The entries of the table contents buf[start, end), for copying a table without re-encoding it. */
+export function tableEntries(buf: Buffer, start: number, end: number): RawEntry[] {
+  const out: RawEntry[] = [];
+  let pos = start;
+  while (pos < end) {
+    const at = pos;
+    pos = at + 1 + buf[at];
+    if (pos >= end) throw truncated();
+    const valueEnd = skipValue(buf, pos, end);
+    out.push({ key: buf.toString('utf8', at + 1, pos), at, valueStart: pos, end: valueEnd });
+    pos = valueEnd;
+  }
+  return out;
+}
+
+// ----------------------------------------------------------------- decoding
+
 export function decodeTableAt(buf: Buffer, pos: number, end: number): FieldTable {
+  return decodeTable(buf, pos, end, 0);
+}
+
+function decodeTable(buf: Buffer, pos: number, end: number, depth: number): FieldTable {
   if (pos === end) return {};
   const t: FieldTable = {};
   const types: Record<string, string> = {};
@@ -46,18 +170,28 @@ export function decodeTableAt(buf: Buffer, pos: number, end: number): FieldTable
     const klen = buf[pos];
     const kstart = pos + 1;
     pos = kstart + klen;
-    if (pos >= end) throw new AmqpSyntaxError('field table truncated');
+    if (pos >= end) throw truncated();
     const key = buf.toString('utf8', kstart, pos);
     types[key] = String.fromCharCode(buf[pos]);
-    pos = decodeValue(buf, pos, end, t, key);
+    pos = decodeValue(buf, pos, end, t, key, depth);
   }
   if (pos !== end) throw new AmqpSyntaxError('field table overruns its length');
   return t;
 }
 
+/** Decodes one value (type octet at buf[pos]) and returns it. */
+export function decodeValueAt(buf: Buffer, pos: number, end: number): FieldValue {
+  const holder: FieldValue[] = [];
+  decodeValue(buf, pos, end, holder, 0, 0);
+  return holder[0];
+}
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 // Writes the decoded value into holder[key] and returns the position after it; taking a holder
 // rather than returning a pair avoids an allocation per value.
-function decodeValue(buf: Buffer, pos: number, end: number, holder: any, key: string | number): number {
+function decodeValue(buf: Buffer, pos: number, end: number, holder: any, key: string | number, depth: number): number {
   const type = buf[pos++];
   const need = (n: number) => {
     if (pos + n > end) throw new AmqpSyntaxError('field value truncated');
@@ -73,18 +207,19 @@ function decodeValue(buf: Buffer, pos: number, end: number, holder: any, key: st
     case 0x6c: { // l
       need(8);
       const v = buf.readBigInt64BE(pos);
-      holder[key] = v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+      holder[key] = v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v;
       return pos + 8;
     }
     case 0x66: need(4); holder[key] = buf.readFloatBE(pos); return pos + 4; // f
     case 0x64: need(8); holder[key] = buf.readDoubleBE(pos); return pos + 8; // d
     case 0x44: need(5); holder[key] = new Decimal(buf[pos], buf.readUInt32BE(pos + 1)); return pos + 5; // D
-    case 0x53: { // S
+    case 0x53: { // S: text when it is UTF-8, else the bytes (still written back as 'S')
       need(4);
       const len = buf.readUInt32BE(pos);
       need(4 + len);
-      holder[key] = buf.toString('utf8', pos + 4, pos + 4 + len);
-      return pos + 4 + len;
+      const s = pos + 4;
+      holder[key] = isUtf8(buf.subarray(s, s + len)) ? buf.toString('utf8', s, s + len) : Buffer.from(buf.subarray(s, s + len));
+      return s + len;
     }
     case 0x78: { // x
       need(4);
@@ -93,28 +228,24 @@ function decodeValue(buf: Buffer, pos: number, end: number, holder: any, key: st
       holder[key] = Buffer.from(buf.subarray(pos + 4, pos + 4 + len));
       return pos + 4 + len;
     }
-    case 0x54: { // T: seconds since the epoch
+    case 0x54: { // T: seconds since the epoch, unsigned 64-bit
       need(8);
-      holder[key] = Number(buf.readBigUInt64BE(pos));
+      const v = buf.readBigUInt64BE(pos);
+      holder[key] = v <= MAX_SAFE ? Number(v) : v;
       return pos + 8;
     }
-    case 0x46: { // F
+    case 0x46: case 0x41: { // F, A
       need(4);
       const len = buf.readUInt32BE(pos);
       need(4 + len);
-      holder[key] = decodeTableAt(buf, pos + 4, pos + 4 + len);
-      return pos + 4 + len;
-    }
-    case 0x41: { // A
-      need(4);
-      const len = buf.readUInt32BE(pos);
-      need(4 + len);
-      const arr: FieldValue[] = [];
-      let p = pos + 4;
-      const aend = p + len;
-      while (p < aend) p = decodeValue(buf, p, aend, arr, arr.length);
-      holder[key] = arr;
-      return aend;
+      const vend = pos + 4 + len;
+      if (depth >= MAX_DECODE_DEPTH) {
+        if (skipValue(buf, pos - 1, vend) !== vend) throw truncated();
+        holder[key] = new RawField(type === 0x46 ? 'F' : 'A', Buffer.from(buf.subarray(pos, vend)));
+        return vend;
+      }
+      holder[key] = type === 0x46 ? decodeTable(buf, pos + 4, vend, depth + 1) : decodeArray(buf, pos + 4, vend, depth + 1);
+      return vend;
     }
     case 0x56: holder[key] = null; return pos; // V
     default:
@@ -122,23 +253,54 @@ function decodeValue(buf: Buffer, pos: number, end: number, holder: any, key: st
   }
 }
 
+function decodeArray(buf: Buffer, pos: number, end: number, depth: number): FieldValue[] {
+  const arr: FieldValue[] = [];
+  const types: Record<number, string> = {};
+  Object.defineProperty(arr, TYPES, { value: types, enumerable: false });
+  while (pos < end) {
+    types[arr.length] = String.fromCharCode(buf[pos]);
+    pos = decodeValue(buf, pos, end, arr, arr.length, depth);
+  }
+  return arr;
+}
+
+// ----------------------------------------------------------------- encoding
+
 /** Encodes a table; keys of a decoded table keep the wire type they arrived with. */
 export function encodeTable(w: Writer, t: FieldTable | undefined): void {
   const lenAt = w.pos;
   w.u32(0);
   if (t && t !== EMPTY) {
-    const types = (t as { [TYPES]?: Record<string, string> })[TYPES];
+    const types = (t as WithTypes)[TYPES];
     for (const key of Object.keys(t)) {
       const v = t[key];
       if (v === undefined) continue;
       w.shortstr(key);
-      const type = types?.[key];
-      if (type !== undefined && !(v instanceof Typed) && fitsType(type, v)) encodeTyped(w, type, v);
-      else encodeValue(w, v);
+      encodeEntry(w, types?.[key], v);
     }
   }
   w.buf.writeUInt32BE(w.pos - lenAt - 4, lenAt);
 }
+
+function encodeArray(w: Writer, a: FieldValue[]): void {
+  const lenAt = w.pos;
+  w.u32(0);
+  const types = (a as WithTypes)[TYPES];
+  for (let i = 0; i < a.length; i++) encodeEntry(w, types?.[i], a[i]);
+  w.buf.writeUInt32BE(w.pos - lenAt - 4, lenAt);
+}
+
+/** Encodes one value with the type it was decoded with, if it still fits, else by its JS type. */
+export function encodeEntry(w: Writer, type: string | undefined, v: FieldValue): void {
+  if (type !== undefined && !(v instanceof Typed) && fitsType(type, v)) encodeTyped(w, type, v);
+  else encodeValue(w, v);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+/** 2^63 as a double: integers at or above it do not fit 'l'. */
+const TWO_63 = 2 ** 63;
 
 /** Whether a (possibly changed) value can still be written with its original wire type. */
 function fitsType(type: string, v: FieldValue): boolean {
@@ -146,14 +308,19 @@ function fitsType(type: string, v: FieldValue): boolean {
     case 't': return typeof v === 'boolean';
     case 'b': case 'B': case 's': case 'u': case 'I': case 'i':
       return typeof v === 'number' && Number.isInteger(v) && v >= INT_RANGE[type][0] && v <= INT_RANGE[type][1];
-    case 'l': case 'T': return (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint';
+    case 'l': return typeof v === 'bigint' ? v >= INT64_MIN && v <= INT64_MAX
+      : typeof v === 'number' && Number.isInteger(v) && v >= -TWO_63 && v < TWO_63;
+    case 'T': return typeof v === 'bigint' ? v >= 0n && v <= UINT64_MAX
+      : typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 64;
     case 'f': case 'd': return typeof v === 'number';
-    case 'S': return typeof v === 'string';
+    case 'S': return typeof v === 'string' || Buffer.isBuffer(v);
     case 'x': return Buffer.isBuffer(v);
     case 'D': return v instanceof Decimal;
     case 'V': return v === null;
-    case 'A': return Array.isArray(v);
-    case 'F': return v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v);
+    case 'A': return Array.isArray(v) || (v instanceof RawField && v.type === 'A');
+    case 'F': return v instanceof RawField ? v.type === 'F'
+      : v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof Date)
+        && !(v instanceof Decimal);
   }
   return false;
 }
@@ -167,9 +334,12 @@ function encodeValue(w: Writer, v: FieldValue): void {
   switch (typeof v) {
     case 'boolean': return encodeTyped(w, 't', v);
     case 'string': return encodeTyped(w, 'S', v);
-    case 'bigint': return encodeTyped(w, 'l', v);
+    case 'bigint':
+      if (v >= INT64_MIN && v <= INT64_MAX) return encodeTyped(w, 'l', v);
+      return encodeTyped(w, 'd', Number(v));
     case 'number':
-      if (Number.isInteger(v)) return encodeTyped(w, v >= -0x8000_0000 && v <= 0x7fff_ffff ? 'I' : 'l', v);
+      if (Number.isInteger(v) && v >= -0x8000_0000 && v <= 0x7fff_ffff) return encodeTyped(w, 'I', v);
+      if (Number.isInteger(v) && v >= -TWO_63 && v < TWO_63) return encodeTyped(w, 'l', v);
       return encodeTyped(w, 'd', v);
     case 'undefined': return encodeTyped(w, 'V', null);
     case 'object':
@@ -178,12 +348,18 @@ function encodeValue(w: Writer, v: FieldValue): void {
       if (Array.isArray(v)) return encodeTyped(w, 'A', v);
       if (v instanceof Date) return encodeTyped(w, 'T', Math.floor(v.getTime() / 1000));
       if (v instanceof Decimal) return encodeTyped(w, 'D', v);
+      if (v instanceof RawField) return encodeTyped(w, v.type, v);
       return encodeTyped(w, 'F', v);
   }
   throw new AmqpSyntaxError(`cannot encode field value of type ${typeof v}`);
 }
 
 function encodeTyped(w: Writer, type: string, v: any): void {
+  if (v instanceof RawField) {
+    w.u8(type.charCodeAt(0));
+    w.bytes(v.bytes);
+    return;
+  }
   w.u8(type.charCodeAt(0));
   w.ensure(9);
   const b = w.buf;
@@ -204,13 +380,7 @@ function encodeTyped(w: Writer, type: string, v: any): void {
     case 'x': w.longstr(v); return;
     case 'V': return;
     case 'F': encodeTable(w, v); return;
-    case 'A': {
-      const lenAt = w.pos;
-      w.u32(0);
-      for (const item of v as FieldValue[]) encodeValue(w, item);
-      w.buf.writeUInt32BE(w.pos - lenAt - 4, lenAt);
-      return;
-    }
+    case 'A': encodeArray(w, v as FieldValue[]); return;
   }
   throw new AmqpSyntaxError(`unknown field type '${type}'`);
 }

@@ -15,7 +15,8 @@ export interface BasicProperties {
   replyTo?: string;
   expiration?: string;
   messageId?: string;
-  timestamp?: number;
+  /** Seconds since the epoch; a bigint when beyond 2^53 (the field is unsigned 64-bit). */
+  timestamp?: number | bigint;
   type?: string;
   userId?: string;
   appId?: string;
@@ -152,21 +153,28 @@ export function decodeProperties(buf: Buffer, start = 0, end = buf.length): Basi
   const flags = r.u16();
   let last = flags;
   while (last & 1) last = r.u16();
+  // Property shortstrs are not checked for UTF-8 (RabbitMQ does not either).
+  const str = () => {
+    const len = r.u8();
+    if (r.pos + len > r.end) throw new AmqpSyntaxError('content header properties truncated');
+    r.pos += len;
+    return buf.toString('utf8', r.pos - len, r.pos);
+  };
   const p: BasicProperties = {};
-  if (flags & F_CONTENT_TYPE) p.contentType = r.shortstr();
-  if (flags & F_CONTENT_ENCODING) p.contentEncoding = r.shortstr();
+  if (flags & F_CONTENT_TYPE) p.contentType = str();
+  if (flags & F_CONTENT_ENCODING) p.contentEncoding = str();
   if (flags & F_HEADERS) p.headers = r.table();
   if (flags & F_DELIVERY_MODE) p.deliveryMode = r.u8();
   if (flags & F_PRIORITY) p.priority = r.u8();
-  if (flags & F_CORRELATION_ID) p.correlationId = r.shortstr();
-  if (flags & F_REPLY_TO) p.replyTo = r.shortstr();
-  if (flags & F_EXPIRATION) p.expiration = r.shortstr();
-  if (flags & F_MESSAGE_ID) p.messageId = r.shortstr();
-  if (flags & F_TIMESTAMP) p.timestamp = r.u64();
-  if (flags & F_TYPE) p.type = r.shortstr();
-  if (flags & F_USER_ID) p.userId = r.shortstr();
-  if (flags & F_APP_ID) p.appId = r.shortstr();
-  if (flags & F_CLUSTER_ID) p.clusterId = r.shortstr();
+  if (flags & F_CORRELATION_ID) p.correlationId = str();
+  if (flags & F_REPLY_TO) p.replyTo = str();
+  if (flags & F_EXPIRATION) p.expiration = str();
+  if (flags & F_MESSAGE_ID) p.messageId = str();
+  if (flags & F_TIMESTAMP) p.timestamp = r.u64Exact();
+  if (flags & F_TYPE) p.type = str();
+  if (flags & F_USER_ID) p.userId = str();
+  if (flags & F_APP_ID) p.appId = str();
+  if (flags & F_CLUSTER_ID) p.clusterId = str();
   return p;
 }
 
@@ -208,5 +216,71 @@ export function encodeProperties(w: Writer, p: BasicProperties): void {
 export function propertiesToBuffer(p: BasicProperties): Buffer {
   const w = new Writer(256);
   encodeProperties(w, p);
+  return Buffer.from(w.buf.subarray(0, w.pos));
+}
+
+/** Changes to a message's properties that the broker makes (dead-lettering, BCC, direct reply-to). */
+export interface PropertyEdits {
+  /** New headers table, encoded with its length prefix; null removes the headers property. */
+  headers?: Buffer | null;
+  /** Drop the expiration property. */
+  dropExpiration?: boolean;
+  /** New reply_to. */
+  replyTo?: string;
+}
+
+// Flag bits in list order, with how each value is laid out: 's' shortstr, 't' table, 1 octet, 8 octets.
+const LAYOUT: [number, 's' | 't' | 1 | 8][] = [
+  [F_CONTENT_TYPE, 's'], [F_CONTENT_ENCODING, 's'], [F_HEADERS, 't'], [F_DELIVERY_MODE, 1], [F_PRIORITY, 1],
+  [F_CORRELATION_ID, 's'], [F_REPLY_TO, 's'], [F_EXPIRATION, 's'], [F_MESSAGE_ID, 's'], [F_TIMESTAMP, 8],
+  [F_TYPE, 's'], [F_USER_ID, 's'], [F_APP_ID, 's'], [F_CLUSTER_ID, 's'],
+];
+
+/**
+ * The property bytes buf[start, end) (flags first) with `edits` applied. Every property not
+ * edited is copied byte for byte, so whatever a publisher sent (any timestamp, any bytes in a
+ * shortstr) reaches consumers unchanged.
+ */
+export function rewriteProperties(buf: Buffer, start: number, end: number, edits: PropertyEdits): Buffer {
+  if (end - start < 2) throw new AmqpSyntaxError('content header too short');
+  const flags = buf.readUInt16BE(start);
+  let pos = start + 2;
+  let last = flags;
+  while (last & 1) {
+    if (pos + 2 > end) throw new AmqpSyntaxError('content header properties truncated');
+    last = buf.readUInt16BE(pos);
+    pos += 2;
+  }
+  const w = new Writer(end - start + (edits.headers?.length ?? 0) + 256);
+  // Continuation words are carried over as they are; only the first word's bits change.
+  w.u16(0);
+  w.bytes(buf, start + 2, pos);
+  let outFlags = flags;
+  for (const [bit, kind] of LAYOUT) {
+    const present = (flags & bit) !== 0;
+    let valueEnd = pos;
+    if (present) {
+      if (kind === 's') valueEnd = pos < end ? pos + 1 + buf[pos] : end + 1;
+      else if (kind === 't') valueEnd = pos + 4 <= end ? pos + 4 + buf.readUInt32BE(pos) : end + 1;
+      else valueEnd = pos + kind;
+      if (valueEnd > end) throw new AmqpSyntaxError('content header properties truncated');
+    }
+    if (bit === F_HEADERS && edits.headers !== undefined) {
+      if (edits.headers === null) outFlags &= ~bit;
+      else {
+        outFlags |= bit;
+        w.bytes(edits.headers);
+      }
+    } else if (bit === F_REPLY_TO && edits.replyTo !== undefined) {
+      outFlags |= bit;
+      w.shortstr(edits.replyTo);
+    } else if (bit === F_EXPIRATION && edits.dropExpiration) {
+      outFlags &= ~bit;
+    } else if (present) {
+      w.bytes(buf, pos, valueEnd);
+    }
+    pos = valueEnd;
+  }
+  w.buf.writeUInt16BE(outFlags, 0);
   return Buffer.from(w.buf.subarray(0, w.pos));
 }

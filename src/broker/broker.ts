@@ -37,6 +37,7 @@ export class Broker extends EventEmitter {
     v = new VHost(name);
     v.listener = this.definitionListener;
     v.messagesFactory = this.messagesFactory;
+    v.reportError = (err, what) => this.emit('internal-error', err, what);
     this.vhosts.set(name, v);
     this.accessListener?.vhostsChanged();
     return v;

@@ -36,8 +36,10 @@ export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen';
 export interface QueueOwner {
   /** The queue became unused in a way that deletes it (auto-delete, x-expires). */
   autoDelete(queue: Queue): void;
-  /** Republishes a message dead-lettered from `queue` to its dead-letter exchange. */
+  /** Republishes a message dead-lettered from `queue` to its dead-letter exchange. Never throws. */
   deadLetter(queue: Queue, msg: Message, reason: DeadLetterReason): void;
+  /** An error this queue contained (a bug): logged, and the queue carries on. */
+  reportError(err: unknown, what: string): void;
 }
 
 /** publish() result bits. */
@@ -362,7 +364,13 @@ export class Queue {
     this.expiryTimer = setTimeout(() => {
       this.expiryTimer = null;
       this.expiryAt = 0;
-      this.expireHead();
+      try {
+        this.expireHead();
+      } catch (err) {
+        // The timer must live on whatever one message did.
+        this.hooks.reportError(err, `expiring messages in queue '${this.name}'`);
+        this.scheduleExpiry();
+      }
     }, Math.max(0, at - Date.now()));
     this.expiryTimer.unref();
   }

@@ -1,6 +1,8 @@
 // Sender-selected distribution (RabbitMQ's CC and BCC headers): a message is also routed with the
 // routing keys listed in CC and BCC, and BCC is removed before anyone receives the message.
-import { propertiesToBuffer } from '../amqp/properties.js';
+import { Writer } from '../amqp/codec.js';
+import { tableEntries } from '../amqp/field-table.js';
+import { rewriteProperties } from '../amqp/properties.js';
 import { buildMessage, type Message } from './message.js';
 
 const CC_KEY = Buffer.from('\x02CC');
@@ -25,7 +27,12 @@ export function ccKeys(msg: Message): string[] | null {
 /** The message without its BCC header (the same message when it has none). */
 export function withoutBcc(msg: Message): Message {
   if (msg.headers()?.BCC === undefined) return msg;
-  const props = msg.properties();
-  delete props.headers!.BCC;
-  return buildMessage(msg.exchange, msg.routingKey, propertiesToBuffer(props), msg.body);
+  // The other headers are copied as they are.
+  const data = msg.data;
+  const w = new Writer(msg.headersEnd - msg.headersStart + 4);
+  w.u32(0);
+  for (const e of tableEntries(data, msg.headersStart, msg.headersEnd)) if (e.key !== 'BCC') w.bytes(data, e.at, e.end);
+  w.buf.writeUInt32BE(w.pos - 4, 0);
+  const props = rewriteProperties(data, msg.routeEnd, msg.propsEnd, { headers: w.buf.subarray(0, w.pos) });
+  return buildMessage(msg.exchange, msg.routingKey, props, msg.body);
 }

@@ -5,7 +5,7 @@ import type { FieldTable } from '../amqp/field-table.js';
 import { Binding, checkExchangeType, createExchange, type Destination, Exchange, type RouteSink } from './exchange.js';
 import { accessRefused, describe, notAllowed, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { checkExchangeEquivalence, checkQueueEquivalence, validateHeadersBinding, validateQueueArguments } from './arguments.js';
-import type { Message } from './message.js';
+import { buildMessage, type Message } from './message.js';
 import { type DeadLetterReason, Queue, type QueueOptions } from './queue.js';
 import { deadLetteredCopy, isDeadLetterCycle } from './dead-letter.js';
 import type { QueueMessages } from './queue-messages.js';
@@ -199,6 +199,7 @@ export class VHost implements RouteSink {
       this.removeQueue(queue);
     },
     deadLetter: (queue: Queue, msg: Message, reason: DeadLetterReason) => this.deadLetter(queue, msg, reason),
+    reportError: (err: unknown, what: string) => this.reportError(err, what),
   };
 
   /** Republishes a message that died in `queue` to the queue's dead-letter exchange. */
@@ -208,10 +209,24 @@ export class VHost implements RouteSink {
     const x = this.exchanges.get(dlx);
     if (x === undefined) return; // RabbitMQ drops it when the dead-letter exchange is missing
     const rk = queue.deadLetterRoutingKey ?? msg.routingKey;
-    const copy = deadLetteredCopy(msg, queue, reason, dlx, rk);
-    const targets = this.route(x, copy, rk, null).slice();
-    for (const q of targets) if (!isDeadLetterCycle(copy, q)) q.publish(copy);
+    let copy: Message;
+    try {
+      copy = deadLetteredCopy(msg, queue, reason, dlx, rk);
+    } catch (err) {
+      // Never lose the message over its headers: send it on as it was, without x-death.
+      this.reportError(err, `dead-lettering a message from ${describe('queue', queue.name, this.name)} (sent on without x-death)`);
+      copy = buildMessage(dlx, rk, msg.data.subarray(msg.routeEnd, msg.propsEnd), msg.body);
+    }
+    try {
+      const targets = this.route(x, copy, rk, null).slice();
+      for (const q of targets) if (!isDeadLetterCycle(copy, q)) q.publish(copy);
+    } catch (err) {
+      this.reportError(err, `routing a message dead-lettered from ${describe('queue', queue.name, this.name)}`);
+    }
   }
+
+  /** Where errors that this vhost contained go (the server logs them); set by the broker. */
+  reportError: (err: unknown, what: string) => void = () => {};
 
   // ---------------------------------------------------------------- bindings
 

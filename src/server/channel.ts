@@ -65,10 +65,14 @@ export class Channel implements DeliverySink {
 
   onMethod(id: number, r: Reader, buf: Buffer, start: number, end: number): void {
     if (this.closing) {
+      // As RabbitMQ: a closing channel waits for close-ok and drops other methods, but a
+      // channel.open on it is a connection error.
       if (id === M.CHANNEL_CLOSE_OK) this.conn.channelClosed(this);
       else if (id === M.CHANNEL_CLOSE) {
         this.send(M.encodeChannelCloseOk);
-        this.conn.channelClosed(this);
+        this.conn.channelClosed(this, true);
+      } else if (id === M.CHANNEL_OPEN) {
+        throw channelError(`second 'channel.open' seen`);
       }
       return;
     }
@@ -106,6 +110,8 @@ export class Channel implements DeliverySink {
         return;
       case M.CHANNEL_CLOSE: {
         M.decodeChannelClose(r);
+        // Confirms already due go out before close-ok; after it the client knows no channel.
+        this.writeConfirms();
         this.release();
         this.send(M.encodeChannelCloseOk);
         this.conn.channelClosed(this);
@@ -291,7 +297,7 @@ export class Channel implements DeliverySink {
   }
 
   writeConfirms(): void {
-    this.confirms?.write(this);
+    if (!this.closing) this.confirms?.write(this);
   }
 
   ack(tag: number, multiple: boolean): void {
@@ -564,6 +570,8 @@ export class Channel implements DeliverySink {
   closeWithError(e: AmqpError): void {
     if (this.closing) return;
     this.conn.log.info({ channel: this.id, code: e.code, text: e.message }, 'closing channel on error');
+    // Publishes before the failing one are confirmed first, as RabbitMQ's channel does in order.
+    this.writeConfirms();
     this.release();
     this.send(M.encodeChannelClose, { replyCode: e.code, replyText: replyText(e.message), classId: e.classId, methodId: e.methodId });
   }

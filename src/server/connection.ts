@@ -15,6 +15,7 @@ import type { VHost } from '../broker/vhost.js';
 import { Channel, replyText } from './channel.js';
 import { MECHANISMS, parseCredentials } from './sasl.js';
 import type { ServerContext } from './context.js';
+import { plainAddress } from './listen.js';
 
 const enum State { Header, StartOk, TuneOk, Open, Opened, Closing, Closed }
 
@@ -67,7 +68,7 @@ export class Connection implements FrameHandler, FlowWaiter {
   sendOct = 0;
 
   constructor(readonly socket: Socket, readonly broker: Broker, readonly ctx: ServerContext) {
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.remote = `${plainAddress(socket.remoteAddress)}:${socket.remotePort}`;
     this.log = ctx.log.child({ conn: this.id, peer: this.remote });
     this.reader = new FrameReader(this);
     this.reader.maxFrame = 131072; // until tune-ok: RabbitMQ's frame_max
@@ -189,11 +190,13 @@ export class Connection implements FrameHandler, FlowWaiter {
   private onMethodError(err: unknown, channelId: number, id: number): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
     if (!(err instanceof AmqpError)) {
-      if (err instanceof AmqpSyntaxError) {
+      if (err instanceof AmqpSyntaxError && err.exact) {
+        err = new AmqpError(err.code, err.message);
+      } else if (err instanceof AmqpSyntaxError) {
         // Arguments that do not parse: RabbitMQ's "cannot decode" frame error.
         err = frameError(`cannot decode ${M.METHOD_NAMES[id] ?? `method ${id >>> 16}/${id & 0xffff}`} arguments: ${err.message}`);
       } else {
-        this.log.error({ err, method: M.METHOD_NAMES[id] }, 'internal error while handling a method; closing the connection');
+        this.log.error({ err, method: M.METHOD_NAMES[id] }, 'internal error while handling a method; closing the connection (this is a bug in Warren, please report it)');
         err = internalError(`internal error in ${M.METHOD_NAMES[id] ?? 'method'}`);
       }
     }
@@ -210,7 +213,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.closeWithError(new AmqpError(err.code, err.message));
       return;
     }
-    this.log.error({ err }, 'internal error; closing the connection');
+    this.log.error({ err }, 'internal error; closing the connection (this is a bug in Warren, please report it)');
     this.closeWithError(internalError('internal error'));
   }
 
@@ -250,8 +253,6 @@ export class Connection implements FrameHandler, FlowWaiter {
         this.finish(false);
         return;
       }
-      case M.CONNECTION_CLOSE_OK:
-        return;
       case M.CONNECTION_UPDATE_SECRET:
         // Only token-based auth backends use the new secret; PLAIN logins have nothing to refresh.
         M.decodeConnectionUpdateSecret(r);
@@ -351,6 +352,11 @@ export class Connection implements FrameHandler, FlowWaiter {
     }
     const ch = this.channels.get(channelId);
     if (ch === undefined) {
+      // Our close of this channel crossed the client's: its close-ok for ours may still come.
+      if (this.closedCrossing.delete(channelId) && (id === M.CHANNEL_CLOSE_OK || id === M.CHANNEL_CLOSE)) {
+        if (id === M.CHANNEL_CLOSE) this.send(channelId, M.encodeChannelCloseOk);
+        return;
+      }
       if (id !== M.CHANNEL_OPEN) throw channelError(`expected 'channel.open'`);
       // channel_max limits how many channels are open at once, not their numbers.
       if (this.channels.size >= this.channelMax) {
@@ -365,10 +371,17 @@ export class Connection implements FrameHandler, FlowWaiter {
     ch.onMethod(id, r, buf, start, end);
   }
 
-  /** The channel finished closing (close-ok exchanged); its number can be reused. */
-  channelClosed(ch: Channel): void {
+  /**
+   * The channel finished closing; its number can be reused. `crossing`: we had sent channel.close
+   * when the client's own close arrived, so the client will still answer ours with close-ok.
+   */
+  channelClosed(ch: Channel, crossing = false): void {
     if (this.channels.get(ch.id) === ch) this.channels.delete(ch.id);
+    if (crossing) this.closedCrossing.add(ch.id);
   }
+
+  /** Channels closed by crossing closes whose close-ok from the client is still to come. */
+  private readonly closedCrossing = new Set<number>();
 
   // ----------------------------------------------------------------- output
 

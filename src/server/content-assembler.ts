@@ -4,11 +4,15 @@
 // the exchange and routing key are reused while a publisher repeats them.
 import { bytesEqual, copyBytes } from '../amqp/bytes.js';
 import * as M from '../amqp/methods.js';
+import { AmqpSyntaxError } from '../amqp/codec.js';
+import { validateTable } from '../amqp/field-table.js';
 import { PropertySummary, scanProperties } from '../amqp/properties.js';
-import { AmqpError, notImplemented, preconditionFailed, unexpectedFrame } from '../broker/errors.js';
+import { AmqpError, internalError, notImplemented, preconditionFailed, unexpectedFrame } from '../broker/errors.js';
 import { Message } from '../broker/message.js';
 
 const enum Stage { Method, Header, Body }
+
+const publishTruncated = () => new AmqpError(501, 'cannot decode basic.publish arguments: truncated');
 
 /**
  * Bodies up to this size get their final buffer at the header; larger ones are gathered as they
@@ -49,14 +53,17 @@ export class ContentAssembler {
 
   /** basic.publish: class(2) method(2) ticket(2) exchange(shortstr) routing-key(shortstr) bits(1). */
   publish(buf: Buffer, start: number, end: number): void {
+    // Each length octet is checked to lie inside this frame before it is read.
     let p = start + 6;
+    if (p >= end) throw publishTruncated();
     const exLen = buf[p];
     const exStart = p + 1;
     p = exStart + exLen;
+    if (p >= end) throw publishTruncated();
     const keyLen = buf[p];
     const keyStart = p + 1;
     p = keyStart + keyLen;
-    if (p >= end) throw new AmqpError(501, 'cannot decode basic.publish arguments: truncated');
+    if (p >= end) throw publishTruncated();
     const bits = buf[p];
     if (bits & 2) throw notImplemented('immediate=true');
     // The two shortstrs as they are become the head of the message bytes.
@@ -90,7 +97,17 @@ export class ContentAssembler {
     const bodySize = buf.readUInt32BE(start + 4) * 0x1_0000_0000 + buf.readUInt32BE(start + 8);
     const propsStart = start + 12;
     const props = this.props;
-    scanProperties(buf, propsStart, end, props);
+    try {
+      scanProperties(buf, propsStart, end, props);
+      // Headers are checked now, as RabbitMQ decodes them at publish, so that a malformed table
+      // is refused here rather than stored and found when something decodes it later.
+      if (props.headersStart >= 0) validateTable(buf, props.headersStart, props.headersEnd);
+    } catch (err) {
+      if (!(err instanceof AmqpSyntaxError)) throw err;
+      this.stage = Stage.Method;
+      // RabbitMQ's channel fails decoding the properties: connection.close 541.
+      throw internalError(`malformed content header: ${err.message}`);
+    }
     // Refusals below close the channel: the body frames that follow are dropped with it.
     this.stage = Stage.Method;
     if (bodySize > maxMessageSize) throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${maxMessageSize}`);

@@ -2,7 +2,7 @@
 // no-ack, publishes requests with reply_to "amq.rabbitmq.reply-to", and the broker rewrites that
 // to a key naming the client's channel; replies published to that key go straight to it.
 import { randomBytes } from 'node:crypto';
-import { propertiesToBuffer } from '../amqp/properties.js';
+import { rewriteProperties } from '../amqp/properties.js';
 import { preconditionFailed } from '../broker/errors.js';
 import { buildMessage, type Message } from '../broker/message.js';
 import type { Channel } from './channel.js';
@@ -34,9 +34,8 @@ export class DirectReply {
   /** A request published with reply_to amq.rabbitmq.reply-to: point reply_to at this channel. */
   rewriteReplyTo(msg: Message): Message {
     if (this.key === null) throw preconditionFailed('fast reply consumer does not exist');
-    const props = msg.properties();
-    props.replyTo = `${DIRECT_REPLY_TO}.${this.key}`;
-    return buildMessage(msg.exchange, msg.routingKey, propertiesToBuffer(props), msg.body);
+    const props = rewriteProperties(msg.data, msg.routeEnd, msg.propsEnd, { replyTo: `${DIRECT_REPLY_TO}.${this.key}` });
+    return buildMessage(msg.exchange, msg.routingKey, props, msg.body);
   }
 
   /** A reply published to amq.rabbitmq.reply-to.KEY; false when no such channel is listening. */

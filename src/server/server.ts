@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
+import { listenOn } from './listen.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
 
 export const PRODUCT = 'Warren';
@@ -55,27 +56,19 @@ export class AmqpServer {
     broker.on('unblocked', () => {
       for (const c of this.ctx.connections) c.onAlarm(false, '');
     });
+    broker.on('internal-error', (err: unknown, what: string) => {
+      log.error({ err }, `internal error while ${what}; contained, but this is a bug in Warren, please report it`);
+    });
   }
 
   get connections(): Set<Connection> {
     return this.ctx.connections;
   }
 
-  listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const fail = (err: NodeJS.ErrnoException) => {
-        reject(err.code === 'EADDRINUSE'
-          ? new Error(`AMQP port ${port} on ${host} is already in use (another broker running?); stop it or choose another --port`)
-          : err.code === 'EACCES' ? new Error(`not allowed to listen on ${host}:${port}; choose another --port or --bind`) : err);
-      };
-      this.server.once('error', fail);
-      this.server.listen(port, host, () => {
-        this.server.off('error', fail);
-        this.server.on('error', (err) => this.ctx.log.error({ err }, 'AMQP listener error'));
-        const addr = this.server.address();
-        resolve(typeof addr === 'object' && addr ? addr.port : port);
-      });
-    });
+  async listen(port: number, host: string): Promise<number> {
+    const bound = await listenOn(this.server, port, host, 'AMQP');
+    this.server.on('error', (err) => this.ctx.log.error({ err }, 'AMQP listener error'));
+    return bound;
   }
 
   /** Stops accepting, closes every connection with 320 CONNECTION_FORCED. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
 import { writeFully } from './write-fully.js';
+import { RawField } from '../amqp/field-table.js';
 
 export type Kind = 'vhost' | 'user' | 'permission' | 'exchange' | 'queue' | 'binding';
 export const KINDS: Kind[] = ['vhost', 'user', 'permission', 'exchange', 'queue', 'binding'];
@@ -38,6 +39,9 @@ function reviver(_k: string, v: unknown): unknown {
     const o = v as Record<string, unknown>;
     if (typeof o.$long === 'string' && Object.keys(o).length === 1) return BigInt(o.$long);
     if (typeof o.$bin === 'string' && Object.keys(o).length === 1) return Buffer.from(o.$bin, 'base64');
+    if ((o.$raw === 'F' || o.$raw === 'A') && typeof o.data === 'string' && Object.keys(o).length === 2) {
+      return new RawField(o.$raw, Buffer.from(o.data, 'base64'));
+    }
   }
   return v;
 }

@@ -68,6 +68,23 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15000)
   throw new Error(`broker did not listen on ${port} within ${timeoutMs} ms`);
 }
 
+/**
+ * Warren logs "this is a bug in Warren" for every internal error it contains and for uncaught
+ * exceptions. Any such line fails the test that is running: the error is thrown in this process,
+ * where node:test reports it against the current test.
+ */
+export const BUG_MARKER = 'this is a bug in Warren';
+function bugWatcher(): (chunk: string) => void {
+  let partial = '';
+  return (chunk) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.includes(BUG_MARKER)) setImmediate(() => { throw new Error(`the broker logged an internal error: ${line}`); });
+    }
+  };
+}
+
 export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> {
   const externalUrl = process.env.WARREN_TEST_URL;
   if (externalUrl) {
@@ -97,8 +114,10 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
       env: { ...process.env, WARREN_LOG_LEVEL: process.env.WARREN_LOG_LEVEL ?? 'warn', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.on('data', (d) => { out += d; });
-    child.stderr!.on('data', (d) => { out += d; });
+    const watchOut = bugWatcher();
+    const watchErr = bugWatcher();
+    child.stdout!.on('data', (d) => { out += d; watchOut(String(d)); });
+    child.stderr!.on('data', (d) => { out += d; watchErr(String(d)); });
     await waitForPort(port, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
   };
   await launch();

@@ -21,7 +21,7 @@ describe('loadConfig', () => {
   test('defaults', () => {
     const c = loadConfig({}, {});
     assert.equal(c.amqpPort, 5672);
-    assert.equal(c.bind, '0.0.0.0');
+    assert.equal(c.bind, '::');
     assert.equal(c.dataDir, './data');
     assert.equal(c.logLevel, 'info');
     assert.equal(c.defaultUser, 'guest');
@@ -66,7 +66,7 @@ describe('loadConfig', () => {
     const c = loadConfig({}, { WARREN_AMQP_PORT: '', RABBITMQ_DEFAULT_USER: '', WARREN_BIND: '' });
     assert.equal(c.amqpPort, 5672);
     assert.equal(c.defaultUser, 'guest');
-    assert.equal(c.bind, '0.0.0.0');
+    assert.equal(c.bind, '::');
   });
 
   test('RABBITMQ_DEFAULT_USER/PASS: the custom default user is not loopback-only', () => {

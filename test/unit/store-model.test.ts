@@ -271,6 +271,7 @@ function newStats(): Stats {
 const hooks = {
   autoDelete(): void {},
   deadLetter(): void { throw new Error('no dead-letter exchange is configured'); },
+  reportError(err: unknown): void { throw err; },
 };
 
 class Harness {

@@ -691,6 +691,52 @@ def check_heartbeat():
             conn.close()
 
 
+# A timestamp of 2**64-1 is legal (AMQP timestamps are unsigned 64-bit) and must survive
+# dead-lettering byte for byte, whether the message expires or a consumer rejects it.
+MAX_TIMESTAMP = 2 ** 64 - 1
+
+
+def dead_letter_pair(ch, suffix, ttl=None):
+    dlq = qname(suffix + '-dlq')
+    declare(ch, dlq)
+    src = qname(suffix)
+    args = {'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dlq}
+    if ttl is not None:
+        args['x-message-ttl'] = ttl
+    declare(ch, src, arguments=args)
+    return src, dlq
+
+
+def check_dead_letter_max_timestamp_ttl():
+    with Session() as s:
+        src, dlq = dead_letter_pair(s.ch, 'dlts-ttl', ttl=200)
+        s.ch.basic_publish('', src, b'huge-ts', pika.BasicProperties(timestamp=MAX_TIMESTAMP, message_id='m1'))
+        s.ch.basic_publish('', src, b'plain', pika.BasicProperties(message_id='m2'))
+        settle(s.conn, 1.5)
+        expect(message_count(s.conn, src) == 0, 'source queue still holds %d message(s) past their TTL' % message_count(s.conn, src))
+        got = []
+        for _ in range(2):
+            m, p, b = s.ch.basic_get(dlq, auto_ack=True)
+            expect(m is not None, 'dead-letter queue has %d of 2 messages: %r' % (len(got), got))
+            got.append((b, p.timestamp, p.message_id, p.headers['x-death'][0]['reason']))
+        expect(got == [(b'huge-ts', MAX_TIMESTAMP, 'm1', 'expired'), (b'plain', None, 'm2', 'expired')], 'dead-lettered: %r' % got)
+
+
+def check_dead_letter_max_timestamp_reject():
+    with Session() as s:
+        src, dlq = dead_letter_pair(s.ch, 'dlts-rej')
+        s.ch.basic_publish('', src, b'huge-ts', pika.BasicProperties(timestamp=MAX_TIMESTAMP, headers={'k': 'v'}))
+        m, _, _ = s.ch.basic_get(src)
+        expect(m is not None, 'no message to reject')
+        s.ch.basic_reject(m.delivery_tag, requeue=False)
+        wait_for(s.conn, lambda: message_count(s.conn, dlq) == 1)
+        m, p, b = s.ch.basic_get(dlq, auto_ack=True)
+        expect(m is not None, 'rejected message was not dead-lettered')
+        expect((b, p.timestamp, p.headers.get('k'), p.headers['x-death'][0]['reason']) == (b'huge-ts', MAX_TIMESTAMP, 'v', 'rejected'),
+               'dead-lettered: %r %r %r' % (b, p.timestamp, p.headers))
+        expect(s.conn.is_open and s.ch.is_open, 'the rejecting channel was closed')
+
+
 CHECKS = [
     ('connect_close', check_connect_close),
     ('wrong_password', check_wrong_password),
@@ -714,6 +760,8 @@ CHECKS = [
     ('large_message', check_large_message),
     ('tx_commit_rollback', check_tx_commit_rollback),
     ('heartbeat', check_heartbeat),
+    ('dead_letter_max_timestamp_ttl', check_dead_letter_max_timestamp_ttl),
+    ('dead_letter_max_timestamp_reject', check_dead_letter_max_timestamp_reject),
 ]
 
 
