@@ -54,6 +54,7 @@ var checks = []check{
 	{"large_message", checkLargeMessage},
 	{"tx_commit_rollback", checkTx},
 	{"heartbeat", checkHeartbeat},
+	{"channel_exception_close_race", checkChannelExceptionCloseRace},
 }
 
 const (
@@ -1297,6 +1298,40 @@ func checkPassiveMissing404() error {
 	}
 	if err := declareQueue(ch2, qname("after-404b"), nil); err != nil {
 		return fmt.Errorf("new channel unusable: %w", err)
+	}
+	return nil
+}
+
+// A channel that fails (publish to a missing exchange) and is closed by the client at once:
+// the two closes cross. The broker must not take the connection down for the late close-ok,
+// and the connection's other channel lives on (the client libraries' own
+// TestChannelExceptionWithCloseIssue43, a few times over).
+func checkChannelExceptionCloseRace() error {
+	for i := 0; i < 5; i++ {
+		conn, c1, done, err := session()
+		if err != nil {
+			return err
+		}
+		connClosed := conn.NotifyClose(make(chan *AMQPError, 1))
+		c1.NotifyClose(make(chan *AMQPError, 1))
+		c2, err := conn.Channel()
+		if err != nil {
+			done()
+			return fmt.Errorf("second channel: %w", err)
+		}
+		_ = pub(c1, runID+"-no-such-exchange", "k", "x")
+		c1.Close() // an error here is the 404 racing the close
+		err = declareQueue(c2, qname(fmt.Sprintf("after-close-race-%d", i)), nil)
+		time.Sleep(50 * time.Millisecond)
+		select {
+		case e := <-connClosed:
+			err = fmt.Errorf("round %d: connection closed: %v", i, e)
+		default:
+		}
+		done()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
