@@ -81,7 +81,8 @@ export class Warren {
     }, log);
     monitor.start();
     const port = await amqp.listen(config.amqpPort, config.bind);
-    log.info({ port, bind: config.bind, dataDir: config.dataDir }, `AMQP listening on ${config.bind}:${port}`);
+    const where = config.bind === '::' ? `port ${port} (IPv4 and IPv6)` : `${config.bind}:${port}`;
+    log.info({ port, bind: config.bind, dataDir: config.dataDir }, `AMQP listening on ${where}`);
     return new Warren(config, log, broker, amqp, port, definitions, messages, monitor);
   }
 

@@ -245,13 +245,24 @@ export class Queue {
         }
         // Equal-priority consumers take turns; a single active consumer stays the one.
         if (this.prioritised && !this.singleActive) this.rotateWithinPriority(chosen);
-        this.deliverCount++;
-        if (entry.deliveries !== 0) this.redeliverCount++;
         if (!chosen.noAck) {
           entry.consumer = chosen;
           this.unackedCount++;
         }
-        chosen.sink.deliver(chosen, entry);
+        try {
+          chosen.sink.deliver(chosen, entry);
+        } catch (err) {
+          // The message goes back where it was, and this pass stops; nothing is lost.
+          if (!chosen.noAck) {
+            entry.consumer = null;
+            this.unackedCount--;
+          }
+          this.messages.requeue([entry]);
+          this.hooks.reportError(err, `delivering a message from queue '${this.name}'`);
+          break;
+        }
+        this.deliverCount++;
+        if (entry.deliveries !== 0) this.redeliverCount++;
         if (chosen.noAck) this.messages.settled(entry);
         entry.deliveries++;
       }

@@ -371,12 +371,13 @@ export class Channel implements DeliverySink {
 
   deliver(c: Consumer, entry: QueueEntry): void {
     const tag = this.nextTag++;
+    // Written before it is recorded: if writing fails, the queue takes the message back whole.
+    this.writeDelivery(c.tagBytes, tag, entry.deliveries > 0, entry.msg);
     if (!c.noAck) {
       entry.deliveryTag = tag;
       this.unacked.set(tag, entry);
       c.unacked++;
     }
-    this.writeDelivery(c.tagBytes, tag, entry.deliveries > 0, entry.msg);
   }
 
   takeTag(): number {
@@ -385,8 +386,15 @@ export class Channel implements DeliverySink {
 
   /** basic.deliver of `msg`, counted for the management API. */
   writeDelivery(tagBytes: Buffer, tag: number, redelivered: boolean, msg: Message): void {
+    const out = this.conn.out;
+    const mark = out.pos;
+    try {
+      out.deliver(this.id, this.conn.frameMax, tagBytes, tag, redelivered, msg.data, msg.routeEnd, msg.propsEnd);
+    } catch (err) {
+      out.pos = mark; // no half-written frame goes out
+      throw err;
+    }
     this.deliverCount++;
-    this.conn.out.deliver(this.id, this.conn.frameMax, tagBytes, tag, redelivered, msg.data, msg.routeEnd, msg.propsEnd);
     this.conn.wrote();
   }
 
