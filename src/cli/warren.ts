@@ -3,6 +3,7 @@
 // optional JSON config file (--config or WARREN_CONFIG).
 import { Command } from 'commander';
 import { pino } from 'pino';
+import pretty from 'pino-pretty';
 import { ENV_VARS, loadConfig, type ConfigInput } from '../config.js';
 import { DataDirError } from '../store/data-dir.js';
 import { Warren, VERSION } from '../warren.js';
@@ -11,7 +12,7 @@ const program = new Command('warren')
   .description('Warren: an AMQP 0-9-1 message broker that RabbitMQ clients use unmodified')
   .version(VERSION)
   .option('-p, --port <port>', 'AMQP port (default 5672)')
-  .option('-b, --bind <address>', 'address to listen on (default 0.0.0.0)')
+  .option('-b, --bind <address>', 'address to listen on (default ::, every IPv4 and IPv6 interface)')
   .option('-d, --data-dir <dir>', 'data directory (default ./data)')
   .option('--definitions <file>', 'RabbitMQ-format definitions JSON to import at boot')
   .option('--config <file>', 'JSON config file')
@@ -46,8 +47,11 @@ try {
   process.exit(2);
 }
 // Synchronous writes: Warren logs little at info, and nothing may be lost when it exits.
+// Readable lines for a person at a terminal; JSON lines for log collectors otherwise.
 const log = pino({ level: config.logLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
-  pino.destination({ dest: 1, sync: true }));
+  process.stdout.isTTY
+    ? pretty({ sync: true, destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true })
+    : pino.destination({ dest: 1, sync: true }));
 
 let warren: Warren;
 try {
