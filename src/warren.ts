@@ -12,6 +12,7 @@ import { AmqpServer } from './server/server.js';
 import { abandonDataDir, closeDataDir, openDataDir, type DataDirState } from './store/data-dir.js';
 import { DefinitionsStore } from './store/definitions-store.js';
 import { MessageStore } from './store/message-store.js';
+import { DelayBuckets } from './store/delay-buckets.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -51,6 +52,7 @@ export class Warren {
     const broker = new Broker();
     const storage = { store: messages, windowCount: config.queueWindowMessages, windowBytes: config.queueWindowBytes };
     broker.messagesFactory = (q, fresh) => QueueMessages.create(q, storage, fresh);
+    broker.delayStoreFactory = (x, fresh) => new DelayBuckets({ store: messages, dir: messages.delayedDir(x, fresh), durable: x.durable });
     const before = (dir.cleanInfo.redelivered ?? {}) as Record<string, Redelivered>;
     const none: Redelivered = { below: 0, seqs: [] };
     const stats = restoreBroker(broker, definitions, log, dir.unclean, (vhost, queue) =>
@@ -104,6 +106,8 @@ export class Warren {
         if (r.below > 0 || r.seqs.length > 0) redelivered[key(v.name, q.name)] = r;
       }
     }
+    // After the queues: messages routed from delayed exchanges are on disk in their queues now.
+    for (const v of this.broker.vhosts.values()) v.closeDelayed();
     this.definitions.close();
     closeDataDir(this.config.dataDir, { redelivered });
     this.log.info('stopped');

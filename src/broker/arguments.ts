@@ -2,6 +2,7 @@
 // a redeclare must match what exists ("inequivalent arg" 406), and known x-arguments must have
 // valid types and ranges.
 import { fieldTypeName, type FieldTable, type FieldValue } from '../amqp/field-table.js';
+import { DELAYED_TYPE } from './delayed.js';
 import { describe, preconditionFailed } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { valuesEqual } from './exchange.js';
@@ -60,10 +61,13 @@ export function checkExchangeEquivalence(x: Exchange, d: ExchangeDeclare, vhost:
   if (x.durable !== d.durable) throw fieldMismatch('exchange', x.name, vhost, 'durable', d.durable, x.durable);
   if (x.autoDelete !== d.autoDelete) throw fieldMismatch('exchange', x.name, vhost, 'auto_delete', d.autoDelete, x.autoDelete);
   if (x.internal !== d.internal) throw fieldMismatch('exchange', x.name, vhost, 'internal', d.internal, x.internal);
-  const have = x.arguments['alternate-exchange'];
-  const want = d.arguments['alternate-exchange'];
-  if ((have !== undefined || want !== undefined) && !(have !== undefined && want !== undefined && valuesEqual(have, want))) {
-    throw mismatch('exchange', x.name, vhost, 'alternate-exchange', d.arguments, x.arguments);
+  // x-delayed-type is Warren's addition: the plugin lets a redeclare change the kind silently.
+  for (const key of x.type === DELAYED_TYPE ? ['alternate-exchange', 'x-delayed-type'] : ['alternate-exchange']) {
+    const have = x.arguments[key];
+    const want = d.arguments[key];
+    if ((have !== undefined || want !== undefined) && !(have !== undefined && want !== undefined && valuesEqual(have, want))) {
+      throw mismatch('exchange', x.name, vhost, key, d.arguments, x.arguments);
+    }
   }
 }
 

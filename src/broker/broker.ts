@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { notAllowed } from './errors.js';
 import { type Access, UserStore } from './users.js';
-import { VHost, type DefinitionListener, type QueueMessagesFactory } from './vhost.js';
+import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
 
 /** Told about changes to vhosts, users and permissions (the store persists them). */
 export interface AccessListener {
@@ -17,6 +17,7 @@ export class Broker extends EventEmitter {
   accessListener: AccessListener | null = null;
   definitionListener: DefinitionListener | null = null;
   messagesFactory: QueueMessagesFactory | null = null;
+  delayStoreFactory: DelayStoreFactory | null = null;
   /** Active resource alarms ('memory', 'disk'); publishing is blocked while any is set. */
   readonly alarms = new Set<string>();
 
@@ -37,6 +38,7 @@ export class Broker extends EventEmitter {
     v = new VHost(name);
     v.listener = this.definitionListener;
     v.messagesFactory = this.messagesFactory;
+    v.delayStoreFactory = this.delayStoreFactory;
     v.reportError = (err, what) => this.emit('internal-error', err, what);
     this.vhosts.set(name, v);
     this.accessListener?.vhostsChanged();

@@ -1,6 +1,7 @@
 // Exchanges and bindings. Each exchange kind keeps its bindings in the shape that makes routing
 // cheap: a map by key (direct), a list (fanout), a trie (topic), parsed patterns (headers).
 import type { FieldTable, FieldValue } from '../amqp/field-table.js';
+import type { DelaySchedule } from './delayed.js';
 import type { Message } from './message.js';
 import type { Queue } from './queue.js';
 import { TopicTrie } from './topic-trie.js';
@@ -28,6 +29,7 @@ export const EXCHANGE_TYPES = ['direct', 'fanout', 'topic', 'headers'] as const;
 
 /** 503 for a type Warren does not know, RabbitMQ's very first check on exchange.declare. */
 export function checkExchangeType(type: string): void {
+  if (type === 'x-delayed-message') return; // see delayed.ts
   if (!(EXCHANGE_TYPES as readonly string[]).includes(type)) throw commandInvalid(`unknown exchange type '${type}'`);
 }
 
@@ -50,12 +52,19 @@ export abstract class Exchange {
   deleted = false;
   publishInCount = 0;
   publishOutCount = 0;
+  /** Pending messages of a delayed exchange (x-delayed-message); null for other kinds. */
+  delays: DelaySchedule | null = null;
 
   constructor(readonly name: string, readonly type: string, readonly vhost: string, opts: ExchangeOptions) {
     this.durable = opts.durable;
     this.autoDelete = opts.autoDelete;
     this.internal = opts.internal;
     this.arguments = opts.arguments;
+  }
+
+  /** The kind whose routing rules apply (a delayed exchange routes as its x-delayed-type). */
+  get routingType(): string {
+    return this.type;
   }
 
   get alternate(): string | null {

@@ -112,7 +112,7 @@ export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logg
     vhost.declareExchange({
       name: x.name as string, type: x.type as string, durable: true, autoDelete: x.autoDelete as boolean,
       internal: x.internal as boolean, arguments: (x.arguments ?? {}) as FieldTable,
-    }, false);
+    }, false, false);
   }
   for (const q of store.all('queue')) {
     const vhost = broker.vhost(q.vhost as string);

@@ -8,6 +8,9 @@ import { checkExchangeEquivalence, checkQueueEquivalence, validateHeadersBinding
 import { buildMessage, type Message } from './message.js';
 import { type DeadLetterReason, Queue, type QueueOptions } from './queue.js';
 import { deadLetteredCopy, isDeadLetterCycle } from './dead-letter.js';
+import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf } from './delayed.js';
+import { ccKeys, mayHaveCc } from './sender-selected.js';
+import type { DelayBuckets } from '../store/delay-buckets.js';
 import type { QueueMessages } from './queue-messages.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
@@ -25,6 +28,12 @@ export interface DefinitionListener {
  * when the queue is being restored at boot and its stored messages must be kept.
  */
 export type QueueMessagesFactory = (queue: Queue, fresh: boolean) => QueueMessages;
+
+/**
+ * Makes the on-disk store of a delayed exchange's pending messages; `fresh` is false when the
+ * exchange is being restored at boot and its stored messages must be kept.
+ */
+export type DelayStoreFactory = (x: Exchange, fresh: boolean) => DelayBuckets;
 
 export interface ExchangeDeclare {
   name: string;
@@ -62,6 +71,16 @@ export class VHost implements RouteSink {
 
   listener: DefinitionListener | null = null;
   messagesFactory: QueueMessagesFactory | null = null;
+  delayStoreFactory: DelayStoreFactory | null = null;
+  /**
+   * Set by route(): delayed exchanges the message reached with a positive x-delay (it is not
+   * routed on from them now), and whether any of them could route it now (for `mandatory`).
+   */
+  readonly delayedHits: Exchange[] = [];
+  delayedRoutable = false;
+  private delayMs = -1;
+  private probeCount = 0;
+  private readonly probe: RouteSink = { add: () => { this.probeCount++; } };
 
   constructor(readonly name: string) {
     const opts = { durable: true, autoDelete: false, internal: false, arguments: {} };
@@ -77,7 +96,8 @@ export class VHost implements RouteSink {
     return x;
   }
 
-  declareExchange(d: ExchangeDeclare, passive: boolean): Exchange {
+  /** `fresh`: false when restoring at boot (a delayed exchange keeps its stored messages). */
+  declareExchange(d: ExchangeDeclare, passive: boolean, fresh = true): Exchange {
     if (passive) return this.exchange(d.name);
     checkExchangeType(d.type);
     const existing = this.exchanges.get(d.name);
@@ -88,7 +108,7 @@ export class VHost implements RouteSink {
     if (d.name.startsWith('amq.')) {
       throw accessRefused(`exchange name '${d.name}' contains reserved prefix 'amq.*'`);
     }
-    const x = createExchange(d.name, d.type, this.name, d);
+    const x = d.type === DELAYED_TYPE ? this.createDelayed(d, fresh) : createExchange(d.name, d.type, this.name, d);
     this.exchanges.set(d.name, x);
     if (x.durable) this.listener?.exchangeDeclared(x);
     return x;
@@ -107,6 +127,43 @@ export class VHost implements RouteSink {
     this.removeExchange(x);
   }
 
+  private createDelayed(d: ExchangeDeclare, fresh: boolean): Exchange {
+    const x = new DelayedExchange(d.name, this.name, d);
+    if (this.delayStoreFactory === null) throw new Error('delayed exchanges need a message store');
+    x.delays = new DelaySchedule(x, this.delayStoreFactory(x, fresh), (ex, msg) => this.routeDue(ex, msg));
+    return x;
+  }
+
+  /** Routes a delayed message that fell due; returns the store epoch to sync, or -1 when nothing took it. */
+  private routeDue(x: Exchange, msg: Message): number {
+    if (x.deleted) return -1;
+    const extra = mayHaveCc(msg) ? ccKeys(msg) : null;
+    const queues = this.route(x, msg, msg.routingKey, extra).slice();
+    let epoch = this.delayedHits.length !== 0 ? this.scheduleDelayed(msg) : 0;
+    if (queues.length === 0 && this.delayedHits.length === 0) return -1;
+    for (const q of queues) {
+      q.publish(msg);
+      const e = q.messages.lastPushSyncEpoch();
+      if (e > epoch) epoch = e;
+    }
+    return epoch;
+  }
+
+  /** Hands the message of the last route() to the delayed exchanges it reached; returns the epoch a confirm waits for. */
+  scheduleDelayed(msg: Message): number {
+    let epoch = 0;
+    for (const x of this.delayedHits) {
+      const e = x.delays!.add(msg, this.delayMs);
+      if (e > epoch) epoch = e;
+    }
+    return epoch;
+  }
+
+  /** Clean shutdown: delayed exchanges keep their messages on disk. */
+  closeDelayed(): void {
+    for (const x of this.exchanges.values()) x.delays?.close();
+  }
+
   private removeExchange(x: Exchange): void {
     for (const b of [...x.bindings.values()]) this.dropBinding(b, false);
     // Exchanges bound to this one may lose their last binding and auto-delete.
@@ -114,6 +171,7 @@ export class VHost implements RouteSink {
     this.bindingsTo.delete(x);
     this.exchanges.delete(x.name);
     x.deleted = true;
+    x.delays?.destroy();
     if (x.durable) this.listener?.exchangeDeleted(x);
   }
 
@@ -219,6 +277,7 @@ export class VHost implements RouteSink {
     }
     try {
       const targets = this.route(x, copy, rk, null).slice();
+      if (this.delayedHits.length !== 0) this.scheduleDelayed(copy);
       for (const q of targets) if (!isDeadLetterCycle(copy, q)) q.publish(copy);
     } catch (err) {
       this.reportError(err, `routing a message dead-lettered from ${describe('queue', queue.name, this.name)}`);
@@ -232,7 +291,7 @@ export class VHost implements RouteSink {
 
   bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): Binding {
     if (source.name === '') throw accessRefused(`operation not permitted on the default exchange`);
-    if (source.type === 'headers') validateHeadersBinding(args);
+    if (source.routingType === 'headers') validateHeadersBinding(args);
     const id = bindingId(destination, routingKey, args);
     const existing = source.bindings.get(id);
     if (existing) return existing;
@@ -300,6 +359,9 @@ export class VHost implements RouteSink {
     if (out.length !== 0) out.length = 0;
     const work = this.routeWork;
     if (work.length !== 0) work.length = 0;
+    if (this.delayedHits.length !== 0) this.delayedHits.length = 0;
+    this.delayedRoutable = false;
+    this.delayMs = -1;
     if (x.name === '') {
       this.routeDefault(routingKey, extraKeys);
       return out;
@@ -310,6 +372,7 @@ export class VHost implements RouteSink {
       if (ex.visitMark === mark) continue;
       ex.visitMark = mark;
       ex.publishInCount++;
+      if (ex.delays !== null && this.holdDelayed(ex, msg, routingKey, extraKeys)) continue;
       const before = this.matched;
       ex.route(msg, routingKey, this);
       if (extraKeys !== null) for (const k of extraKeys) ex.route(msg, k, this);
@@ -322,6 +385,25 @@ export class VHost implements RouteSink {
       }
     }
     return out;
+  }
+
+  /**
+   * A delayed exchange with a message asking for a delay: it goes no further now. Counts as
+   * routed (no alternate exchange upstream); whether it could be routed now decides `mandatory`.
+   */
+  private holdDelayed(ex: Exchange, msg: Message, routingKey: string, extraKeys: string[] | null): boolean {
+    if (this.delayMs < 0) this.delayMs = delayOf(msg);
+    if (this.delayMs <= 0) return false;
+    this.delayedHits.push(ex);
+    this.matched++;
+    if (!this.delayedRoutable) {
+      this.probeCount = 0;
+      ex.route(msg, routingKey, this.probe);
+      if (extraKeys !== null) for (const k of extraKeys) ex.route(msg, k, this.probe);
+      const ae = ex.alternate;
+      this.delayedRoutable = this.probeCount !== 0 || (ae !== null && this.exchanges.has(ae));
+    }
+    return true;
   }
 
   private routeDefault(routingKey: string, extraKeys: string[] | null): void {

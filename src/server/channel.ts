@@ -212,9 +212,15 @@ export class Channel implements DeliverySink {
     }
     const extra = mayHaveCc(published) ? ccKeys(published) : null;
     const msg = extra === null ? published : withoutBcc(published);
-    const queues = this.vhost.route(x, msg, rk, extra);
+    const vhost = this.vhost;
+    const queues = vhost.route(x, msg, rk, extra);
+    // A delayed exchange holds the message, unless `mandatory` and nothing could route it now.
+    let held = -1;
+    if (vhost.delayedHits.length !== 0 && (!mandatory || vhost.delayedRoutable || queues.length !== 0)) {
+      held = vhost.scheduleDelayed(msg);
+    }
     // Copy: enqueueing may route again (dead-lettering) and reuse the router's array.
-    this.enqueue(msg, queues.length > 1 ? queues.slice() : queues, mandatory, tag);
+    this.enqueue(msg, queues.length > 1 ? queues.slice() : queues, mandatory, tag, held);
   }
 
   /**
@@ -231,8 +237,13 @@ export class Channel implements DeliverySink {
     }
     const extra = mayHaveCc(published) ? ccKeys(published) : null;
     const msg = extra === null ? published : withoutBcc(published);
-    const queues = this.vhost.route(x, msg, rk, extra).map((q) => q.name);
-    this.tx!.publishes.push({ exchange: x, msg, mandatory, queues });
+    const routed = this.vhost.route(x, msg, rk, extra);
+    // A delayed exchange takes the message at commit.
+    if (this.vhost.delayedHits.length !== 0) {
+      this.tx!.publishes.push({ exchange: x, msg: published, mandatory, queues: null });
+      return;
+    }
+    this.tx!.publishes.push({ exchange: x, msg, mandatory, queues: routed.map((q) => q.name) });
   }
 
   private commitPublish(p: TxPublish): void {
@@ -248,15 +259,19 @@ export class Channel implements DeliverySink {
     this.enqueue(p.msg, live, p.mandatory, 0);
   }
 
-  private enqueue(msg: Message, queues: readonly Queue[], mandatory: boolean, tag: number): void {
+  /** `held`: a delayed exchange kept the message (the store epoch its confirm waits for, or 0); -1 if none did. */
+  private enqueue(msg: Message, queues: readonly Queue[], mandatory: boolean, tag: number, held = -1): void {
     const confirms = this.confirms;
     const n = queues.length;
+    let epoch = held > 0 ? held : NOW;
     if (n === 0) {
-      if (mandatory) this.sendReturn(312, 'NO_ROUTE', msg);
-      if (confirms !== null && confirms.record(tag, NOW)) this.confirmsDue();
+      if (mandatory && held < 0) this.sendReturn(312, 'NO_ROUTE', msg);
+      if (confirms !== null) {
+        if (confirms.record(tag, epoch)) this.confirmsDue();
+        else if (epoch > NOW) this.conn.ctx.syncWaiters.add(this);
+      }
       return;
     }
-    let epoch = NOW;
     for (let i = 0; i < n; i++) {
       const q = queues[i];
       const r = q.publish(msg);

@@ -19,6 +19,7 @@ export class MessageStore implements LogOwner {
   private flushQueued = false;
   private readonly durableDir: string;
   private readonly transientDir: string;
+  private readonly delayedRoot: string;
   private nextTransient = 1;
   /** Other files to fsync in each round (the definitions journal). */
   readonly alsoSync: { sync(done: (err: NodeJS.ErrnoException | null) => void): boolean }[] = [];
@@ -27,6 +28,7 @@ export class MessageStore implements LogOwner {
   constructor(dataDir: string, readonly log: Logger) {
     this.durableDir = join(dataDir, 'queues');
     this.transientDir = join(dataDir, 'transient');
+    this.delayedRoot = join(dataDir, 'delayed');
     mkdirSync(this.durableDir, { recursive: true });
     // Paged-out transient messages do not survive a restart.
     rmSync(this.transientDir, { recursive: true, force: true });
@@ -44,6 +46,18 @@ export class MessageStore implements LogOwner {
     const dir = this.queueDir(vhost, name);
     if (fresh) rmSync(dir, { recursive: true, force: true });
     return new SegmentLog(dir, this, true);
+  }
+
+  /**
+   * The directory of a delayed exchange's pending messages: stable across restarts for a durable
+   * exchange (cleared when `fresh`), under the transient area (wiped at boot) otherwise.
+   */
+  delayedDir(x: { vhost: string; name: string; durable: boolean }, fresh: boolean): string {
+    if (!x.durable) return join(this.transientDir, `delayed-${this.nextTransient++}`);
+    const h = createHash('sha256').update(x.vhost).update('\0').update(x.name).digest('hex').slice(0, 32);
+    const dir = join(this.delayedRoot, h);
+    if (fresh) rmSync(dir, { recursive: true, force: true });
+    return dir;
   }
 
   openTransient(): SegmentLog {

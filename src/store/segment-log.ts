@@ -301,6 +301,30 @@ export class SegmentLog {
     }
   }
 
+  /**
+   * Visits the live records behind the paging cursor without moving it: a read-only look at what
+   * waits on disk (records settled in this run are the caller's to filter). Stops when `visit`
+   * returns false.
+   */
+  peekPaged(visit: (m: StoredMessage) => boolean): void {
+    if (this.cursorSeg === null) return;
+    this.flushWrites();
+    const sc = new Scanner();
+    let seg: Segment | null = this.cursorSeg;
+    let off = this.cursorOff;
+    while (seg !== null) {
+      const rec = off < seg.size ? readRecord(sc, seg, off, false) : null;
+      if (rec === null) {
+        seg = this.nextSegmentAfter(seg);
+        off = 0;
+        continue;
+      }
+      off += rec.size;
+      if (seg.recovered && (!(rec.flags & FLAG_PERSISTENT) || (seg.acked?.has(rec.seq) ?? false))) continue;
+      if (!visit(decodePayload(sc.buf.subarray(rec.at, rec.at + rec.len), seg.no))) return;
+    }
+  }
+
   private setCursor(seg: Segment | null, off: number): void {
     const old = this.cursorSeg;
     this.cursorSeg = seg;

@@ -1,0 +1,310 @@
+// The delayed-message exchange (RabbitMQ's x-delayed-message plugin, done on Warren's own store).
+// A message published with a positive `x-delay` header (ms) is kept on disk and routed by the
+// exchange's underlying kind (`x-delayed-type`) when it falls due, with the bindings in force
+// then; its x-delay header is negated on the way out so that it is not delayed twice. Due order
+// is kept across the whole exchange (ties in publish order). Only messages due within about a
+// second are held in memory (see store/delay-buckets.ts).
+import { Writer } from '../amqp/codec.js';
+import { decodeTableAt, encodeEntry, type FieldTable, type FieldValue, tableEntries, Typed } from '../amqp/field-table.js';
+import { rewriteProperties } from '../amqp/properties.js';
+import type { DelayBuckets, DelayedRecord } from '../store/delay-buckets.js';
+import { commandInvalid, preconditionFailed } from './errors.js';
+import { createExchange, Exchange, type Binding, type ExchangeOptions, type RouteSink, valuesEqual } from './exchange.js';
+import { buildMessage, type Message, messageFromStored } from './message.js';
+import { MinHeap } from './min-heap.js';
+
+export const DELAYED_TYPE = 'x-delayed-message';
+const KINDS = ['direct', 'fanout', 'topic', 'headers'];
+/** Due times are kept as ms since the epoch in 53 bits: ~285,000 years, never wrapping. */
+const MAX_DUE = Number.MAX_SAFE_INTEGER;
+/** At most this many pending messages are held in memory (a backlog after downtime loads as it drains). */
+const MAX_LOADED = 200_000;
+/** Messages routed per timer turn before yielding to other work. */
+const ROUTE_BATCH = 2000;
+
+/** The plugin's checks of x-delayed-type, in its order and with its codes. */
+export function delayedKind(args: FieldTable): string {
+  const t = args['x-delayed-type'];
+  if (t === DELAYED_TYPE) throw preconditionFailed(`Invalid argument, '${DELAYED_TYPE}' can't be used for 'x-delayed-type'`);
+  if (typeof t !== 'string') throw preconditionFailed(`Invalid argument, 'x-delayed-type' must be an existing exchange type`);
+  if (!KINDS.includes(t)) throw commandInvalid(`unknown exchange type '${t}'`);
+  return t;
+}
+
+/**
+ * The delay a message asks for, in ms: its x-delay header as an integer of any width, a float
+ * (truncated) or a numeric string. 0 (route now) when missing, not a number, zero or negative.
+ */
+export function delayOf(msg: Message): number {
+  if (msg.headersStart < 0) return 0;
+  const v = msg.headers()?.['x-delay'];
+  let n: number;
+  if (typeof v === 'number') n = Math.trunc(v);
+  else if (typeof v === 'bigint') n = v > 0n ? Number(v) : 0;
+  else if (typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v)) n = Number(v.trim());
+  else return 0;
+  return n > 0 ? n : 0;
+}
+
+/**
+ * The message as it leaves the delayed exchange: x-delay replaced by the negated delay, a
+ * signed 32-bit int when it fits (as RabbitMQ 3.x sent it; pika and py-amqp misread the 64-bit
+ * form), else a signed 64-bit long. Every other byte is kept.
+ */
+export function withNegatedDelay(msg: Message, delay: number): Message {
+  const data = msg.data;
+  const w = new Writer(msg.headersEnd - msg.headersStart + 32);
+  w.u32(0);
+  for (const e of tableEntries(data, msg.headersStart, msg.headersEnd)) {
+    if (e.key === 'x-delay') continue;
+    w.bytes(data, e.at, e.end);
+  }
+  w.shortstr('x-delay');
+  encodeEntry(w, undefined, new Typed(delay <= 0x8000_0000 ? 'I' : 'l', -delay));
+  w.buf.writeUInt32BE(w.pos - 4, 0);
+  const props = rewriteProperties(data, msg.routeEnd, msg.propsEnd, { headers: w.buf.subarray(0, w.pos) });
+  return buildMessage(msg.exchange, msg.routingKey, props, msg.body);
+}
+
+/** An exchange of type x-delayed-message: bindings and routing are those of its underlying kind. */
+export class DelayedExchange extends Exchange {
+  readonly inner: Exchange;
+
+  constructor(name: string, vhost: string, opts: ExchangeOptions) {
+    super(name, DELAYED_TYPE, vhost, opts);
+    this.inner = createExchange(name, delayedKind(opts.arguments), vhost, opts);
+  }
+
+  override get routingType(): string {
+    return this.inner.type;
+  }
+
+  protected indexBinding(b: Binding): void {
+    this.inner.addBinding(b);
+  }
+
+  protected unindexBinding(b: Binding): void {
+    this.inner.removeBinding(b);
+  }
+
+  route(msg: Message, routingKey: string, sink: RouteSink): void {
+    this.inner.route(msg, routingKey, sink);
+  }
+}
+
+/** Routes a message that fell due; returns the store epoch its enqueueing must sync, or -1 if unroutable. */
+export type DueRouter = (x: Exchange, msg: Message) => number;
+
+/** One pending delayed message, as listed. */
+export interface PendingDelayed {
+  /** Publish order within the exchange; identifies the message for cancel. */
+  id: number;
+  /** When it falls due, ms since the epoch. */
+  due: number;
+  routingKey: string;
+  headers: FieldTable | null;
+  size: number;
+  persistent: boolean;
+  /** The first bytes of the body. */
+  preview: Buffer;
+}
+
+/** What to cancel: one message by id, those with a routing key or a header value, or all. */
+export interface CancelFilter {
+  id?: number;
+  routingKey?: string;
+  header?: { name: string; value: FieldValue };
+}
+
+const PREVIEW = 64;
+const earlier = (a: DelayedRecord, b: DelayedRecord) => a.due < b.due || (a.due === b.due && a.seq < b.seq);
+
+/** The pending messages of one delayed exchange: what is due soon in memory, the rest on disk. */
+export class DelaySchedule {
+  private readonly heap = new MinHeap<DelayedRecord>(earlier);
+  /** Routed persistent messages whose bucket record is settled once their queues have synced. */
+  private settleLater: { rec: DelayedRecord; epoch: number }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private nextSeq: number;
+  private closed = false;
+  /** Messages routed when due, and those dropped because nothing was bound then. */
+  routedCount = 0;
+  droppedCount = 0;
+
+  constructor(readonly exchange: Exchange, private readonly buckets: DelayBuckets, private readonly router: DueRouter) {
+    const recovered = buckets.recover();
+    // Sequence numbers order ties; new ones must follow every stored one.
+    this.nextSeq = Math.max(recovered, Date.now() * 1000);
+    this.arm(Date.now());
+  }
+
+  /** Pending messages (routed ones awaiting their sync not counted). */
+  get count(): number {
+    return this.buckets.count - this.settleLater.length;
+  }
+
+  /** Body bytes of the pending messages. */
+  get bytes(): number {
+    let b = this.buckets.bytes;
+    for (const s of this.settleLater) b -= s.rec.data.length - s.rec.propsEnd;
+    return b;
+  }
+
+  /** When the next message falls due (ms since the epoch), or null when none is pending. */
+  get nextDue(): number | null {
+    const top = this.heap.peek();
+    const onDisk = this.buckets.earliestDue();
+    const at = Math.min(top === undefined ? Infinity : top.due, onDisk);
+    return at === Infinity ? null : at;
+  }
+
+  get diskSize(): number {
+    return this.buckets.diskSize();
+  }
+
+  /** Keeps `msg` until `delay` ms from now. Returns the store epoch a publisher confirm must wait for (0: none). */
+  add(msg: Message, delay: number): number {
+    const now = Date.now();
+    const due = Math.min(now + delay, MAX_DUE);
+    const rec = this.buckets.add(due, ++this.nextSeq, msg.persistent, msg.data, msg.propsEnd, now);
+    if (rec !== null) this.heap.push(rec);
+    if (due < this.timerAt) this.arm(now);
+    return msg.persistent && this.exchange.durable ? this.buckets.pendingEpoch : 0;
+  }
+
+  private arm(now: number): void {
+    if (this.closed) return;
+    let at = Math.min(this.heap.peek()?.due ?? Infinity, this.buckets.nextRipeAt());
+    if (this.settleLater.length !== 0) at = Math.min(at, now + 10);
+    if (at === Infinity) return;
+    if (this.timer !== null) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = setTimeout(this.fire, Math.max(0, at - now));
+  }
+
+  private readonly fire = (): void => {
+    this.timer = null;
+    this.timerAt = Infinity;
+    if (this.closed) return;
+    const now = Date.now();
+    const backlog = this.buckets.ripen(now, MAX_LOADED - this.heap.size, (r) => this.heap.push(r));
+    let routed = 0;
+    for (let top = this.heap.peek(); top !== undefined && top.due <= now && routed < ROUTE_BATCH; top = this.heap.peek()) {
+      this.heap.pop();
+      this.routeDue(top);
+      routed++;
+    }
+    this.settleSynced();
+    // More due now (a batch cut short, or a backlog still on disk): carry on after other work.
+    if (routed === ROUTE_BATCH || (backlog && this.heap.size < MAX_LOADED)) {
+      this.timerAt = now;
+      this.timer = setTimeout(this.fire, 0);
+      return;
+    }
+    this.arm(now);
+  };
+
+  private routeDue(rec: DelayedRecord): void {
+    const stored = messageFromStored(rec.data, rec.propsEnd);
+    const delay = delayOf(stored);
+    const msg = delay > 0 ? withNegatedDelay(stored, delay) : stored;
+    const epoch = this.router(this.exchange, msg);
+    if (epoch < 0) this.droppedCount++;
+    else this.routedCount++;
+    if (rec.persistent && epoch > this.buckets.syncedEpoch) this.settleLater.push({ rec, epoch });
+    else this.buckets.settle(rec);
+  }
+
+  /** Settles routed records whose queues have synced (so that a crash cannot lose them). */
+  private settleSynced(): void {
+    if (this.settleLater.length === 0) return;
+    const synced = this.buckets.syncedEpoch;
+    const keep: { rec: DelayedRecord; epoch: number }[] = [];
+    for (const s of this.settleLater) {
+      if (s.epoch <= synced) this.buckets.settle(s.rec);
+      else keep.push(s);
+    }
+    this.settleLater = keep;
+  }
+
+  /** Pending messages in due order (ties in publish order), `offset` skipped, at most `limit`. */
+  list(offset: number, limit: number): PendingDelayed[] {
+    const want = offset + limit;
+    let picked: DelayedRecord[] = [...this.heap.values()];
+    const trim = () => {
+      picked.sort((a, b) => a.due - b.due || a.seq - b.seq);
+      if (picked.length > want) picked.length = want;
+    };
+    trim();
+    let bucket: unknown = null;
+    this.buckets.scanUnopened((r) => {
+      if (r.bucket !== bucket) {
+        // Buckets come in start order: once `want` are picked before this one starts, stop.
+        bucket = r.bucket;
+        trim();
+        if (picked.length >= want && picked[want - 1].due < r.bucket.start) return false;
+      }
+      picked.push(r);
+      if (picked.length > 2 * want + 1024) trim();
+      return true;
+    });
+    trim();
+    picked = picked.slice(offset);
+    return picked.map((r) => {
+      const m = messageFromStored(r.data, r.propsEnd);
+      return {
+        id: r.seq, due: r.due, routingKey: m.routingKey, headers: m.headersStart < 0 ? null : decodeTableAt(m.data, m.headersStart, m.headersEnd),
+        size: m.bodySize, persistent: m.persistent, preview: Buffer.from(m.body.subarray(0, PREVIEW)),
+      };
+    });
+  }
+
+  /** Cancels the pending messages `filter` picks (durably); returns how many. */
+  cancel(filter: CancelFilter): number {
+    const match = (r: DelayedRecord): boolean => {
+      if (filter.id !== undefined && r.seq !== filter.id) return false;
+      if (filter.routingKey === undefined && filter.header === undefined) return true;
+      const m = messageFromStored(r.data, r.propsEnd);
+      if (filter.routingKey !== undefined && m.routingKey !== filter.routingKey) return false;
+      if (filter.header !== undefined) {
+        const h = m.headers();
+        if (h === null || !(filter.header.name in h) || !valuesEqual(h[filter.header.name], filter.header.value)) return false;
+      }
+      return true;
+    };
+    const inMemory = this.heap.removeWhere(match);
+    for (const r of inMemory) this.buckets.settle(r);
+    const onDisk: DelayedRecord[] = [];
+    this.buckets.scanUnopened((r) => {
+      if (match(r)) onDisk.push(r);
+      return filter.id === undefined || onDisk.length === 0;
+    });
+    for (const r of onDisk) this.buckets.cancelUnopened(r);
+    return inMemory.length + onDisk.length;
+  }
+
+  /** The exchange was deleted: pending messages and their files go. */
+  destroy(): void {
+    this.stop();
+    this.buckets.destroy();
+  }
+
+  /** Clean shutdown, after the queues have synced and closed: files flushed and kept. */
+  close(): void {
+    this.stop();
+    for (const s of this.settleLater) this.buckets.settle(s.rec);
+    this.settleLater = [];
+    this.buckets.close();
+  }
+
+  private stop(): void {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.heap.clear();
+  }
+}

@@ -1,0 +1,295 @@
+// Pending delayed messages of one exchange, on disk, bucketed by due time as a hierarchical
+// timing wheel: a message due within 64 slots of a level goes to that level's slot (level 0 has
+// 256 ms slots, each level up 64 times wider), so a week-long delay and a one-second delay both
+// land in a handful of buckets. Each bucket is a segment log. A level-0 bucket is read into
+// memory shortly before its time; a higher bucket is split into the level below shortly before
+// its start. So memory holds only what is due within about a second, start-up reads bucket
+// indexes rather than messages, and each message is rewritten at most once per level it descends.
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { FLAG_PERSISTENT, SegmentLog, type StoredMessage } from './segment-log.js';
+import type { MessageStore } from './message-store.js';
+
+/** Width of a level-0 slot, in ms. */
+const SLOT0 = 256;
+const SLOTS = 64;
+const LEVELS = 7;
+const WIDTH: number[] = Array.from({ length: LEVELS }, (_, l) => SLOT0 * SLOTS ** l);
+/** Level-0 buckets are loaded this long before their start. */
+const LOAD_AHEAD = 2 * SLOT0;
+/** A bucket of level L > 0 is split this long before its start (a few slots of the level below). */
+const splitAhead = (level: number) => 4 * WIDTH[level - 1];
+/** Records read per step while loading or splitting, to bound what one step holds. */
+const READ_BATCH = 4096;
+
+/** A pending message as the scheduler holds it once its bucket is loaded. */
+export interface DelayedRecord {
+  due: number;
+  /** Publish order, for ties. */
+  seq: number;
+  persistent: boolean;
+  data: Buffer;
+  propsEnd: number;
+  bucket: Bucket;
+  segment: number;
+}
+
+export class Bucket {
+  /** Live records (added, not yet settled). */
+  live = 0;
+  bytes = 0;
+  /** Level 0: its records are in the scheduler's memory. Higher: being split or split. */
+  opened = false;
+  /** The earliest due time among its records (its start for one recovered from disk). */
+  minDue = Infinity;
+  /** Records cancelled while the bucket was unopened (still on disk until it is read). */
+  cancelled: Set<number> | null = null;
+  constructor(readonly level: number, readonly id: number, readonly log: SegmentLog) {}
+
+  get start(): number {
+    return this.id * WIDTH[this.level];
+  }
+
+  /** When this bucket needs attention: loading (level 0) or splitting. */
+  get ripeAt(): number {
+    return this.level === 0 ? this.start - LOAD_AHEAD : this.start - splitAhead(this.level);
+  }
+}
+
+export interface DelayBucketsOptions {
+  store: MessageStore;
+  dir: string;
+  /** Keep persistent records across restarts (a durable exchange). */
+  durable: boolean;
+}
+
+export class DelayBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+  /** Pending messages and their body bytes (kept incrementally). */
+  count = 0;
+  bytes = 0;
+  private destroyed = false;
+
+  constructor(private readonly opts: DelayBucketsOptions) {
+    mkdirSync(opts.dir, { recursive: true });
+  }
+
+  /**
+   * Reads back the buckets of a previous run (durable exchanges): their indexes, not their
+   * messages. Returns the highest publish sequence seen.
+   */
+  recover(): number {
+    let maxSeq = 0;
+    if (!existsSync(this.opts.dir)) return maxSeq;
+    for (const name of readdirSync(this.opts.dir)) {
+      const m = /^(\d+)-(\d+)$/.exec(name);
+      if (m === null) continue;
+      const log = new SegmentLog(join(this.opts.dir, name), this.opts.store, true);
+      const r = log.recover(0, 0, false);
+      if (r.paged === 0) {
+        log.destroy();
+        continue;
+      }
+      const b = new Bucket(Number(m[1]), Number(m[2]), log);
+      b.live = r.paged;
+      b.bytes = r.pagedBytes;
+      b.minDue = b.start;
+      this.buckets.set(name, b);
+      this.count += r.paged;
+      this.bytes += r.pagedBytes;
+      if (r.nextSeq - 1 > maxSeq) maxSeq = r.nextSeq - 1;
+    }
+    return maxSeq;
+  }
+
+  /**
+   * Stores a message due at `due` (ms since the epoch). Returns the record when its bucket is
+   * already in memory (the scheduler must hold it), else null.
+   */
+  add(due: number, seq: number, persistent: boolean, data: Buffer, propsEnd: number, now: number): DelayedRecord | null {
+    const distance = due - now;
+    let level = 0;
+    while (level < LEVELS - 1 && distance >= SLOTS * WIDTH[level]) level++;
+    const rec = this.append(level, due, seq, persistent, data, propsEnd);
+    this.count++;
+    this.bytes += data.length - propsEnd;
+    return rec;
+  }
+
+  /** The sync epoch a confirm of the record just added must wait for. */
+  get pendingEpoch(): number {
+    return this.opts.store.pendingEpoch;
+  }
+
+  private append(level: number, due: number, seq: number, persistent: boolean, data: Buffer, propsEnd: number): DelayedRecord | null {
+    const id = Math.floor(due / WIDTH[level]);
+    const b = this.bucket(level, id);
+    const segment = b.log.append(seq, persistent && this.opts.durable ? FLAG_PERSISTENT : 0, due, data, propsEnd);
+    b.live++;
+    b.bytes += data.length - propsEnd;
+    if (due < b.minDue) b.minDue = due;
+    if (!(level === 0 && b.opened)) return null;
+    return { due, seq, persistent, data, propsEnd, bucket: b, segment };
+  }
+
+  private bucket(level: number, id: number): Bucket {
+    const name = `${level}-${id}`;
+    let b = this.buckets.get(name);
+    if (b === undefined) {
+      const log = new SegmentLog(join(this.opts.dir, name), this.opts.store, true);
+      // Records are read back from disk when the bucket ripens, never kept in memory before.
+      log.startPaging();
+      b = new Bucket(level, id, log);
+      this.buckets.set(name, b);
+    }
+    return b;
+  }
+
+  /** Every sync epoch up to here is on disk. */
+  get syncedEpoch(): number {
+    return this.opts.store.syncedEpoch;
+  }
+
+  /** The earliest due time on disk (unopened buckets), or Infinity. */
+  earliestDue(): number {
+    let at = Infinity;
+    for (const b of this.buckets.values()) if (!b.opened && b.minDue < at) at = b.minDue;
+    return at;
+  }
+
+  /** When the next bucket ripens (ms since the epoch), or Infinity. */
+  nextRipeAt(): number {
+    let at = Infinity;
+    for (const b of this.buckets.values()) if (!b.opened && b.ripeAt < at) at = b.ripeAt;
+    return at;
+  }
+
+  /**
+   * Opens every bucket ripe at `now`: splits higher ones into the level below and hands the
+   * records of level-0 ones to `load`, earliest bucket first. Stops loading once `limit` records
+   * were handed out (a backlog after downtime is loaded as it drains). Returns whether ripe
+   * level-0 buckets were left for later.
+   */
+  ripen(now: number, limit: number, load: (r: DelayedRecord) => void): boolean {
+    // Split first, top level down: what a split drops into a lower level may itself be ripe.
+    for (let level = LEVELS - 1; level >= 1; level--) {
+      for (const b of this.ripeBuckets(level, now)) this.split(b);
+    }
+    let handed = 0;
+    for (const b of this.ripeBuckets(0, now)) {
+      if (handed >= limit) return true;
+      handed += this.load(b, load);
+    }
+    return false;
+  }
+
+  private record(b: Bucket, m: StoredMessage): DelayedRecord {
+    return { due: m.expiresAt, seq: m.seq, persistent: (m.flags & FLAG_PERSISTENT) !== 0 || !this.opts.durable,
+      data: m.data, propsEnd: m.propsEnd, bucket: b, segment: m.segment };
+  }
+
+  private ripeBuckets(level: number, now: number): Bucket[] {
+    const out: Bucket[] = [];
+    for (const b of this.buckets.values()) if (b.level === level && !b.opened && b.ripeAt <= now) out.push(b);
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  private load(b: Bucket, load: (r: DelayedRecord) => void): number {
+    b.opened = true;
+    let n = 0;
+    const batch: StoredMessage[] = [];
+    for (;;) {
+      batch.length = 0;
+      b.log.readPaged(READ_BATCH, Infinity, batch);
+      if (batch.length === 0) break;
+      for (const m of batch) {
+        if (b.cancelled?.has(m.seq)) continue;
+        load(this.record(b, m));
+        n++;
+      }
+    }
+    if (b.live === 0) this.drop(b);
+    return n;
+  }
+
+  /** Moves a bucket's records one level down, then deletes it. */
+  private split(b: Bucket): void {
+    b.opened = true;
+    const batch: StoredMessage[] = [];
+    for (;;) {
+      batch.length = 0;
+      b.log.readPaged(READ_BATCH, Infinity, batch);
+      if (batch.length === 0) break;
+      for (const m of batch) {
+        if (b.cancelled?.has(m.seq)) continue;
+        const persistent = (m.flags & FLAG_PERSISTENT) !== 0;
+        // Lands in an unopened bucket: level-0 buckets ripen after their parents split.
+        this.append(b.level - 1, m.expiresAt, m.seq, persistent || !this.opts.durable, m.data, m.propsEnd);
+        b.log.settle(m.segment, m.seq, persistent);
+      }
+    }
+    this.drop(b);
+  }
+
+  /** A record was routed or cancelled. */
+  settle(r: DelayedRecord): void {
+    const b = r.bucket;
+    b.log.settle(r.segment, r.seq, r.persistent && this.opts.durable);
+    b.live--;
+    b.bytes -= r.data.length - r.propsEnd;
+    this.count--;
+    this.bytes -= r.data.length - r.propsEnd;
+    if (b.live === 0 && b.opened) this.drop(b);
+  }
+
+  private drop(b: Bucket): void {
+    this.buckets.delete(`${b.level}-${b.id}`);
+    b.log.destroy();
+  }
+
+  /**
+   * Visits the pending records of unopened buckets, earliest bucket first (records within a
+   * bucket in publish order), without changing anything; `visit` returns false to stop.
+   * Opened buckets' records are in the scheduler's memory.
+   */
+  scanUnopened(visit: (r: DelayedRecord) => boolean): void {
+    const list = [...this.buckets.values()].filter((b) => !b.opened).sort((a, b) => a.start - b.start || b.level - a.level);
+    for (const b of list) {
+      let go = true;
+      b.log.peekPaged((m) => {
+        if (b.cancelled?.has(m.seq)) return true;
+        go = visit(this.record(b, m));
+        return go;
+      });
+      if (!go) return;
+    }
+  }
+
+  /** Cancels a record of an unopened bucket (found by scanUnopened). */
+  cancelUnopened(r: DelayedRecord): void {
+    (r.bucket.cancelled ??= new Set()).add(r.seq);
+    this.settle(r);
+  }
+
+  /** Bytes on disk. */
+  diskSize(): number {
+    let n = 0;
+    for (const b of this.buckets.values()) n += b.log.diskSize();
+    return n;
+  }
+
+  /** The exchange was deleted: every pending message and file goes. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const b of this.buckets.values()) b.log.destroy();
+    this.buckets.clear();
+    this.count = this.bytes = 0;
+    rmSync(this.opts.dir, { recursive: true, force: true });
+  }
+
+  /** Clean shutdown: everything flushed and synced, files kept. */
+  close(): void {
+    for (const b of this.buckets.values()) b.log.close();
+  }
+}

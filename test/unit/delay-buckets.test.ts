@@ -1,0 +1,137 @@
+// The on-disk timing wheel of delayed messages, driven on a simulated clock: every message is
+// handed to the scheduler once, before it is due and not long before, across every level of the
+// wheel (ms to years), across restarts, with cancels; memory holds only what is about to be due.
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { DelayBuckets, type DelayedRecord } from '../../src/store/delay-buckets.js';
+import { MessageStore } from '../../src/store/message-store.js';
+import { rng } from '../helpers/random.js';
+
+const silent = pino({ level: 'silent' });
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+const T0 = Date.UTC(2026, 11, 1);
+const DAY = 86_400_000;
+
+function open(dataDir: string, durable = true): { store: MessageStore; buckets: DelayBuckets } {
+  const store = new MessageStore(dataDir, silent);
+  const buckets = new DelayBuckets({ store, dir: join(dataDir, 'delayed', 'x'), durable });
+  return { store, buckets };
+}
+
+/** A message's bytes: empty exchange and routing key, no properties, the body. */
+function data(body: string): { data: Buffer; propsEnd: number } {
+  const b = Buffer.concat([Buffer.from([0, 0, 0, 0]), Buffer.from(body)]);
+  return { data: b, propsEnd: 4 };
+}
+
+/** Steps the clock to `until`, ripening at each step; returns the records loaded, with the time each was loaded. */
+function run(buckets: DelayBuckets, from: number, until: number, step: number, loaded: { rec: DelayedRecord; at: number }[]): void {
+  for (let now = from; now <= until; now += step) {
+    buckets.ripen(now, Infinity, (rec) => loaded.push({ rec, at: now }));
+  }
+}
+
+describe('delay buckets', () => {
+  test('messages due from 1 ms to 3 years out are each loaded once, ahead of time but less than a second early', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-delay-'));
+    dirs.push(dir);
+    const { store, buckets } = open(dir);
+    const random = rng(7);
+    const dues: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // Spread over every level: log-uniform delays from 1 ms to ~3 years.
+      const delay = Math.floor(Math.exp(random() * Math.log(3 * 365 * DAY)));
+      const due = T0 + delay;
+      dues.push(due);
+      const d = data(String(i));
+      assert.equal(buckets.add(due, i + 1, true, d.data, d.propsEnd, T0), null, 'nothing is in memory before it ripens');
+    }
+    store.flush();
+    assert.equal(buckets.count, 3000);
+    const loaded: { rec: DelayedRecord; at: number }[] = [];
+    // Coarse steps far out, fine steps near each due time would be ideal; 100 ms steps over the
+    // first minute and 10 s steps after still bound the earliness by the level-0 look-ahead.
+    run(buckets, T0, T0 + 60_000, 100, loaded);
+    run(buckets, T0 + 60_000, T0 + 3 * 365 * DAY + 20_000, 10_000, loaded);
+    assert.equal(loaded.length, 3000, 'every message loaded');
+    const seen = new Set(loaded.map((l) => l.rec.seq));
+    assert.equal(seen.size, 3000, 'no message loaded twice');
+    for (const { rec, at } of loaded) {
+      assert.ok(at <= rec.due || at - rec.due < 10_000, `seq ${rec.seq} loaded at ${at - T0}, due ${rec.due - T0}`);
+      assert.equal(rec.due, dues[rec.seq - 1]);
+      assert.equal(rec.data.subarray(rec.propsEnd).toString(), String(rec.seq - 1));
+    }
+    // In the fine-stepped first minute, loading is at most ~0.6 s early.
+    for (const { rec, at } of loaded) if (rec.due < T0 + 59_000) assert.ok(rec.due - at <= 768, `loaded ${rec.due - at} ms early`);
+    for (const { rec } of loaded) buckets.settle(rec);
+    assert.equal(buckets.count, 0);
+    assert.equal(buckets.diskSize(), 0);
+    buckets.close();
+  });
+
+  test('a restart keeps persistent records with their due times and drops transient ones; cancels persist', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-delay-'));
+    dirs.push(dir);
+    let { store, buckets } = open(dir);
+    for (let i = 0; i < 200; i++) {
+      const d = data(String(i));
+      buckets.add(T0 + 1000 + i * 500, i + 1, i % 4 !== 0, d.data, d.propsEnd, T0);
+    }
+    const toCancel: DelayedRecord[] = [];
+    buckets.scanUnopened((r) => {
+      if (r.seq % 10 === 1 || r.seq === 2) toCancel.push(r);
+      return true;
+    });
+    for (const r of toCancel) buckets.cancelUnopened(r);
+    store.flush();
+    buckets.close();
+    ({ store, buckets } = open(dir));
+    const maxSeq = buckets.recover();
+    assert.equal(maxSeq, 200);
+    const expected = Array.from({ length: 200 }, (_, i) => i + 1).filter((s) => (s - 1) % 4 !== 0 && s % 10 !== 1 && s !== 2);
+    assert.equal(buckets.count, expected.length);
+    const listed: number[] = [];
+    buckets.scanUnopened((r) => { listed.push(r.seq); return true; });
+    assert.deepEqual(listed.sort((a, b) => a - b), expected);
+    const loaded: { rec: DelayedRecord; at: number }[] = [];
+    run(buckets, T0, T0 + 200_000, 100, loaded);
+    assert.deepEqual(loaded.map((l) => l.rec.seq), expected, 'in due order, once each');
+    for (const { rec } of loaded) assert.equal(rec.due, T0 + 1000 + (rec.seq - 1) * 500);
+    buckets.close();
+  });
+
+  test('a non-durable exchange keeps nothing across a restart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-delay-'));
+    dirs.push(dir);
+    let { store, buckets } = open(dir, false);
+    const d = data('x');
+    buckets.add(T0 + 5000, 1, true, d.data, d.propsEnd, T0);
+    store.flush();
+    buckets.close();
+    ({ store, buckets } = open(dir, false));
+    assert.equal(buckets.recover(), 0);
+    assert.equal(buckets.count, 0);
+    void store;
+  });
+
+  test('destroy removes every file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-delay-'));
+    dirs.push(dir);
+    const { store, buckets } = open(dir);
+    for (let i = 0; i < 50; i++) {
+      const d = data(String(i));
+      buckets.add(T0 + i * DAY, i + 1, true, d.data, d.propsEnd, T0);
+    }
+    store.flush();
+    assert.ok(buckets.diskSize() > 0);
+    buckets.destroy();
+    assert.equal(buckets.count, 0);
+    assert.equal(buckets.diskSize(), 0);
+  });
+});
