@@ -47,7 +47,7 @@ const TYPES = Symbol('fieldTypes');
 type WithTypes = { [TYPES]?: Record<string | number, string> };
 
 const TYPE_NAMES: Record<string, string> = {
-  b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint', l: 'long',
+  b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint', l: 'long', L: 'long',
   f: 'float', d: 'double', D: 'decimal', S: 'longstr', t: 'bool', T: 'timestamp', F: 'table', A: 'array',
   V: 'void', x: 'binary',
 };
@@ -66,7 +66,7 @@ function fixedSize(type: number): number {
     case 0x74: case 0x62: case 0x42: return 1; // t b B
     case 0x73: case 0x75: return 2; // s u
     case 0x49: case 0x69: case 0x66: return 4; // I i f
-    case 0x6c: case 0x64: case 0x54: return 8; // l d T
+    case 0x6c: case 0x4c: case 0x64: case 0x54: return 8; // l L d T
     case 0x44: return 5; // D
     case 0x56: return 0; // V
     case 0x53: case 0x78: case 0x46: case 0x41: return -1; // S x F A
@@ -204,7 +204,7 @@ function decodeValue(buf: Buffer, pos: number, end: number, holder: any, key: st
     case 0x75: need(2); holder[key] = buf.readUInt16BE(pos); return pos + 2; // u
     case 0x49: need(4); holder[key] = buf.readInt32BE(pos); return pos + 4; // I
     case 0x69: need(4); holder[key] = buf.readUInt32BE(pos); return pos + 4; // i
-    case 0x6c: { // l
+    case 0x6c: case 0x4c: { // l, and L which RabbitMQ reads as the same signed 64-bit
       need(8);
       const v = buf.readBigInt64BE(pos);
       holder[key] = v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v;
@@ -308,7 +308,7 @@ function fitsType(type: string, v: FieldValue): boolean {
     case 't': return typeof v === 'boolean';
     case 'b': case 'B': case 's': case 'u': case 'I': case 'i':
       return typeof v === 'number' && Number.isInteger(v) && v >= INT_RANGE[type][0] && v <= INT_RANGE[type][1];
-    case 'l': return typeof v === 'bigint' ? v >= INT64_MIN && v <= INT64_MAX
+    case 'l': case 'L': return typeof v === 'bigint' ? v >= INT64_MIN && v <= INT64_MAX
       : typeof v === 'number' && Number.isInteger(v) && v >= -TWO_63 && v < TWO_63;
     case 'T': return typeof v === 'bigint' ? v >= 0n && v <= UINT64_MAX
       : typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 64;
@@ -371,7 +371,7 @@ function encodeTyped(w: Writer, type: string, v: any): void {
     case 'u': b.writeUInt16BE(v, w.pos); w.pos += 2; return;
     case 'I': b.writeInt32BE(v, w.pos); w.pos += 4; return;
     case 'i': b.writeUInt32BE(v, w.pos); w.pos += 4; return;
-    case 'l': b.writeBigInt64BE(BigInt(v), w.pos); w.pos += 8; return;
+    case 'l': case 'L': b.writeBigInt64BE(BigInt(v), w.pos); w.pos += 8; return;
     case 'T': b.writeBigUInt64BE(BigInt(v instanceof Date ? Math.floor(v.getTime() / 1000) : v), w.pos); w.pos += 8; return;
     case 'f': b.writeFloatBE(v, w.pos); w.pos += 4; return;
     case 'd': b.writeDoubleBE(v, w.pos); w.pos += 8; return;

@@ -29,7 +29,8 @@ export function deadLetteredCopy(msg: Message, queue: Queue, reason: DeadLetterR
   let entry: FieldTable;
   if (at >= 0) {
     entry = deaths.splice(at, 1)[0];
-    entry.count = new Typed('l', Number(entry.count ?? 0) + 1);
+    const count = Number(entry.count);
+    entry.count = new Typed('l', (Number.isSafeInteger(count) ? count : 0) + 1);
     entry.time = now;
   } else {
     entry = { count: new Typed('l', 1), reason, queue: queue.name, time: now, exchange: msg.exchange, 'routing-keys': [msg.routingKey] };

@@ -6,6 +6,16 @@ export class AmqpError extends Error {
   /** Set by the server to the method that failed, for the close frame. */
   classId = 0;
   methodId = 0;
+  /** classId/methodId were chosen where the error arose and must be kept (0/0 names no method). */
+  methodNamed = false;
+
+  /** Names the method the close frame reports, instead of the one being handled. */
+  naming(methodId: number): this {
+    this.classId = methodId >>> 16;
+    this.methodId = methodId & 0xffff;
+    this.methodNamed = true;
+    return this;
+  }
 
   constructor(readonly code: number, detail: string) {
     super(`${REPLY_NAMES[code] ?? 'INTERNAL_ERROR'} - ${detail}`);

@@ -129,8 +129,6 @@ export class Channel implements DeliverySink {
         if (active) this.resumeDeliveries();
         return;
       }
-      case M.CHANNEL_FLOW_OK:
-        return;
       case M.CHANNEL_OPEN:
         throw channelError(`second 'channel.open' seen`);
       case M.CONFIRM_SELECT: {
@@ -154,7 +152,8 @@ export class Channel implements DeliverySink {
     }
     if (handleDefinitionMethod(this, id, r)) return;
     if (M.METHOD_NAMES[id] === undefined) throw notImplemented(`unknown method ${id >>> 16}/${id & 0xffff}`);
-    throw channelError(`unexpected method ${M.METHOD_NAMES[id]} on a channel`);
+    // Methods only a server sends (the -ok replies, deliveries): RabbitMQ's channel has no clause for them.
+    throw commandInvalid('unimplemented method');
   }
 
   // ----------------------------------------------------------------- publish

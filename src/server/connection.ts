@@ -71,7 +71,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.remote = `${plainAddress(socket.remoteAddress)}:${socket.remotePort}`;
     this.log = ctx.log.child({ conn: this.id, peer: this.remote });
     this.reader = new FrameReader(this);
-    this.reader.maxFrame = 131072; // until tune-ok: RabbitMQ's frame_max
+    this.reader.maxFrame = M.FRAME_MIN_SIZE; // until tune-ok, as RabbitMQ
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
@@ -201,8 +201,10 @@ export class Connection implements FrameHandler, FlowWaiter {
       }
     }
     const e = err as AmqpError;
-    e.classId = id >>> 16;
-    e.methodId = id & 0xffff;
+    if (!e.methodNamed) {
+      e.classId = id >>> 16;
+      e.methodId = id & 0xffff;
+    }
     const ch = this.channels.get(channelId);
     if (e.hard || channelId === 0 || ch === undefined) this.closeWithError(e);
     else ch.closeWithError(e);
@@ -257,9 +259,6 @@ export class Connection implements FrameHandler, FlowWaiter {
         // Only token-based auth backends use the new secret; PLAIN logins have nothing to refresh.
         M.decodeConnectionUpdateSecret(r);
         this.send(0, M.encodeConnectionUpdateSecretOk);
-        return;
-      case M.CONNECTION_BLOCKED:
-      case M.CONNECTION_UNBLOCKED:
         return;
       default:
         throw channelError('unexpected method in connection state running');

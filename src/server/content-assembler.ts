@@ -47,8 +47,9 @@ export class ContentAssembler {
 
   /** Throws unless a method frame may come now (not in the middle of a message). */
   expectMethod(): void {
-    if (this.stage === Stage.Header) throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
-    if (this.stage === Stage.Body) throw unexpectedFrame('expected content body, got non content body frame instead');
+    // As RabbitMQ, the close names the basic.publish being assembled.
+    if (this.stage === Stage.Header) throw unexpectedFrame('expected content header for class 60, got non content header frame instead').naming(M.BASIC_PUBLISH);
+    if (this.stage === Stage.Body) throw unexpectedFrame('expected content body, got non content body frame instead').naming(M.BASIC_PUBLISH);
   }
 
   /** basic.publish: class(2) method(2) ticket(2) exchange(shortstr) routing-key(shortstr) bits(1). */
@@ -88,8 +89,8 @@ export class ContentAssembler {
    * no body, else null until the body frames complete it.
    */
   header(buf: Buffer, start: number, end: number, maxMessageSize: number, user: string): Message | null {
-    if (this.stage === Stage.Method) throw unexpectedFrame('expected method frame, got non method frame instead');
-    if (this.stage === Stage.Body) throw unexpectedFrame('expected content body, got non content body frame instead');
+    if (this.stage === Stage.Method) throw unexpectedFrame('expected method frame, got non method frame instead').naming(0);
+    if (this.stage === Stage.Body) throw unexpectedFrame('expected content body, got non content body frame instead').naming(M.BASIC_PUBLISH);
     if (end - start < 14) throw new AmqpError(502, 'content header too short');
     const classId = buf.readUInt16BE(start);
     if (classId !== M.CLASS_BASIC) throw unexpectedFrame(`expected content header for class 60, got one for class ${classId} instead`);
@@ -133,8 +134,8 @@ export class ContentAssembler {
 
   /** A body frame; returns the message once the body is complete, else null. */
   body(buf: Buffer, start: number, end: number): Message | null {
-    if (this.stage === Stage.Method) throw unexpectedFrame('expected method frame, got non method frame instead');
-    if (this.stage === Stage.Header) throw unexpectedFrame('expected content header for class 60, got non content header frame instead');
+    if (this.stage === Stage.Method) throw unexpectedFrame('expected method frame, got non method frame instead').naming(0);
+    if (this.stage === Stage.Header) throw unexpectedFrame('expected content header for class 60, got non content header frame instead').naming(M.BASIC_PUBLISH);
     const n = end - start;
     if (this.pos + n > this.expected) throw unexpectedFrame('content body larger than declared in the content header');
     if (this.parts === null) copyBytes(buf, start, end, this.data!, this.pos);

@@ -251,8 +251,8 @@ const case4: FuzzCase[] = [
       c.write(publish(1, '', n.q, props, 'deep-ttl'));
       c.write(publish(1, n.hx, '', props, 'deep-hx'));
       await call(c, methodFrame(1, 'basic.qos', {}), 'basic.qos-ok', 1, f, 'after publishing');
-      await c.waitFor(() => c.count('basic.ack', 1) >= 2 || c.closed, 2000);
-      if (c.count('basic.ack', 1) < 2) f.push(`publisher confirms: ${c.count('basic.ack', 1)} acks for 2 messages`);
+      await c.waitFor(() => c.acked(1) >= 2 || c.closed, 2000);
+      if (c.acked(1) < 2) f.push(`publisher confirms: ${c.acked(1)} of 2 messages acked`);
       await sleep(600);
       expectNoClose(c, f, 'deep headers');
       await inspect(ctx, n, f, async (d) => {
