@@ -11,7 +11,7 @@ import type { DelayBuckets, DelayedRecord } from '../store/delay-buckets.js';
 import { commandInvalid, preconditionFailed } from './errors.js';
 import { createExchange, Exchange, type Binding, type ExchangeOptions, type RouteSink, valuesEqual } from './exchange.js';
 import { buildMessage, type Message, messageFromStored } from './message.js';
-import { MinHeap } from './min-heap.js';
+import { MinHeap } from '../store/min-heap.js';
 
 export const DELAYED_TYPE = 'x-delayed-message';
 const KINDS = ['direct', 'fanout', 'topic', 'headers'];
@@ -175,8 +175,7 @@ export class DelaySchedule {
 
   private arm(now: number): void {
     if (this.closed) return;
-    let at = Math.min(this.heap.peek()?.due ?? Infinity, this.buckets.nextRipeAt());
-    if (this.settleLater.length !== 0) at = Math.min(at, now + 10);
+    const at = Math.min(this.heap.peek()?.due ?? Infinity, this.buckets.nextRipeAt());
     if (at === Infinity) return;
     if (this.timer !== null) {
       if (this.timerAt <= at) return;
@@ -198,7 +197,6 @@ export class DelaySchedule {
       this.routeDue(top);
       routed++;
     }
-    this.settleSynced();
     // More due now (a batch cut short, or a backlog still on disk): carry on after other work.
     if (routed === ROUTE_BATCH || (backlog && this.heap.size < MAX_LOADED)) {
       this.timerAt = now;
@@ -215,13 +213,17 @@ export class DelaySchedule {
     const epoch = this.router(this.exchange, msg);
     if (epoch < 0) this.droppedCount++;
     else this.routedCount++;
-    if (rec.persistent && epoch > this.buckets.syncedEpoch) this.settleLater.push({ rec, epoch });
-    else this.buckets.settle(rec);
+    if (rec.persistent && epoch > this.buckets.syncedEpoch) {
+      this.settleLater.push({ rec, epoch });
+      this.buckets.whenSynced(epoch, this.settleSynced);
+    } else {
+      this.buckets.settle(rec);
+    }
   }
 
   /** Settles routed records whose queues have synced (so that a crash cannot lose them). */
-  private settleSynced(): void {
-    if (this.settleLater.length === 0) return;
+  private readonly settleSynced = (): void => {
+    if (this.settleLater.length === 0 || this.closed) return;
     const synced = this.buckets.syncedEpoch;
     const keep: { rec: DelayedRecord; epoch: number }[] = [];
     for (const s of this.settleLater) {
@@ -229,7 +231,7 @@ export class DelaySchedule {
       else keep.push(s);
     }
     this.settleLater = keep;
-  }
+  };
 
   /** Pending messages in due order (ties in publish order), `offset` skipped, at most `limit`. */
   list(offset: number, limit: number): PendingDelayed[] {
@@ -290,6 +292,7 @@ export class DelaySchedule {
   /** The exchange was deleted: pending messages and their files go. */
   destroy(): void {
     this.stop();
+    this.settleLater = [];
     this.buckets.destroy();
   }
 

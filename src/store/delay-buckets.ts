@@ -7,8 +7,9 @@
 // indexes rather than messages, and each message is rewritten at most once per level it descends.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { FLAG_PERSISTENT, SegmentLog, type StoredMessage } from './segment-log.js';
 import type { MessageStore } from './message-store.js';
+import { MinHeap } from './min-heap.js';
+import { FLAG_PERSISTENT, SegmentLog, type StoredMessage } from './segment-log.js';
 
 /** Width of a level-0 slot, in ms. */
 const SLOT0 = 256;
@@ -44,6 +45,8 @@ export class Bucket {
   minDue = Infinity;
   /** Records cancelled while the bucket was unopened (still on disk until it is read). */
   cancelled: Set<number> | null = null;
+  /** Deleted: its entry in the ripening heap is stale. */
+  dropped = false;
   constructor(readonly level: number, readonly id: number, readonly log: SegmentLog) {}
 
   get start(): number {
@@ -65,10 +68,14 @@ export interface DelayBucketsOptions {
 
 export class DelayBuckets {
   private readonly buckets = new Map<string, Bucket>();
+  /** Unopened buckets by the time they ripen; parents ripen before the buckets they split into. */
+  private readonly ripening = new MinHeap<Bucket>((a, b) => a.ripeAt < b.ripeAt || (a.ripeAt === b.ripeAt && a.level > b.level));
   /** Pending messages and their body bytes (kept incrementally). */
   count = 0;
   bytes = 0;
   private destroyed = false;
+  /** Split buckets whose files go once their records' copies are synced. */
+  private readonly pendingDestroy = new Set<Bucket>();
 
   constructor(private readonly opts: DelayBucketsOptions) {
     mkdirSync(opts.dir, { recursive: true });
@@ -95,6 +102,7 @@ export class DelayBuckets {
       b.bytes = r.pagedBytes;
       b.minDue = b.start;
       this.buckets.set(name, b);
+      this.ripening.push(b);
       this.count += r.paged;
       this.bytes += r.pagedBytes;
       if (r.nextSeq - 1 > maxSeq) maxSeq = r.nextSeq - 1;
@@ -141,6 +149,7 @@ export class DelayBuckets {
       log.startPaging();
       b = new Bucket(level, id, log);
       this.buckets.set(name, b);
+      this.ripening.push(b);
     }
     return b;
   }
@@ -148,6 +157,11 @@ export class DelayBuckets {
   /** Every sync epoch up to here is on disk. */
   get syncedEpoch(): number {
     return this.opts.store.syncedEpoch;
+  }
+
+  /** Calls `fn` once everything written in `epoch` is on disk. */
+  whenSynced(epoch: number, fn: () => void): void {
+    this.opts.store.whenSynced(epoch, fn);
   }
 
   /** The earliest due time on disk (unopened buckets), or Infinity. */
@@ -159,26 +173,30 @@ export class DelayBuckets {
 
   /** When the next bucket ripens (ms since the epoch), or Infinity. */
   nextRipeAt(): number {
-    let at = Infinity;
-    for (const b of this.buckets.values()) if (!b.opened && b.ripeAt < at) at = b.ripeAt;
-    return at;
+    return this.nextRipe()?.ripeAt ?? Infinity;
+  }
+
+  private nextRipe(): Bucket | undefined {
+    for (let b = this.ripening.peek(); b !== undefined; b = this.ripening.peek()) {
+      if (!b.dropped && !b.opened) return b;
+      this.ripening.pop();
+    }
+    return undefined;
   }
 
   /**
-   * Opens every bucket ripe at `now`: splits higher ones into the level below and hands the
-   * records of level-0 ones to `load`, earliest bucket first. Stops loading once `limit` records
+   * Opens every bucket ripe at `now`, in the order they ripen: higher ones are split into the
+   * level below, level-0 ones hand their records to `load`. Stops loading once `limit` records
    * were handed out (a backlog after downtime is loaded as it drains). Returns whether ripe
-   * level-0 buckets were left for later.
+   * buckets were left for later.
    */
   ripen(now: number, limit: number, load: (r: DelayedRecord) => void): boolean {
-    // Split first, top level down: what a split drops into a lower level may itself be ripe.
-    for (let level = LEVELS - 1; level >= 1; level--) {
-      for (const b of this.ripeBuckets(level, now)) this.split(b);
-    }
     let handed = 0;
-    for (const b of this.ripeBuckets(0, now)) {
-      if (handed >= limit) return true;
-      handed += this.load(b, load);
+    for (let b = this.nextRipe(); b !== undefined && b.ripeAt <= now; b = this.nextRipe()) {
+      if (b.level === 0 && handed >= limit) return true;
+      this.ripening.pop();
+      if (b.level === 0) handed += this.load(b, load);
+      else this.split(b, load);
     }
     return false;
   }
@@ -186,12 +204,6 @@ export class DelayBuckets {
   private record(b: Bucket, m: StoredMessage): DelayedRecord {
     return { due: m.expiresAt, seq: m.seq, persistent: (m.flags & FLAG_PERSISTENT) !== 0 || !this.opts.durable,
       data: m.data, propsEnd: m.propsEnd, bucket: b, segment: m.segment };
-  }
-
-  private ripeBuckets(level: number, now: number): Bucket[] {
-    const out: Bucket[] = [];
-    for (const b of this.buckets.values()) if (b.level === level && !b.opened && b.ripeAt <= now) out.push(b);
-    return out.sort((a, b) => a.id - b.id);
   }
 
   private load(b: Bucket, load: (r: DelayedRecord) => void): number {
@@ -213,8 +225,9 @@ export class DelayBuckets {
   }
 
   /** Moves a bucket's records one level down, then deletes it. */
-  private split(b: Bucket): void {
+  private split(b: Bucket, load: (r: DelayedRecord) => void): void {
     b.opened = true;
+    let movedPersistent = false;
     const batch: StoredMessage[] = [];
     for (;;) {
       batch.length = 0;
@@ -223,17 +236,31 @@ export class DelayBuckets {
       for (const m of batch) {
         if (b.cancelled?.has(m.seq)) continue;
         const persistent = (m.flags & FLAG_PERSISTENT) !== 0;
-        // Lands in an unopened bucket: level-0 buckets ripen after their parents split.
-        this.append(b.level - 1, m.expiresAt, m.seq, persistent || !this.opts.durable, m.data, m.propsEnd);
-        b.log.settle(m.segment, m.seq, persistent);
+        // Normally lands in an unopened bucket (children ripen after their parents), but a
+        // level-0 bucket opened meanwhile takes the record into memory at once.
+        const rec = this.append(b.level - 1, m.expiresAt, m.seq, persistent || !this.opts.durable, m.data, m.propsEnd);
+        if (rec !== null) load(rec);
+        if (persistent) movedPersistent = true;
       }
     }
-    this.drop(b);
+    // The old files go once the copies are on disk: a crash in between then repeats a message
+    // (its copy and the original come back) rather than losing it.
+    this.buckets.delete(`${b.level}-${b.id}`);
+    b.dropped = true;
+    if (!movedPersistent) {
+      b.log.destroy();
+      return;
+    }
+    this.pendingDestroy.add(b);
+    this.opts.store.whenSynced(this.opts.store.pendingEpoch, () => {
+      if (this.pendingDestroy.delete(b)) b.log.destroy();
+    });
   }
 
   /** A record was routed or cancelled. */
   settle(r: DelayedRecord): void {
     const b = r.bucket;
+    if (b.dropped || this.destroyed) return;
     b.log.settle(r.segment, r.seq, r.persistent && this.opts.durable);
     b.live--;
     b.bytes -= r.data.length - r.propsEnd;
@@ -243,6 +270,7 @@ export class DelayBuckets {
   }
 
   private drop(b: Bucket): void {
+    b.dropped = true;
     this.buckets.delete(`${b.level}-${b.id}`);
     b.log.destroy();
   }
@@ -283,13 +311,19 @@ export class DelayBuckets {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const b of this.buckets.values()) b.log.destroy();
+    for (const b of this.pendingDestroy) b.log.destroy();
+    this.pendingDestroy.clear();
     this.buckets.clear();
+    this.ripening.clear();
     this.count = this.bytes = 0;
     rmSync(this.opts.dir, { recursive: true, force: true });
   }
 
-  /** Clean shutdown: everything flushed and synced, files kept. */
+  /** Clean shutdown: everything flushed and synced, files kept (split buckets' old files go now). */
   close(): void {
     for (const b of this.buckets.values()) b.log.close();
+    for (const b of this.pendingDestroy) b.log.destroy();
+    this.pendingDestroy.clear();
+    this.destroyed = true;
   }
 }

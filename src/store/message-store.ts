@@ -24,6 +24,8 @@ export class MessageStore implements LogOwner {
   /** Other files to fsync in each round (the definitions journal). */
   readonly alsoSync: { sync(done: (err: NodeJS.ErrnoException | null) => void): boolean }[] = [];
   onSynced: ((epoch: number) => void) | null = null;
+  /** Callbacks waiting for an epoch to be synced, in epoch order. */
+  private syncWaiters: { epoch: number; fn: () => void }[] = [];
 
   constructor(dataDir: string, readonly log: Logger) {
     this.durableDir = join(dataDir, 'queues');
@@ -107,6 +109,7 @@ export class MessageStore implements LogOwner {
       if (!err) {
         this.syncedEpoch = target;
         this.onSynced?.(target);
+        this.runSyncWaiters();
       } else {
         for (const l of logs) this.toSync.add(l);
       }
@@ -116,6 +119,27 @@ export class MessageStore implements LogOwner {
     for (const log of logs) if (log.sync(done)) pending++;
     for (const other of this.alsoSync) if (other.sync(done)) pending++;
     done(null);
+  }
+
+  /** Calls `fn` once every record written in `epoch` (or earlier) is on disk; at once if it is. */
+  whenSynced(epoch: number, fn: () => void): void {
+    if (epoch <= this.syncedEpoch) {
+      fn();
+      return;
+    }
+    const w = this.syncWaiters;
+    let i = w.length;
+    while (i > 0 && w[i - 1].epoch > epoch) i--;
+    w.splice(i, 0, { epoch, fn });
+  }
+
+  private runSyncWaiters(): void {
+    const w = this.syncWaiters;
+    let n = 0;
+    while (n < w.length && w[n].epoch <= this.syncedEpoch) n++;
+    if (n === 0) return;
+    const due = w.splice(0, n);
+    for (const x of due) x.fn();
   }
 
   /** Writes everything buffered (clean shutdown). Sync happens as the logs close. */
