@@ -46,24 +46,28 @@ export function delayOf(msg: Message): number {
   return n > 0 ? n : 0;
 }
 
-/**
- * The message as it leaves the delayed exchange: x-delay replaced by the negated delay, a
- * signed 32-bit int when it fits (as RabbitMQ 3.x sent it; pika and py-amqp misread the 64-bit
- * form), else a signed 64-bit long. Every other byte is kept.
- */
-export function withNegatedDelay(msg: Message, delay: number): Message {
+/** The message with header `key` set to `value` (replacing any); every other byte is kept. */
+export function withHeader(msg: Message, key: string, value: FieldValue): Message {
   const data = msg.data;
-  const w = new Writer(msg.headersEnd - msg.headersStart + 32);
+  const w = new Writer(Math.max(0, msg.headersEnd - msg.headersStart) + key.length + 32);
   w.u32(0);
-  for (const e of tableEntries(data, msg.headersStart, msg.headersEnd)) {
-    if (e.key === 'x-delay') continue;
-    w.bytes(data, e.at, e.end);
+  if (msg.headersStart >= 0) {
+    for (const e of tableEntries(data, msg.headersStart, msg.headersEnd)) if (e.key !== key) w.bytes(data, e.at, e.end);
   }
-  w.shortstr('x-delay');
-  encodeEntry(w, undefined, new Typed(delay <= 0x8000_0000 ? 'I' : 'l', -delay));
+  w.shortstr(key);
+  encodeEntry(w, undefined, value);
   w.buf.writeUInt32BE(w.pos - 4, 0);
   const props = rewriteProperties(data, msg.routeEnd, msg.propsEnd, { headers: w.buf.subarray(0, w.pos) });
   return buildMessage(msg.exchange, msg.routingKey, props, msg.body);
+}
+
+/**
+ * The message as it leaves the delayed exchange: x-delay replaced by the negated delay, a
+ * signed 32-bit int when it fits (as RabbitMQ 3.x sent it; pika and py-amqp misread the 64-bit
+ * form), else a signed 64-bit long.
+ */
+export function withNegatedDelay(msg: Message, delay: number): Message {
+  return withHeader(msg, 'x-delay', new Typed(delay <= 0x8000_0000 ? 'I' : 'l', -delay));
 }
 
 /** An exchange of type x-delayed-message: bindings and routing are those of its underlying kind. */
@@ -92,8 +96,8 @@ export class DelayedExchange extends Exchange {
   }
 }
 
-/** Routes a message that fell due; returns the store epoch its enqueueing must sync, or -1 if unroutable. */
-export type DueRouter = (x: Exchange, msg: Message) => number;
+/** Takes a message that fell due; returns the store epoch its enqueueing must sync, or -1 if nothing took it. */
+export type DueHandler = (msg: Message) => number;
 
 /** One pending delayed message, as listed. */
 export interface PendingDelayed {
@@ -119,7 +123,10 @@ export interface CancelFilter {
 const PREVIEW = 64;
 const earlier = (a: DelayedRecord, b: DelayedRecord) => a.due < b.due || (a.due === b.due && a.seq < b.seq);
 
-/** The pending messages of one delayed exchange: what is due soon in memory, the rest on disk. */
+/**
+ * Messages waiting for their time (of a delayed exchange, or a queue's delayed retries): what is
+ * due soon in memory, the rest on disk. Due messages go to `onDue` in due order.
+ */
 export class DelaySchedule {
   private readonly heap = new MinHeap<DelayedRecord>(earlier);
   /** Routed persistent messages whose bucket record is settled once their queues have synced. */
@@ -132,7 +139,8 @@ export class DelaySchedule {
   routedCount = 0;
   droppedCount = 0;
 
-  constructor(readonly exchange: Exchange, private readonly buckets: DelayBuckets, private readonly router: DueRouter) {
+  /** `durable`: persistent messages are kept across restarts (and their confirms wait for disk). */
+  constructor(private readonly durable: boolean, private readonly buckets: DelayBuckets, private readonly onDue: DueHandler) {
     const recovered = buckets.recover();
     // Sequence numbers order ties; new ones must follow every stored one.
     this.nextSeq = Math.max(recovered, Date.now() * 1000);
@@ -163,6 +171,11 @@ export class DelaySchedule {
     return this.buckets.diskSize();
   }
 
+  /** Calls `fn` once everything written in `epoch` is on disk. */
+  whenSynced(epoch: number, fn: () => void): void {
+    this.buckets.whenSynced(epoch, fn);
+  }
+
   /** Keeps `msg` until `delay` ms from now. Returns the store epoch a publisher confirm must wait for (0: none). */
   add(msg: Message, delay: number): number {
     const now = Date.now();
@@ -170,7 +183,7 @@ export class DelaySchedule {
     const rec = this.buckets.add(due, ++this.nextSeq, msg.persistent, msg.data, msg.propsEnd, now);
     if (rec !== null) this.heap.push(rec);
     if (due < this.timerAt) this.arm(now);
-    return msg.persistent && this.exchange.durable ? this.buckets.pendingEpoch : 0;
+    return msg.persistent && this.durable ? this.buckets.pendingEpoch : 0;
   }
 
   private arm(now: number): void {
@@ -207,10 +220,7 @@ export class DelaySchedule {
   };
 
   private routeDue(rec: DelayedRecord): void {
-    const stored = messageFromStored(rec.data, rec.propsEnd);
-    const delay = delayOf(stored);
-    const msg = delay > 0 ? withNegatedDelay(stored, delay) : stored;
-    const epoch = this.router(this.exchange, msg);
+    const epoch = this.onDue(messageFromStored(rec.data, rec.propsEnd));
     if (epoch < 0) this.droppedCount++;
     else this.routedCount++;
     if (rec.persistent && epoch > this.buckets.syncedEpoch) {

@@ -2,14 +2,17 @@
 // TTL, length limits and dead-lettering. Where the messages live (memory window, disk) is
 // QueueMessages' business; this file decides who gets the next one and keeps publishers from
 // outrunning a network-bound consumer.
-import type { FieldTable } from '../amqp/field-table.js';
+import { type FieldTable, Typed } from '../amqp/field-table.js';
 import { type Consumer, READY, SOCKET_FULL } from './consumer.js';
+import { type DelaySchedule, withHeader } from './delayed.js';
 import type { Message } from './message.js';
 import { QueueMessages } from './queue-messages.js';
 
 export class QueueEntry {
   /** How many times it was handed out before (redelivered when > 0). */
   deliveries = 0;
+  /** How many times it came back unacked (x-delivery-limit, delayed retry); 0 until first counted. */
+  returns = 0;
   /** Set while it is unacked on a channel. */
   deliveryTag = 0;
   consumer: Consumer | null = null;
@@ -31,7 +34,10 @@ export interface FlowWaiter {
   releaseFlow(queue: Queue): void;
 }
 
-export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen';
+export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
+
+/** Why unacked messages come back: a reject/nack with requeue, or their channel or consumer went away. */
+export type ReturnKind = 'failed' | 'returned';
 
 export interface QueueOwner {
   /** The queue became unused in a way that deletes it (auto-delete, x-expires). */
@@ -70,6 +76,13 @@ class QueueLimits {
   readonly maxPriority: number;
   /** Some length limit is set. */
   readonly limited: boolean;
+  /** x-delivery-limit: a message returned more often than this is dead-lettered; -1 for none. */
+  readonly deliveryLimit: number;
+  /** Delayed retry (RabbitMQ 4.3's arguments, plus a multiplier): which returns wait, and how long. */
+  readonly retryType: 'disabled' | 'all' | 'failed' | 'returned';
+  readonly retryMin: number;
+  readonly retryMax: number;
+  readonly retryMultiplier: number;
 
   constructor(args: FieldTable) {
     const num = (k: string) => (typeof args[k] === 'number' ? args[k] as number : -1);
@@ -81,6 +94,25 @@ class QueueLimits {
     this.expires = num('x-expires');
     this.maxPriority = Math.min(255, num('x-max-priority'));
     this.limited = this.maxLength >= 0 || this.maxLengthBytes >= 0;
+    this.deliveryLimit = num('x-delivery-limit');
+    const t = args['x-delayed-retry-type'];
+    this.retryMin = num('x-delayed-retry-min');
+    this.retryType = this.retryMin > 0 && (t === 'all' || t === 'failed' || t === 'returned') ? t : 'disabled';
+    this.retryMax = num('x-delayed-retry-max');
+    this.retryMultiplier = num('x-delayed-retry-multiplier');
+  }
+
+  /**
+   * The wait before the n-th return comes back: min × n (RabbitMQ 4.3), or min × multiplier^(n-1)
+   * with a multiplier; never above max.
+   */
+  retryDelay(n: number): number {
+    const d = this.retryMultiplier > 0 ? this.retryMin * this.retryMultiplier ** (n - 1) : this.retryMin * n;
+    return this.retryMax > 0 ? Math.min(d, this.retryMax) : Math.min(d, Number.MAX_SAFE_INTEGER);
+  }
+
+  retries(kind: ReturnKind): boolean {
+    return this.retryType === 'all' || this.retryType === kind;
   }
 
   /** Whether `length` messages of `bytes` body bytes would be over a limit. */
@@ -100,6 +132,8 @@ export class Queue {
   readonly limits: QueueLimits;
   /** Unacked deliveries, across channels. */
   unackedCount = 0;
+  /** Returned messages waiting out their delayed retry (set by the vhost when the queue has one). */
+  retry: DelaySchedule | null = null;
   deleted = false;
   /** Router bookkeeping: the last route pass that picked this queue. */
   routeMark = 0;
@@ -317,19 +351,58 @@ export class Queue {
     if (this.deadLetterExchange !== null) this.hooks.deadLetter(this, entry.msg, reason);
   }
 
-  /** Returns unacked entries to the queue in their original order, ahead of newer messages. */
-  requeue(entries: QueueEntry[]): void {
+  /**
+   * Returns unacked entries to the queue in their original order, ahead of newer messages; with
+   * a delivery limit or delayed retry, counts the return and dead-letters or holds them back.
+   */
+  requeue(entries: QueueEntry[], kind: ReturnKind = 'failed'): void {
     if (entries.length === 0) return;
     for (const e of entries) this.release(e);
     if (this.deleted) {
       for (const e of entries) this.messages.settled(e);
       return;
     }
+    const limits = this.limits;
+    if (limits.deliveryLimit >= 0 || limits.retryType !== 'disabled') entries = this.countReturns(entries, kind);
+    if (entries.length === 0) return;
     this.messages.requeue(entries);
     // As RabbitMQ, a requeue can push a drop-head queue over its limit: trim before dispatching.
     if (this.limits.limited) this.dropOverflow();
     this.dispatch();
     if (this.ttlSeen) this.expireHead();
+  }
+
+  /** Counts a return of each entry; those past the delivery limit or waiting to retry do not come back now. */
+  private countReturns(entries: QueueEntry[], kind: ReturnKind): QueueEntry[] {
+    const limits = this.limits;
+    const back: QueueEntry[] = [];
+    for (const e of entries) {
+      e.returns = (e.returns || deliveryCountOf(e.msg)) + 1;
+      if (limits.deliveryLimit >= 0 && e.returns > limits.deliveryLimit) {
+        this.drop(e, 'delivery_limit');
+      } else if (this.retry !== null && limits.retries(kind)) {
+        // The retry copy carries the count (x-delivery-count, as quorum queues show it); the
+        // queue's record goes once the copy is on disk.
+        const epoch = this.retry.add(withHeader(e.msg, 'x-delivery-count', new Typed('l', e.returns)), limits.retryDelay(e.returns));
+        if (epoch > 0) this.retry.whenSynced(epoch, () => this.messages.settled(e));
+        else this.messages.settled(e);
+      } else {
+        back.push(e);
+      }
+    }
+    return back;
+  }
+
+  /** A delayed retry fell due: the message joins the queue again. Returns the epoch to sync, or -1. */
+  reenter(msg: Message): number {
+    if (this.deleted) return -1;
+    if (this.publish(msg) & PUBLISH_REJECTED) return -1;
+    return this.messages.lastPushSyncEpoch();
+  }
+
+  /** Messages waiting for a delayed retry. */
+  get retryCount(): number {
+    return this.retry?.count ?? 0;
   }
 
   private release(entry: QueueEntry): void {
@@ -455,6 +528,7 @@ export class Queue {
     const consumers = this.consumers.splice(0);
     for (const c of consumers) c.sink.cancelledByBroker(c);
     this.messages.destroy();
+    this.retry?.destroy();
     this.networkBound = false;
     this.releaseFlowIfDrained();
     return count;
@@ -479,4 +553,11 @@ export class Queue {
     this.flowWaiters = null;
     for (const w of waiters) w.releaseFlow(this);
   }
+}
+
+/** The count a message carries from an earlier delayed retry (x-delivery-count), or 0. */
+function deliveryCountOf(msg: Message): number {
+  if (msg.headersStart < 0) return 0;
+  const v = msg.headers()?.['x-delivery-count'];
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : 0;
 }

@@ -8,7 +8,7 @@ import { checkExchangeEquivalence, checkQueueEquivalence, validateHeadersBinding
 import { buildMessage, type Message } from './message.js';
 import { type DeadLetterReason, Queue, type QueueOptions } from './queue.js';
 import { deadLetteredCopy, isDeadLetterCycle } from './dead-letter.js';
-import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf } from './delayed.js';
+import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf, withNegatedDelay } from './delayed.js';
 import { ccKeys, mayHaveCc } from './sender-selected.js';
 import type { DelayBuckets } from '../store/delay-buckets.js';
 import type { QueueMessages } from './queue-messages.js';
@@ -33,7 +33,15 @@ export type QueueMessagesFactory = (queue: Queue, fresh: boolean) => QueueMessag
  * Makes the on-disk store of a delayed exchange's pending messages; `fresh` is false when the
  * exchange is being restored at boot and its stored messages must be kept.
  */
-export type DelayStoreFactory = (x: Exchange, fresh: boolean) => DelayBuckets;
+export type DelayStoreFactory = (owner: DelayOwner, fresh: boolean) => DelayBuckets;
+
+/** What delayed messages belong to: a delayed exchange, or a queue's delayed retries. */
+export interface DelayOwner {
+  kind: 'exchange' | 'queue';
+  vhost: string;
+  name: string;
+  durable: boolean;
+}
 
 export interface ExchangeDeclare {
   name: string;
@@ -130,7 +138,12 @@ export class VHost implements RouteSink {
   private createDelayed(d: ExchangeDeclare, fresh: boolean): Exchange {
     const x = new DelayedExchange(d.name, this.name, d);
     if (this.delayStoreFactory === null) throw new Error('delayed exchanges need a message store');
-    x.delays = new DelaySchedule(x, this.delayStoreFactory(x, fresh), (ex, msg) => this.routeDue(ex, msg));
+    x.delays = new DelaySchedule(x.durable, this.delayStoreFactory({ kind: 'exchange', vhost: this.name, name: x.name, durable: x.durable }, fresh),
+      (stored) => {
+        // Leaving the exchange, x-delay is negated so that no delayed exchange holds it again.
+        const delay = delayOf(stored);
+        return this.routeDue(x, delay > 0 ? withNegatedDelay(stored, delay) : stored);
+      });
     return x;
   }
 
@@ -162,6 +175,7 @@ export class VHost implements RouteSink {
   /** Clean shutdown: delayed exchanges keep their messages on disk. */
   closeDelayed(): void {
     for (const x of this.exchanges.values()) x.delays?.close();
+    for (const q of this.queues.values()) q.retry?.close();
   }
 
   private removeExchange(x: Exchange): void {
@@ -221,6 +235,11 @@ export class VHost implements RouteSink {
   createQueue(name: string, opts: QueueOptions, fresh = true): Queue {
     const q = new Queue(name, this.name, opts, this.queueHooks,
       this.messagesFactory ? (queue) => this.messagesFactory!(queue, fresh) : undefined);
+    if (q.limits.retryType !== 'disabled' && this.delayStoreFactory !== null) {
+      const durable = q.durable && !q.exclusive;
+      q.retry = new DelaySchedule(durable, this.delayStoreFactory({ kind: 'queue', vhost: this.name, name, durable }, fresh),
+        (msg) => q.reenter(msg));
+    }
     this.queues.set(name, q);
     if (q.durable) this.listener?.queueDeclared(q);
     return q;

@@ -9,7 +9,7 @@ import { accessRefused, type AmqpError, channelError, commandInvalid, describe, 
 import type { Exchange } from '../broker/exchange.js';
 import type { Message } from '../broker/message.js';
 import { ccKeys, mayHaveCc, withoutBcc } from '../broker/sender-selected.js';
-import { PUBLISH_FLOW, PUBLISH_REJECTED, type Queue, type QueueEntry } from '../broker/queue.js';
+import { PUBLISH_FLOW, PUBLISH_REJECTED, type Queue, type QueueEntry, type ReturnKind } from '../broker/queue.js';
 import { ConfirmTracker, NACK, NOW } from './confirms.js';
 import { ContentAssembler } from './content-assembler.js';
 import type { Connection } from './connection.js';
@@ -541,7 +541,7 @@ export class Channel implements DeliverySink {
     if (!requeue) throw notImplemented('requeue=false');
     const entries = [...this.unacked.values()];
     this.unacked.clear();
-    requeueByQueue(entries);
+    requeueByQueue(entries, 'returned');
   }
 
   // ------------------------------------------------------------ transactions
@@ -611,15 +611,15 @@ export class Channel implements DeliverySink {
     const entries = [...this.unacked.values()];
     if (pending) entries.push(...pending.acks, ...pending.rejects.map((r) => r.entry));
     this.unacked.clear();
-    requeueByQueue(entries);
+    requeueByQueue(entries, 'returned');
   }
 }
 
 /** Requeues entries, grouped per queue so each queue restores its order in one go. */
-function requeueByQueue(entries: QueueEntry[]): void {
+function requeueByQueue(entries: QueueEntry[], kind: ReturnKind = 'failed'): void {
   if (entries.length === 0) return;
   if (entries.length === 1) {
-    entries[0].queue.requeue(entries);
+    entries[0].queue.requeue(entries, kind);
     return;
   }
   const byQueue = new Map<Queue, QueueEntry[]>();
@@ -628,7 +628,7 @@ function requeueByQueue(entries: QueueEntry[]): void {
     if (list) list.push(e);
     else byQueue.set(e.queue, [e]);
   }
-  for (const [q, list] of byQueue) q.requeue(list);
+  for (const [q, list] of byQueue) q.requeue(list, kind);
 }
 
 /** Reply texts are shortstrs: RabbitMQ cuts long ones to 252 bytes and adds "...". */

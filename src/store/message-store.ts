@@ -54,9 +54,11 @@ export class MessageStore implements LogOwner {
    * The directory of a delayed exchange's pending messages: stable across restarts for a durable
    * exchange (cleared when `fresh`), under the transient area (wiped at boot) otherwise.
    */
-  delayedDir(x: { vhost: string; name: string; durable: boolean }, fresh: boolean): string {
+  delayedDir(x: { kind: 'exchange' | 'queue'; vhost: string; name: string; durable: boolean }, fresh: boolean): string {
     if (!x.durable) return join(this.transientDir, `delayed-${this.nextTransient++}`);
-    const h = createHash('sha256').update(x.vhost).update('\0').update(x.name).digest('hex').slice(0, 32);
+    // Exchanges keep their hash of vhost and name; a queue's retries are told apart by a prefix.
+    const h = createHash('sha256').update(x.kind === 'queue' ? 'queue\0' : '').update(x.vhost).update('\0').update(x.name)
+      .digest('hex').slice(0, 32);
     const dir = join(this.delayedRoot, h);
     if (fresh) rmSync(dir, { recursive: true, force: true });
     return dir;

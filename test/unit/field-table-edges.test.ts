@@ -41,6 +41,7 @@ const EDGES: [string, string, Buffer][] = [
   ['long min', 'l', be64(-(2n ** 63n), true)], ['long max', 'l', be64(2n ** 63n - 1n, true)],
   ['long 2^53', 'l', be64(2n ** 53n, true)], ['long -2^53-1', 'l', be64(-(2n ** 53n) - 1n, true)],
   ['long 2^53-1', 'l', be64(2n ** 53n - 1n, true)],
+  ['L (read by RabbitMQ as a signed long) min', 'L', be64(-(2n ** 63n), true)], ['L 1000', 'L', be64(1000n, true)],
   ['timestamp 0', 'T', be64(0n, false)], ['timestamp 2^53', 'T', be64(2n ** 53n, false)],
   ['timestamp 2^64-1', 'T', be64(2n ** 64n - 1n, false)],
   ['float', 'f', Buffer.from([0x3d, 0xcc, 0xcc, 0xcd])], ['float -0', 'f', Buffer.from([0x80, 0, 0, 0])],

@@ -316,7 +316,8 @@ describe('malformed field tables', () => {
   });
 
   test('an unknown type letter throws, also inside arrays', () => {
-    for (const letter of ['Z', 'U', 'L', 'c', '\0']) {
+    // ('L' is known: RabbitMQ reads it as a signed 64-bit long, see field-table-edges.)
+    for (const letter of ['Z', 'U', 'c', '\0']) {
       const body = raw(['k', letter, [0, 0, 0, 0]]);
       assert.throws(() => decodeTableAt(body, 0, body.length), (e: unknown) =>
         e instanceof AmqpSyntaxError && e.code === 502 && /unknown field table type/.test(e.message), letter);
