@@ -196,6 +196,7 @@ export class DelaySchedule {
     }
     this.timerAt = at;
     this.timer = setTimeout(this.fire, Math.max(0, at - now));
+    this.timer.unref();
   }
 
   private readonly fire = (): void => {
@@ -214,6 +215,7 @@ export class DelaySchedule {
     if (routed === ROUTE_BATCH || (backlog && this.heap.size < MAX_LOADED)) {
       this.timerAt = now;
       this.timer = setTimeout(this.fire, 0);
+      this.timer.unref();
       return;
     }
     this.arm(now);

@@ -266,7 +266,8 @@ export class DelayBuckets {
     b.bytes -= r.data.length - r.propsEnd;
     this.count--;
     this.bytes -= r.data.length - r.propsEnd;
-    if (b.live === 0 && b.opened) this.drop(b);
+    // An emptied bucket goes (one still unopened was emptied by cancels).
+    if (b.live === 0) this.drop(b);
   }
 
   private drop(b: Bucket): void {
