@@ -17,7 +17,7 @@ describe('interop: Go clients', { timeout: 300_000 }, () => {
       if (bin === undefined) return;
       const run = await runChecks(bin, [`${broker.url}/`]);
       for (const line of comments(run)) t.diagnostic(line.slice(2));
-      assertAllOk(run, [...CLIENT_CHECKS, 'channel_exception_close_race']);
+      assertAllOk(run, [...CLIENT_CHECKS, 'channel_exception_close_race', 'delayed_exchange']);
     });
   }
 });

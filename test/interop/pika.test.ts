@@ -6,8 +6,8 @@ import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { CLIENT_CHECKS, INTEROP_DIR, assertAllOk, comments, orSkip, requireTool, runChecks } from './support.js';
 
 const PYTHON = '/usr/bin/python3';
-/** Checks only the pika program has: dead-lettering a message whose timestamp is 2^64-1. */
-const PIKA_ONLY_CHECKS = ['dead_letter_max_timestamp_ttl', 'dead_letter_max_timestamp_reject'];
+/** Checks only the pika program has: dead-lettering a 2^64-1 timestamp; the delayed-message exchange. */
+const PIKA_ONLY_CHECKS = ['dead_letter_max_timestamp_ttl', 'dead_letter_max_timestamp_reject', 'delayed_exchange'];
 
 describe('interop: pika (Python)', { timeout: 120_000 }, () => {
   let broker: TestBroker;

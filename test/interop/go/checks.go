@@ -55,6 +55,7 @@ var checks = []check{
 	{"tx_commit_rollback", checkTx},
 	{"heartbeat", checkHeartbeat},
 	{"channel_exception_close_race", checkChannelExceptionCloseRace},
+	{"delayed_exchange", checkDelayedExchange},
 }
 
 const (
@@ -1332,6 +1333,57 @@ func checkChannelExceptionCloseRace() error {
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// x-delayed-message: x-delay as int32 ('I'), int64 ('l') and a numeric string; delivered in due
+// order, on time, with x-delay negated (an int32 as Go decodes it).
+func checkDelayedExchange() error {
+	_, ch, done, err := session()
+	if err != nil {
+		return err
+	}
+	defer done()
+	x := xname("delayed")
+	if err := ch.ExchangeDeclare(x, "x-delayed-message", false, false, false, false, Table{"x-delayed-type": "direct"}); err != nil {
+		return err
+	}
+	q := qname("delayed")
+	if err := declareQueue(ch, q, nil); err != nil {
+		return err
+	}
+	if err := ch.QueueBind(q, "k", x, false, nil); err != nil {
+		return err
+	}
+	deliveries, err := ch.Consume(q, "", true, false, false, false, nil)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	for _, m := range []struct {
+		body  string
+		delay interface{}
+	}{{"600", int32(600)}, {"200", int64(200)}, {"400", "400"}} {
+		if err := publish(ch, x, "k", false, Publishing{Headers: Table{"x-delay": m.delay}, Body: []byte(m.body)}); err != nil {
+			return err
+		}
+	}
+	got, err := recvN(deliveries, 3, "delayed message")
+	if err != nil {
+		return err
+	}
+	for i, want := range []int32{200, 400, 600} {
+		d := got[i]
+		if string(d.Body) != fmt.Sprint(want) {
+			return fmt.Errorf("delivery %d is %q, want %d (due order)", i+1, d.Body, want)
+		}
+		if h, ok := d.Headers["x-delay"].(int32); !ok || h != -want {
+			return fmt.Errorf("x-delay of %q is %#v, want int32(%d)", d.Body, d.Headers["x-delay"], -want)
+		}
+	}
+	if el := time.Since(t0); el < 595*time.Millisecond || el > 900*time.Millisecond {
+		return fmt.Errorf("the last (600 ms) arrived after %v", el)
 	}
 	return nil
 }

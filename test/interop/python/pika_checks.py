@@ -737,6 +737,27 @@ def check_dead_letter_max_timestamp_reject():
         expect(s.conn.is_open and s.ch.is_open, 'the rejecting channel was closed')
 
 
+def check_delayed_exchange():
+    """x-delayed-message: due order whatever the publish order, x-delay negated as pika decodes it."""
+    with Session() as s:
+        x = xname('delayed')
+        s.ch.exchange_declare(x, 'x-delayed-message', arguments={'x-delayed-type': 'direct'})
+        q = qname('delayed')
+        declare(s.ch, q)
+        s.ch.queue_bind(q, x, 'k')
+        got = []
+        s.ch.basic_consume(q, lambda ch, m, p, b: got.append((b.decode(), time.monotonic(), p.headers.get('x-delay'))), auto_ack=True)
+        t0 = time.monotonic()
+        for d, value in ((600, 600), (200, '200'), (400, pika_long(400))):
+            s.ch.basic_publish(x, 'k', str(d).encode(), pika.BasicProperties(headers={'x-delay': value}))
+        expect(wait_for(s.conn, lambda: len(got) == 3, 3), 'got %d of 3 delayed messages' % len(got))
+        expect([g[0] for g in got] == ['200', '400', '600'], 'order %r' % [g[0] for g in got])
+        for body, at, header in got:
+            late = (at - t0) * 1000 - int(body)
+            expect(-5 <= late < 150, '%s ms message arrived %.0f ms off' % (body, late))
+            expect(header == -int(body), 'x-delay %r for %s' % (header, body))
+
+
 CHECKS = [
     ('connect_close', check_connect_close),
     ('wrong_password', check_wrong_password),
@@ -762,6 +783,7 @@ CHECKS = [
     ('heartbeat', check_heartbeat),
     ('dead_letter_max_timestamp_ttl', check_dead_letter_max_timestamp_ttl),
     ('dead_letter_max_timestamp_reject', check_dead_letter_max_timestamp_reject),
+    ('delayed_exchange', check_delayed_exchange),
 ]
 
 
