@@ -18,7 +18,7 @@ const KINDS = ['direct', 'fanout', 'topic', 'headers'];
 /** Due times are kept as ms since the epoch in 53 bits: ~285,000 years, never wrapping. */
 const MAX_DUE = Number.MAX_SAFE_INTEGER;
 /** At most this many pending messages are held in memory (a backlog after downtime loads as it drains). */
-const MAX_LOADED = 200_000;
+const MAX_LOADED = 50_000;
 /** Messages routed per timer turn before yielding to other work. */
 const ROUTE_BATCH = 2000;
 
