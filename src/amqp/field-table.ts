@@ -132,6 +132,20 @@ export function validateTable(buf: Buffer, start: number, end: number): void {
   if (pos !== end) throw truncated();
 }
 
+/** Where the value (type octet) of the entry named `key` starts in the table contents buf[start, end), or -1. */
+export function findEntry(buf: Buffer, start: number, end: number, key: Buffer): number {
+  let pos = start;
+  const n = key.length;
+  while (pos < end) {
+    const klen = buf[pos];
+    const vstart = pos + 1 + klen;
+    if (vstart >= end) throw truncated();
+    if (klen === n && buf.compare(key, 0, n, pos + 1, vstart) === 0) return vstart;
+    pos = skipValue(buf, vstart, end);
+  }
+  return -1;
+}
+
 /** One entry of an encoded table: buf[at, valueStart) is its key shortstr, [valueStart, end) its value. */
 export interface RawEntry {
   key: string;

@@ -5,13 +5,14 @@
 // is kept across the whole exchange (ties in publish order). Only messages due within about a
 // second are held in memory (see store/delay-buckets.ts).
 import { Writer } from '../amqp/codec.js';
-import { decodeTableAt, encodeEntry, type FieldTable, type FieldValue, tableEntries, Typed } from '../amqp/field-table.js';
+import { decodeTableAt, decodeValueAt, encodeEntry, type FieldTable, type FieldValue, findEntry, tableEntries, Typed } from '../amqp/field-table.js';
 import { rewriteProperties } from '../amqp/properties.js';
 import type { DelayBuckets, DelayedRecord } from '../store/delay-buckets.js';
 import { commandInvalid, preconditionFailed } from './errors.js';
 import { createExchange, Exchange, type Binding, type ExchangeOptions, type RouteSink, valuesEqual } from './exchange.js';
 import { buildMessage, type Message, messageFromStored } from './message.js';
 import { MinHeap } from '../store/min-heap.js';
+import { Deque } from './deque.js';
 
 export const DELAYED_TYPE = 'x-delayed-message';
 const KINDS = ['direct', 'fanout', 'topic', 'headers'];
@@ -37,7 +38,10 @@ export function delayedKind(args: FieldTable): string {
  */
 export function delayOf(msg: Message): number {
   if (msg.headersStart < 0) return 0;
-  const v = msg.headers()?.['x-delay'];
+  // Only the x-delay entry is decoded (this runs for every message a delayed exchange sees).
+  const at = findEntry(msg.data, msg.headersStart, msg.headersEnd, X_DELAY);
+  if (at < 0) return 0;
+  const v = decodeValueAt(msg.data, at, msg.headersEnd);
   let n: number;
   if (typeof v === 'number') n = Math.trunc(v);
   else if (typeof v === 'bigint') n = v > 0n ? Number(v) : 0;
@@ -45,6 +49,8 @@ export function delayOf(msg: Message): number {
   else return 0;
   return n > 0 ? n : 0;
 }
+
+const X_DELAY = Buffer.from('x-delay');
 
 /** The message with header `key` set to `value` (replacing any); every other byte is kept. */
 export function withHeader(msg: Message, key: string, value: FieldValue): Message {
@@ -130,7 +136,10 @@ const earlier = (a: DelayedRecord, b: DelayedRecord) => a.due < b.due || (a.due 
 export class DelaySchedule {
   private readonly heap = new MinHeap<DelayedRecord>(earlier);
   /** Routed persistent messages whose bucket record is settled once their queues have synced. */
-  private settleLater: { rec: DelayedRecord; epoch: number }[] = [];
+  private readonly settleLater = new Deque<{ rec: DelayedRecord; epoch: number }>();
+  private settleLaterBytes = 0;
+  /** The last epoch a sync waiter was registered for (epochs only grow). */
+  private waitingEpoch = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private nextSeq: number;
@@ -154,9 +163,7 @@ export class DelaySchedule {
 
   /** Body bytes of the pending messages. */
   get bytes(): number {
-    let b = this.buckets.bytes;
-    for (const s of this.settleLater) b -= s.rec.data.length - s.rec.propsEnd;
-    return b;
+    return this.buckets.bytes - this.settleLaterBytes;
   }
 
   /** When the next message falls due (ms since the epoch), or null when none is pending. */
@@ -227,7 +234,11 @@ export class DelaySchedule {
     else this.routedCount++;
     if (rec.persistent && epoch > this.buckets.syncedEpoch) {
       this.settleLater.push({ rec, epoch });
-      this.buckets.whenSynced(epoch, this.settleSynced);
+      this.settleLaterBytes += rec.data.length - rec.propsEnd;
+      if (epoch !== this.waitingEpoch) {
+        this.waitingEpoch = epoch;
+        this.buckets.whenSynced(epoch, this.settleSynced);
+      }
     } else {
       this.buckets.settle(rec);
     }
@@ -235,14 +246,15 @@ export class DelaySchedule {
 
   /** Settles routed records whose queues have synced (so that a crash cannot lose them). */
   private readonly settleSynced = (): void => {
-    if (this.settleLater.length === 0 || this.closed) return;
+    if (this.closed) return;
     const synced = this.buckets.syncedEpoch;
-    const keep: { rec: DelayedRecord; epoch: number }[] = [];
-    for (const s of this.settleLater) {
-      if (s.epoch <= synced) this.buckets.settle(s.rec);
-      else keep.push(s);
+    const q = this.settleLater;
+    // Queue epochs only grow, so the settled ones are at the head.
+    for (let s = q.peek(); s !== undefined && s.epoch <= synced; s = q.peek()) {
+      q.shift();
+      this.settleLaterBytes -= s.rec.data.length - s.rec.propsEnd;
+      this.buckets.settle(s.rec);
     }
-    this.settleLater = keep;
   };
 
   /** Pending messages in due order (ties in publish order), `offset` skipped, at most `limit`. */
@@ -304,15 +316,16 @@ export class DelaySchedule {
   /** The exchange was deleted: pending messages and their files go. */
   destroy(): void {
     this.stop();
-    this.settleLater = [];
+    this.settleLater.clear();
+    this.settleLaterBytes = 0;
     this.buckets.destroy();
   }
 
   /** Clean shutdown, after the queues have synced and closed: files flushed and kept. */
   close(): void {
     this.stop();
-    for (const s of this.settleLater) this.buckets.settle(s.rec);
-    this.settleLater = [];
+    for (let s = this.settleLater.shift(); s !== undefined; s = this.settleLater.shift()) this.buckets.settle(s.rec);
+    this.settleLaterBytes = 0;
     this.buckets.close();
   }
 

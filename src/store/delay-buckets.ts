@@ -18,8 +18,14 @@ const LEVELS = 7;
 const WIDTH: number[] = Array.from({ length: LEVELS }, (_, l) => SLOT0 * SLOTS ** l);
 /** Level-0 buckets are loaded this long before their start. */
 const LOAD_AHEAD = 2 * SLOT0;
-/** A bucket of level L > 0 is split this long before its start (a few slots of the level below). */
-const splitAhead = (level: number) => 4 * WIDTH[level - 1];
+/**
+ * A bucket of level L > 0 starts being split this long before its start (16 slots of the level
+ * below, a quarter of its width), a batch per timer turn, so the split is done well before the
+ * buckets it fills ripen and never holds up the event loop for long.
+ */
+const splitAhead = (level: number) => 16 * WIDTH[level - 1];
+/** Records moved per step of a split. */
+const SPLIT_BATCH = 8192;
 /** Records read per step while loading or splitting, to bound what one step holds. */
 const READ_BATCH = 4096;
 
@@ -47,6 +53,10 @@ export class Bucket {
   cancelled: Set<number> | null = null;
   /** Deleted: its entry in the ripening heap is stale. */
   dropped = false;
+  /** Being split: new records go to the level below. */
+  splitting = false;
+  /** A split has moved persistent records out of it (its files go once their copies are synced). */
+  movedPersistent = false;
   constructor(readonly level: number, readonly id: number, readonly log: SegmentLog) {}
 
   get start(): number {
@@ -132,6 +142,8 @@ export class DelayBuckets {
   private append(level: number, due: number, seq: number, persistent: boolean, data: Buffer, propsEnd: number): DelayedRecord | null {
     const id = Math.floor(due / WIDTH[level]);
     const b = this.bucket(level, id);
+    // A bucket being split takes nothing more: the record goes straight to the level below.
+    if (b.splitting) return this.append(level - 1, due, seq, persistent, data, propsEnd);
     const segment = b.log.append(seq, persistent && this.opts.durable ? FLAG_PERSISTENT : 0, due, data, propsEnd);
     b.live++;
     b.bytes += data.length - propsEnd;
@@ -192,11 +204,19 @@ export class DelayBuckets {
    */
   ripen(now: number, limit: number, load: (r: DelayedRecord) => void): boolean {
     let handed = 0;
+    let splitSteps = 0;
     for (let b = this.nextRipe(); b !== undefined && b.ripeAt <= now; b = this.nextRipe()) {
       if (b.level === 0 && handed >= limit) return true;
+      if (b.level !== 0) {
+        // One step of a split per turn (more if it is overdue); an unfinished split stays first in line.
+        if (splitSteps > 0 && b.start > now) return true;
+        splitSteps++;
+        if (!this.splitStep(b, load)) continue;
+        this.ripening.pop();
+        continue;
+      }
       this.ripening.pop();
-      if (b.level === 0) handed += this.load(b, load);
-      else this.split(b, load);
+      handed += this.load(b, load);
     }
     return false;
   }
@@ -220,41 +240,44 @@ export class DelayBuckets {
         n++;
       }
     }
+    b.log.releaseBuffers();
     if (b.live === 0) this.drop(b);
     return n;
   }
 
-  /** Moves a bucket's records one level down, then deletes it. */
-  private split(b: Bucket, load: (r: DelayedRecord) => void): void {
-    b.opened = true;
-    let movedPersistent = false;
+  /**
+   * Moves up to SPLIT_BATCH of a bucket's records one level down; when all are moved, deletes
+   * it and returns true.
+   */
+  private splitStep(b: Bucket, load: (r: DelayedRecord) => void): boolean {
+    b.splitting = true;
     const batch: StoredMessage[] = [];
-    for (;;) {
-      batch.length = 0;
-      b.log.readPaged(READ_BATCH, Infinity, batch);
-      if (batch.length === 0) break;
-      for (const m of batch) {
-        if (b.cancelled?.has(m.seq)) continue;
-        const persistent = (m.flags & FLAG_PERSISTENT) !== 0;
-        // Normally lands in an unopened bucket (children ripen after their parents), but a
-        // level-0 bucket opened meanwhile takes the record into memory at once.
-        const rec = this.append(b.level - 1, m.expiresAt, m.seq, persistent || !this.opts.durable, m.data, m.propsEnd);
-        if (rec !== null) load(rec);
-        if (persistent) movedPersistent = true;
-      }
+    b.log.readPaged(SPLIT_BATCH, Infinity, batch);
+    for (const m of batch) {
+      if (b.cancelled?.has(m.seq)) continue;
+      const persistent = (m.flags & FLAG_PERSISTENT) !== 0;
+      // Normally lands in an unopened bucket (children ripen after their parents), but a
+      // level-0 bucket opened meanwhile takes the record into memory at once.
+      const rec = this.append(b.level - 1, m.expiresAt, m.seq, persistent || !this.opts.durable, m.data, m.propsEnd);
+      if (rec !== null) load(rec);
+      if (persistent) b.movedPersistent = true;
     }
+    if (batch.length === SPLIT_BATCH) return false;
+    b.opened = true;
+    for (const t of this.buckets.values()) if (!t.opened && t.level === b.level - 1) t.log.releaseBuffers();
     // The old files go once the copies are on disk: a crash in between then repeats a message
     // (its copy and the original come back) rather than losing it.
     this.buckets.delete(`${b.level}-${b.id}`);
     b.dropped = true;
-    if (!movedPersistent) {
+    if (!b.movedPersistent) {
       b.log.destroy();
-      return;
+      return true;
     }
     this.pendingDestroy.add(b);
     this.opts.store.whenSynced(this.opts.store.pendingEpoch, () => {
       if (this.pendingDestroy.delete(b)) b.log.destroy();
     });
+    return true;
   }
 
   /** A record was routed or cancelled. */

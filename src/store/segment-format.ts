@@ -12,6 +12,7 @@ export const FLAG_PERSISTENT = 1;
 export const HEADER = 8;
 export const PAYLOAD_FIXED = 21;
 const SCAN_CHUNK = 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** Writes one record at `p` of `b` (which has room); returns the record size. */
 export function writeRecord(b: Buffer, p: number, seq: number, flags: number, expiresAt: number, data: Buffer, propsEnd: number): number {
@@ -58,7 +59,8 @@ export interface StoredMessage {
 
 /** Reads segment files front to back through one large buffer: one syscall per megabyte. */
 export class Scanner {
-  buf = Buffer.allocUnsafe(SCAN_CHUNK);
+  /** Allocated on first read: many logs are never read back (or only once). */
+  buf = EMPTY;
   private seg: Segment | null = null;
   private start = 0;
   private len = 0;
@@ -68,7 +70,7 @@ export class Scanner {
     if (seg === this.seg && off >= this.start && off + n <= this.start + this.len) return off - this.start;
     if (off + n > seg.size) return -1;
     if (seg.fd < 0) seg.fd = openSync(seg.path, 'r');
-    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n + SCAN_CHUNK);
+    if (n > this.buf.length || this.buf.length < SCAN_CHUNK) this.buf = Buffer.allocUnsafe(Math.max(n + SCAN_CHUNK, SCAN_CHUNK));
     const want = Math.min(this.buf.length, seg.size - off);
     let got = 0;
     while (got < want) {
@@ -80,6 +82,12 @@ export class Scanner {
     this.start = off;
     this.len = got;
     return got >= n ? 0 : -1;
+  }
+
+  /** Gives the read buffer back (until the next read). */
+  release(): void {
+    this.reset();
+    this.buf = EMPTY;
   }
 
   /** Forget buffered bytes (the file was truncated or rewritten). */

@@ -197,6 +197,13 @@ export class SegmentLog {
     return appended;
   }
 
+  /** Writes what is buffered and gives big buffers back (a log that goes quiet for a while). */
+  releaseBuffers(): void {
+    this.flushWrites();
+    if (this.buf.length > 64 * 1024) this.buf = Buffer.allocUnsafe(64 * 1024);
+    this.scanner.release();
+  }
+
   /** Written persistent data awaits fdatasync. */
   get needsSync(): boolean {
     return this.unsynced !== null || this.rolledUnsynced.length !== 0;
