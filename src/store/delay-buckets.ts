@@ -84,6 +84,8 @@ export class DelayBuckets {
   count = 0;
   bytes = 0;
   private destroyed = false;
+  /** Higher buckets being split, in the order they ripened. */
+  private readonly splitting: Bucket[] = [];
   /** Split buckets whose files go once their records' copies are synced. */
   private readonly pendingDestroy = new Set<Bucket>();
 
@@ -183,14 +185,15 @@ export class DelayBuckets {
     return at;
   }
 
-  /** When the next bucket ripens (ms since the epoch), or Infinity. */
+  /** When the next bucket ripens (ms since the epoch), or Infinity; now-ish while a split is under way. */
   nextRipeAt(): number {
-    return this.nextRipe()?.ripeAt ?? Infinity;
+    const at = this.nextRipe()?.ripeAt ?? Infinity;
+    return this.splitting.length !== 0 ? Math.min(at, this.splitting[0].ripeAt) : at;
   }
 
   private nextRipe(): Bucket | undefined {
     for (let b = this.ripening.peek(); b !== undefined; b = this.ripening.peek()) {
-      if (!b.dropped && !b.opened) return b;
+      if (!b.dropped && !b.opened && !b.splitting) return b;
       this.ripening.pop();
     }
     return undefined;
@@ -204,19 +207,18 @@ export class DelayBuckets {
    */
   ripen(now: number, limit: number, load: (r: DelayedRecord) => void): boolean {
     let handed = 0;
-    let splitSteps = 0;
     for (let b = this.nextRipe(); b !== undefined && b.ripeAt <= now; b = this.nextRipe()) {
       if (b.level === 0 && handed >= limit) return true;
-      if (b.level !== 0) {
-        // One step of a split per turn (more if it is overdue); an unfinished split stays first in line.
-        if (splitSteps > 0 && b.start > now) return true;
-        splitSteps++;
-        if (!this.splitStep(b, load)) continue;
-        this.ripening.pop();
-        continue;
-      }
       this.ripening.pop();
-      handed += this.load(b, load);
+      // Higher buckets are split a step per turn (below), so that level-0 buckets falling due
+      // meanwhile are still loaded on time.
+      if (b.level !== 0) this.splitting.push(b);
+      else handed += this.load(b, load);
+    }
+    while (this.splitting.length !== 0) {
+      const b = this.splitting[0];
+      if (this.splitStep(b, load)) this.splitting.shift();
+      else if (b.start > now) return true; // one step per turn unless it is overdue
     }
     return false;
   }
@@ -339,6 +341,7 @@ export class DelayBuckets {
     this.pendingDestroy.clear();
     this.buckets.clear();
     this.ripening.clear();
+    this.splitting.length = 0;
     this.count = this.bytes = 0;
     rmSync(this.opts.dir, { recursive: true, force: true });
   }
