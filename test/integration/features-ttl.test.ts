@@ -114,6 +114,9 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
       await publishConfirmed(ch, '', q, ['no-credit'], { expiration: '0' });
       await countBecomes(ch, q, 0, 1000);
       sub.ch.ack(m);
+      // A round trip on the consumer's channel: the broker has taken the ack (and the credit is
+      // back) before the next publish, which comes over another connection.
+      await sub.ch.checkQueue(q);
       await publishConfirmed(ch, '', q, ['waiting-again'], { expiration: '0' });
       const got = await c.take(2);
       assert.deepEqual(texts(got), ['waiting', 'waiting-again']);
