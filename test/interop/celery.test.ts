@@ -16,10 +16,9 @@
 // then fails in about one run in five. Results must be right in any case.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { INTEROP_DIR, runChecks } from './support.js';
+import { INTEROP_DIR, orSkip, requireTool, runChecks } from './support.js';
 
 const PYTHON = '/usr/bin/python3';
 const BATCH = 200;
@@ -42,28 +41,13 @@ function quantile(xs: number[], q: number): number {
   return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
 }
 
-/** Why Celery cannot run here, or null when it can. */
-function celeryMissing(): string | null {
-  const env = { ...process.env };
-  delete env.PYTHONPATH;
-  delete env.PYTHONHOME;
-  const r = spawnSync(PYTHON, ['-c', 'import celery, kombu, amqp'], { encoding: 'utf8', timeout: 30_000, env });
-  if (!r.error && r.status === 0) return null;
-  return r.error ? r.error.message : `exit ${r.status}: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`;
-}
-
 describe('interop: Celery (Python)', { timeout: 120_000 }, () => {
   let broker: TestBroker | undefined;
   after(async () => { await broker?.stop(); });
 
   it(`a prefork worker and an rpc:// client get every result of ${BATCH}-task batches right`, { timeout: 100_000 }, async (t) => {
-    const missing = celeryMissing();
-    if (missing !== null) {
-      const ci = process.env.CI === 'true' || process.env.CI === '1';
-      if (ci) assert.fail(`Celery for ${PYTHON} is not available (${missing}). Install the Debian package: apt-get install -y python3-celery`);
-      t.skip('Celery interop test skipped: python3-celery is not installed (apt-get install -y python3-celery)');
-      return;
-    }
+    // Skipped with one line outside CI, a failure under CI (support.ts's rule for every interop tool).
+    if (!await orSkip(t, () => { requireTool('Python 3 with Celery', PYTHON, ['-c', 'import celery, kombu, amqp'], 'python3-celery'); return true; })) return;
     broker = await startBroker();
     // PYTHONPATH etc. from a pyenv on PATH must not leak into Debian's interpreter
     const run = await runChecks(PYTHON, [join(INTEROP_DIR, 'python', 'celery_batches.py'), `${broker.url}/`],
