@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage, GetMessage } from 'amqplib';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import {
   Harness, type Channel, type ConfirmChannel, expectChannelError, expectConnectionError, sleep, waitFor,
@@ -25,6 +25,16 @@ async function collect(ch: Channel, queue: string, t0: () => number): Promise<Ar
     got.push({ body: m.content.toString(), at: Date.now() - t0(), delay: m.properties.headers?.['x-delay'], exchange: m.fields.exchange });
   }, { noAck: true });
   return got;
+}
+
+/** basic.get (no-ack) until a message comes, for up to a second; false if none did. */
+async function getSoon(ch: Channel, queue: string): Promise<false | GetMessage> {
+  for (let i = 0; i < 50; i++) {
+    const m = await ch.get(queue, { noAck: true });
+    if (m) return m;
+    await sleep(20);
+  }
+  return false;
 }
 
 describe('delayed-message exchange', { timeout: 60_000 }, () => {
@@ -176,8 +186,7 @@ describe('delayed-message exchange', { timeout: 60_000 }, () => {
       if (kind !== 'fanout') ch.publish(x, 'other.key', Buffer.from('miss'), { headers: { color: 'blue', 'x-delay': 100 } });
       await (ch as ConfirmChannel).waitForConfirms();
       assert.equal(await ch.get(q, { noAck: true }), false, 'nothing before it is due');
-      let m: false | { content: Buffer } = false;
-      for (let i = 0; i < 50 && !m; i++) { m = await ch.get(q, { noAck: true }); if (!m) await sleep(20); }
+      const m = await getSoon(ch, q);
       assert.ok(m && m.content.toString() === kind, `${kind} message`);
       assert.ok(Date.now() - t0 >= 195);
       assert.equal(await ch.get(q, { noAck: true }), false, 'the other message matched nothing');
@@ -194,8 +203,7 @@ describe('delayed-message exchange', { timeout: 60_000 }, () => {
     ch.publish(front, 'k', Buffer.from('via-front'), { headers: { 'x-delay': 250 } });
     await (ch as ConfirmChannel).waitForConfirms();
     assert.equal(await ch.get(q, { noAck: true }), false, 'not yet');
-    let m: false | { content: Buffer; properties: { headers?: Record<string, unknown> } } = false;
-    for (let i = 0; i < 50 && !m; i++) { m = await ch.get(q, { noAck: true }); if (!m) await sleep(20); }
+    const m = await getSoon(ch, q);
     assert.ok(m && m.content.toString() === 'via-front');
     assert.ok(Date.now() - t0 >= 245);
     // Out: the delayed exchange feeds a second delayed exchange, which must not delay again.
@@ -208,8 +216,7 @@ describe('delayed-message exchange', { timeout: 60_000 }, () => {
     const t1 = Date.now();
     ch.publish(x, 'k', Buffer.from('twice'), { headers: { 'x-delay': 250 } });
     await (ch as ConfirmChannel).waitForConfirms();
-    let m2: false | { content: Buffer } = false;
-    for (let i = 0; i < 50 && !m2; i++) { m2 = await ch.get(q2, { noAck: true }); if (!m2) await sleep(20); }
+    const m2 = await getSoon(ch, q2);
     assert.ok(m2, 'reached the second delayed exchange');
     const took = Date.now() - t1;
     assert.ok(took >= 245 && took < 450, `delayed once, not twice (${took} ms)`);
