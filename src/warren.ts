@@ -75,6 +75,7 @@ export class Warren {
       maxMessageSize: config.maxMessageSize,
     }, log, VERSION);
     const waiters = amqp.ctx.syncWaiters;
+    amqp.ctx.requestSync = (epoch) => messages.want(epoch);
     messages.onSynced = (epoch) => {
       for (const w of waiters) if (!w.onSynced(epoch)) waiters.delete(w);
     };

@@ -22,6 +22,8 @@ const MAX_DUE = Number.MAX_SAFE_INTEGER;
 const MAX_LOADED = 50_000;
 /** Messages routed per timer turn before yielding to other work. */
 const ROUTE_BATCH = 2000;
+/** Time a timer turn may spend reading and splitting buckets before routing and yielding. */
+const RIPEN_BUDGET_MS = 4;
 
 /** The plugin's checks of x-delayed-type, in its order and with its codes. */
 export function delayedKind(args: FieldTable): string {
@@ -211,21 +213,27 @@ export class DelaySchedule {
     this.timerAt = Infinity;
     if (this.closed) return;
     const now = Date.now();
-    const backlog = this.buckets.ripen(now, MAX_LOADED - this.heap.size, (r) => this.heap.push(r));
+    const more = this.buckets.ripen(now, MAX_LOADED - this.heap.size, this.load, performance.now() + RIPEN_BUDGET_MS);
+    // Later records may still be on disk in a bucket being read or split.
+    const until = Math.min(now + 1, this.buckets.holdFrom());
     let routed = 0;
-    for (let top = this.heap.peek(); top !== undefined && top.due <= now && routed < ROUTE_BATCH; top = this.heap.peek()) {
+    for (let top = this.heap.peek(); top !== undefined && top.due < until && routed < ROUTE_BATCH; top = this.heap.peek()) {
       this.heap.pop();
       this.routeDue(top);
       routed++;
     }
     // More due now (a batch cut short, or a backlog still on disk): carry on after other work.
-    if (routed === ROUTE_BATCH || (backlog && this.heap.size < MAX_LOADED)) {
+    if (routed === ROUTE_BATCH || (more && this.heap.size < MAX_LOADED)) {
       this.timerAt = now;
       this.timer = setTimeout(this.fire, 0);
       this.timer.unref();
       return;
     }
     this.arm(now);
+  };
+
+  private readonly load = (r: DelayedRecord): void => {
+    this.heap.push(r);
   };
 
   private routeDue(rec: DelayedRecord): void {

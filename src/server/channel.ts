@@ -267,7 +267,7 @@ export class Channel implements DeliverySink {
       if (mandatory && held < 0) this.sendReturn(312, 'NO_ROUTE', msg);
       if (confirms !== null) {
         if (confirms.record(tag, epoch)) this.confirmsDue();
-        else if (epoch > NOW) this.conn.ctx.syncWaiters.add(this);
+        else if (epoch > NOW) this.waitForSync(epoch);
       }
       return;
     }
@@ -288,13 +288,18 @@ export class Channel implements DeliverySink {
     }
     if (confirms !== null) {
       if (confirms.record(tag, epoch)) this.confirmsDue();
-      else if (epoch > NOW) this.conn.ctx.syncWaiters.add(this);
+      else if (epoch > NOW) this.waitForSync(epoch);
     }
   }
 
   private sendReturn(code: number, text: string, msg: Message): void {
     this.conn.out.basicReturn(this.id, this.conn.frameMax, code, text, msg.data, msg.routeEnd, msg.propsEnd);
     this.conn.wrote();
+  }
+
+  private waitForSync(epoch: number): void {
+    this.conn.ctx.syncWaiters.add(this);
+    this.conn.ctx.requestSync(epoch);
   }
 
   /** The store synced: confirm what waited for it. */

@@ -48,6 +48,8 @@ export interface ServerContext {
   connections: Set<Connection>;
   flusher: Flusher;
   syncWaiters: Set<SyncWaiter>;
+  /** Asks the store to sync through `epoch` now (a confirm waits for it) rather than lazily. */
+  requestSync(epoch: number): void;
   /** Channels consuming from amq.rabbitmq.reply-to, by their reply key. */
   directReply: Map<string, import('./direct-reply.js').DirectReply>;
 }

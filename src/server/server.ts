@@ -45,6 +45,7 @@ export class AmqpServer {
       connections: new Set(),
       flusher: new Flusher(),
       syncWaiters: new Set(),
+      requestSync: () => {},
       directReply: new Map(),
     };
     this.server = createServer({ noDelay: true }, (socket) => {

@@ -20,14 +20,17 @@ const WIDTH: number[] = Array.from({ length: LEVELS }, (_, l) => SLOT0 * SLOTS *
 const LOAD_AHEAD = 2 * SLOT0;
 /**
  * A bucket of level L > 0 starts being split this long before its start (16 slots of the level
- * below, a quarter of its width), a batch per timer turn, so the split is done well before the
- * buckets it fills ripen and never holds up the event loop for long.
+ * below, a quarter of its width), so the split is done well before the buckets it fills ripen.
  */
 const splitAhead = (level: number) => 16 * WIDTH[level - 1];
-/** Records moved per step of a split. */
-const SPLIT_BATCH = 8192;
-/** Records read per step while loading or splitting, to bound what one step holds. */
-const READ_BATCH = 4096;
+/**
+ * Records read per step of a load or a split. Steps run until the caller's deadline, so a split
+ * of half a million records or the load of a full level-0 bucket never holds the event loop for
+ * more than a few ms at a time.
+ */
+const STEP = 1024;
+/** Work that is already overdue (records due now wait behind it) may run this long past the deadline. */
+const OVERDUE_GRACE_MS = 50;
 
 /** A pending message as the scheduler holds it once its bucket is loaded. */
 export interface DelayedRecord {
@@ -55,6 +58,8 @@ export class Bucket {
   dropped = false;
   /** Being split: new records go to the level below. */
   splitting = false;
+  /** Level 0, opened and partly read: new records go to its log, behind the read cursor. */
+  loading = false;
   /** A split has moved persistent records out of it (its files go once their copies are synced). */
   movedPersistent = false;
   constructor(readonly level: number, readonly id: number, readonly log: SegmentLog) {}
@@ -86,6 +91,8 @@ export class DelayBuckets {
   private destroyed = false;
   /** Higher buckets being split, in the order they ripened. */
   private readonly splitting: Bucket[] = [];
+  /** Level-0 buckets being read into memory, in the order they ripened. */
+  private readonly loading: Bucket[] = [];
   /** Split buckets whose files go once their records' copies are synced. */
   private readonly pendingDestroy = new Set<Bucket>();
 
@@ -150,7 +157,7 @@ export class DelayBuckets {
     b.live++;
     b.bytes += data.length - propsEnd;
     if (due < b.minDue) b.minDue = due;
-    if (!(level === 0 && b.opened)) return null;
+    if (!(level === 0 && b.opened && !b.loading)) return null;
     return { due, seq, persistent, data, propsEnd, bucket: b, segment };
   }
 
@@ -181,46 +188,72 @@ export class DelayBuckets {
   /** The earliest due time on disk (unopened buckets), or Infinity. */
   earliestDue(): number {
     let at = Infinity;
-    for (const b of this.buckets.values()) if (!b.opened && b.minDue < at) at = b.minDue;
+    for (const b of this.buckets.values()) if ((!b.opened || b.loading) && b.minDue < at) at = b.minDue;
     return at;
   }
 
-  /** When the next bucket ripens (ms since the epoch), or Infinity; now-ish while a split is under way. */
+  /**
+   * Records due at or after this may still be on disk, in a bucket being loaded or split: only
+   * earlier ones may be routed yet, or due order would break.
+   */
+  holdFrom(): number {
+    let at = Infinity;
+    for (const b of this.loading) if (b.start < at) at = b.start;
+    for (const b of this.splitting) if (b.start < at) at = b.start;
+    return at;
+  }
+
+  /** When the next bucket ripens (ms since the epoch), or Infinity; in the past while a load or split is under way. */
   nextRipeAt(): number {
-    const at = this.nextRipe()?.ripeAt ?? Infinity;
-    return this.splitting.length !== 0 ? Math.min(at, this.splitting[0].ripeAt) : at;
+    let at = this.nextRipe()?.ripeAt ?? Infinity;
+    if (this.loading.length !== 0) at = Math.min(at, this.loading[0].ripeAt);
+    if (this.splitting.length !== 0) at = Math.min(at, this.splitting[0].ripeAt);
+    return at;
   }
 
   private nextRipe(): Bucket | undefined {
     for (let b = this.ripening.peek(); b !== undefined; b = this.ripening.peek()) {
-      if (!b.dropped && !b.opened && !b.splitting) return b;
+      if (!b.dropped && !b.opened && !b.splitting && !b.loading) return b;
       this.ripening.pop();
     }
     return undefined;
   }
 
   /**
-   * Opens every bucket ripe at `now`, in the order they ripen: higher ones are split into the
-   * level below, level-0 ones hand their records to `load`. Stops loading once `limit` records
-   * were handed out (a backlog after downtime is loaded as it drains). Returns whether ripe
-   * buckets were left for later.
+   * Opens the buckets ripe at `now`, in the order they ripen, a step at a time until `deadline`
+   * (a performance.now() time): level-0 buckets hand their records to `load`, higher ones are
+   * split into the level below; loads go first, so that a long split never makes a bucket late.
+   * Stops loading once `limit` records were handed out (a backlog after downtime is loaded as it
+   * drains). Returns whether work was left for later.
    */
-  ripen(now: number, limit: number, load: (r: DelayedRecord) => void): boolean {
-    let handed = 0;
+  ripen(now: number, limit: number, load: (r: DelayedRecord) => void, deadline = Infinity): boolean {
     for (let b = this.nextRipe(); b !== undefined && b.ripeAt <= now; b = this.nextRipe()) {
-      if (b.level === 0 && handed >= limit) return true;
       this.ripening.pop();
-      // Higher buckets are split a step per turn (below), so that level-0 buckets falling due
-      // meanwhile are still loaded on time.
-      if (b.level !== 0) this.splitting.push(b);
-      else handed += this.load(b, load);
+      if (b.level === 0) {
+        b.opened = b.loading = true;
+        this.loading.push(b);
+      } else {
+        b.splitting = true;
+        this.splitting.push(b);
+      }
     }
-    while (this.splitting.length !== 0) {
-      const b = this.splitting[0];
-      if (this.splitStep(b, load)) this.splitting.shift();
-      else if (b.start > now) return true; // one step per turn unless it is overdue
+    let handed = 0;
+    for (;;) {
+      let list: Bucket[];
+      if (this.loading.length !== 0 && handed < limit) list = this.loading;
+      else if (this.splitting.length !== 0) list = this.splitting;
+      else break;
+      const b = list[0];
+      if (b.dropped) {
+        list.shift();
+        continue;
+      }
+      if (list === this.loading) handed += this.loadStep(b, load);
+      if (list === this.loading ? !b.loading : this.splitStep(b, load)) list.shift();
+      const t = performance.now();
+      if (t >= deadline && (b.start > now || t >= deadline + OVERDUE_GRACE_MS)) break;
     }
-    return false;
+    return this.loading.length !== 0 || this.splitting.length !== 0 || (this.nextRipe()?.ripeAt ?? Infinity) <= now;
   }
 
   private record(b: Bucket, m: StoredMessage): DelayedRecord {
@@ -228,33 +261,30 @@ export class DelayBuckets {
       data: m.data, propsEnd: m.propsEnd, bucket: b, segment: m.segment };
   }
 
-  private load(b: Bucket, load: (r: DelayedRecord) => void): number {
-    b.opened = true;
-    let n = 0;
+  /** Reads up to STEP records of a level-0 bucket into memory (`loading` ends once all are); returns how many. */
+  private loadStep(b: Bucket, load: (r: DelayedRecord) => void): number {
     const batch: StoredMessage[] = [];
-    for (;;) {
-      batch.length = 0;
-      b.log.readPaged(READ_BATCH, Infinity, batch);
-      if (batch.length === 0) break;
-      for (const m of batch) {
-        if (b.cancelled?.has(m.seq)) continue;
-        load(this.record(b, m));
-        n++;
-      }
+    b.log.readPaged(STEP, Infinity, batch);
+    let n = 0;
+    for (const m of batch) {
+      if (b.cancelled?.has(m.seq)) continue;
+      load(this.record(b, m));
+      n++;
     }
+    if (batch.length === STEP && b.log.paging) return n;
+    b.loading = false;
     b.log.releaseBuffers();
     if (b.live === 0) this.drop(b);
     return n;
   }
 
   /**
-   * Moves up to SPLIT_BATCH of a bucket's records one level down; when all are moved, deletes
-   * it and returns true.
+   * Moves up to STEP of a bucket's records one level down; when all are moved, deletes it and
+   * returns true.
    */
   private splitStep(b: Bucket, load: (r: DelayedRecord) => void): boolean {
-    b.splitting = true;
     const batch: StoredMessage[] = [];
-    b.log.readPaged(SPLIT_BATCH, Infinity, batch);
+    b.log.readPaged(STEP, Infinity, batch);
     for (const m of batch) {
       if (b.cancelled?.has(m.seq)) continue;
       const persistent = (m.flags & FLAG_PERSISTENT) !== 0;
@@ -264,7 +294,7 @@ export class DelayBuckets {
       if (rec !== null) load(rec);
       if (persistent) b.movedPersistent = true;
     }
-    if (batch.length === SPLIT_BATCH) return false;
+    if (batch.length === STEP && b.log.paging) return false;
     b.opened = true;
     for (const t of this.buckets.values()) if (!t.opened && t.level === b.level - 1) t.log.releaseBuffers();
     // The old files go once the copies are on disk: a crash in between then repeats a message
@@ -304,10 +334,10 @@ export class DelayBuckets {
   /**
    * Visits the pending records of unopened buckets, earliest bucket first (records within a
    * bucket in publish order), without changing anything; `visit` returns false to stop.
-   * Opened buckets' records are in the scheduler's memory.
+   * Opened buckets' records are in the scheduler's memory (a bucket being loaded: those read so far).
    */
   scanUnopened(visit: (r: DelayedRecord) => boolean): void {
-    const list = [...this.buckets.values()].filter((b) => !b.opened).sort((a, b) => a.start - b.start || b.level - a.level);
+    const list = [...this.buckets.values()].filter((b) => !b.opened || b.loading).sort((a, b) => a.start - b.start || b.level - a.level);
     for (const b of list) {
       let go = true;
       b.log.peekPaged((m) => {
@@ -342,6 +372,7 @@ export class DelayBuckets {
     this.buckets.clear();
     this.ripening.clear();
     this.splitting.length = 0;
+    this.loading.length = 0;
     this.count = this.bytes = 0;
     rmSync(this.opts.dir, { recursive: true, force: true });
   }

@@ -2,11 +2,21 @@
 // the event loop, and one round of fdatasync covers everything written meanwhile (group commit).
 // Epochs number the flushes that carried persistent data; a publisher confirm waits until the
 // store has synced the epoch its message went out in.
+//
+// A sync round starts at once only when something waits for it (a confirm, a settle that must
+// not precede the copy's sync); data nobody waits for is synced within LAZY_SYNC_MS. Written
+// data survives a crash of the process either way (it is in the kernel's page cache); only a
+// power loss can take the last unconfirmed writes, as with RabbitMQ, which syncs for confirms
+// only. An fdatasync per turn that nobody waits for costs disk and CPU time that other
+// processes on the machine (a Celery worker's pool, say) feel.
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { SegmentLog, type LogOwner } from './segment-log.js';
+
+/** Longest time written persistent data that nothing waits for stays unsynced. */
+const LAZY_SYNC_MS = 200;
 
 export class MessageStore implements LogOwner {
   /** Epoch of the last flush that wrote persistent data. */
@@ -14,6 +24,9 @@ export class MessageStore implements LogOwner {
   /** Every epoch up to here is on disk. */
   syncedEpoch = 0;
   private syncing = false;
+  /** The highest epoch something waits for. */
+  private wanted = 0;
+  private lazyTimer: NodeJS.Timeout | null = null;
   private readonly dirtyLogs = new Set<SegmentLog>();
   private readonly toSync = new Set<SegmentLog>();
   private flushQueued = false;
@@ -27,7 +40,8 @@ export class MessageStore implements LogOwner {
   /** Callbacks waiting for an epoch to be synced, in epoch order. */
   private syncWaiters: { epoch: number; fn: () => void }[] = [];
 
-  constructor(dataDir: string, readonly log: Logger) {
+  /** `lazySyncMs`: how long data nothing waits for may stay unsynced (default LAZY_SYNC_MS). */
+  constructor(dataDir: string, readonly log: Logger, private readonly lazySyncMs = LAZY_SYNC_MS) {
     this.durableDir = join(dataDir, 'queues');
     this.transientDir = join(dataDir, 'transient');
     this.delayedRoot = join(dataDir, 'delayed');
@@ -91,8 +105,30 @@ export class MessageStore implements LogOwner {
     this.dirtyLogs.clear();
     if (persistent) {
       this.epoch++;
-      this.startSync();
+      this.syncSoon();
     }
+  };
+
+  /** Something waits for `epoch` to be on disk: sync it now rather than lazily. */
+  want(epoch: number): void {
+    if (epoch > this.wanted) this.wanted = epoch;
+    if (epoch <= this.epoch) this.syncSoon();
+  }
+
+  /** Starts a round if anything waits, else makes sure one happens within LAZY_SYNC_MS. */
+  private syncSoon(): void {
+    if (this.epoch === this.syncedEpoch) return;
+    if (this.wanted > this.syncedEpoch) {
+      this.startSync();
+    } else if (this.lazyTimer === null) {
+      this.lazyTimer = setTimeout(this.lazySync, this.lazySyncMs);
+      this.lazyTimer.unref();
+    }
+  }
+
+  private readonly lazySync = (): void => {
+    this.lazyTimer = null;
+    this.startSync();
   };
 
   private startSync(): void {
@@ -116,7 +152,7 @@ export class MessageStore implements LogOwner {
         for (const l of logs) this.toSync.add(l);
       }
       if (err) setTimeout(() => this.startSync(), 100).unref();
-      else if (this.epoch > this.syncedEpoch) this.startSync();
+      else this.syncSoon();
     };
     for (const log of logs) if (log.sync(done)) pending++;
     for (const other of this.alsoSync) if (other.sync(done)) pending++;
@@ -129,6 +165,7 @@ export class MessageStore implements LogOwner {
       fn();
       return;
     }
+    this.want(epoch);
     const w = this.syncWaiters;
     let i = w.length;
     while (i > 0 && w[i - 1].epoch > epoch) i--;
@@ -147,5 +184,7 @@ export class MessageStore implements LogOwner {
   /** Writes everything buffered (clean shutdown). Sync happens as the logs close. */
   flushNow(): void {
     this.flush();
+    if (this.lazyTimer !== null) clearTimeout(this.lazyTimer);
+    this.lazyTimer = null;
   }
 }

@@ -2,18 +2,22 @@
 // python3-celery): a real prefork worker (-c 2, task_acks_late, worker_prefetch_multiplier=1,
 // rpc:// results) and a client that sends batches of 200 tasks, then .get()s each result in order.
 //
-// Why batch times are the thing to watch: Celery's rpc result consumer calls
-// drain_events(timeout=1) before it looks at a result it already holds, so every result that
-// overtook an earlier one costs one 1 s wait once the socket has nothing more to read. A batch
-// takes about 0.3 s + k s, k = how far out of order the results came back (usually 1, on
-// RabbitMQ as on Warren, because the pool's two processes race).
+// What the batch times say: Celery's rpc result consumer calls drain_events(timeout=1) before it
+// looks at a result it already holds and reads one message per drain, so once it has read
+// results ahead of the one it waits for it stays that far ahead, and at the end of the batch,
+// with the socket dry, each result held ahead costs a 1 s wait. A batch therefore takes about
+// 0.25 s + k s, where k is the batch's displacement: the largest number of later results that
+// overtook any one result, decided by the race between the worker's two pool processes (k >= 1
+// in almost every batch, on RabbitMQ as on Warren). The script hooks Celery's result consumer
+// to record the order results arrive in and reports k per batch.
 //
-// The timing check is on the lower quartile of the batch times, not the median: on a loaded
-// machine a pool process that loses the CPU for a few ms lets the other overtake it by several
-// tasks, which adds seconds to single batches against RabbitMQ too. It is marked todo while the
-// issue it was written for is open: on the shared 2-core test VM Warren still gets >= 2 stalls
-// in more batches than RabbitMQ 3.10 does (41 % against 8 % in alternating runs), and this check
-// then fails in about one run in five. Results must be right in any case.
+// The check: no batch takes more than 0.9 s beyond what its displacement explains, i.e. the
+// broker never makes the client wait for a result it has not yet delivered. Measured on the
+// 2-core test VM over 6 alternating runs of 12 batches each (2026-12-01): Warren median 1.25 s,
+// RabbitMQ 3.10 1.29 s; batches with k >= 2: Warren 9/72, RabbitMQ 14/72; batch time - k was
+// 0.19-0.41 s on Warren and 0.25-0.45 s on RabbitMQ. How often k >= 2 depends on the load on the
+// machine (with a busy loop on one core: 28/48 on Warren, 34/48 on RabbitMQ), so the batch times
+// themselves are reported, not bounded.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -22,13 +26,15 @@ import { INTEROP_DIR, orSkip, requireTool, runChecks } from './support.js';
 
 const PYTHON = '/usr/bin/python3';
 const BATCH = 200;
-/** One 1 s drain stall over a batch that runs in ~0.3-0.7 s stays below this; two do not. */
-const BOUND_S = 2.0;
+/** A batch's time beyond its displacement's 1 s drain waits: ~0.2-0.45 s measured; a broker-made wait of 1 s would exceed this. */
+const RESIDUAL_S = 0.9;
 const MIN_BATCHES = 6;
 
 interface CeleryRun {
   batch: number;
   batches: number[];
+  /** Per batch: how many later results overtook the most overtaken one (null: Celery could not be hooked). */
+  displacements: number[] | null;
   wrong: number;
   error: string | null;
   cut?: number;
@@ -61,16 +67,17 @@ describe('interop: Celery (Python)', { timeout: 120_000 }, () => {
     assert.equal(run.code, 0, `celery_batches.py exited ${run.code}\n${run.output}`);
     assert.ok(result.batches.length >= MIN_BATCHES, `only ${result.batches.length} batches ran (want ${MIN_BATCHES})\n${run.output}`);
 
-    await t.test(`most batches finish within ${BOUND_S} s (no extra 1 s drain stalls)`, {
-      todo: 'Warren gets >= 2 drain stalls per batch more often than RabbitMQ on a loaded 2-core VM; cause not found yet',
-    }, (st) => {
-      const q1 = quantile(result.batches, 0.25);
-      const median = quantile(result.batches, 0.5);
-      st.diagnostic(`batch times (s): ${result.batches.join(' ')}; lower quartile ${q1.toFixed(2)}, median ${median.toFixed(2)}`);
-      assert.ok(q1 < BOUND_S,
-        `the lower quartile of the batch times is ${q1.toFixed(2)} s (median ${median.toFixed(2)} s), not below ${BOUND_S} s: ` +
-        `most batches waited >= 2 s longer for their results than it took to run them (Celery's 1 s drain interval), ` +
-        `batches: ${result.batches.join(' ')}`);
+    const q1 = quantile(result.batches, 0.25);
+    const median = quantile(result.batches, 0.5);
+    t.diagnostic(`batch times (s): ${result.batches.join(' ')}; lower quartile ${q1.toFixed(2)}, median ${median.toFixed(2)}`);
+    const ks = result.displacements;
+    assert.ok(ks !== null && ks.length === result.batches.length,
+      `celery_batches.py could not record the order results arrived in (Celery's result consumer moved?)\n${run.output}`);
+    t.diagnostic(`displacements: ${ks.join(' ')}`);
+    result.batches.forEach((took, i) => {
+      assert.ok(took - ks[i] < RESIDUAL_S,
+        `batch ${i} took ${took} s with displacement ${ks[i]}: ${(took - ks[i]).toFixed(2)} s more than Celery's ` +
+        `own 1 s drain waits explain (limit ${RESIDUAL_S} s); the client waited for a result the broker had not delivered\n${run.output}`);
     });
   });
 });

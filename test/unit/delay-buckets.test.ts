@@ -138,4 +138,66 @@ describe('delay buckets', () => {
     assert.equal(buckets.count, 0);
     assert.equal(buckets.diskSize(), 0);
   });
+
+  test('loads and splits done a step per turn keep due order, take records added meanwhile once, and stay listable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-delay-'));
+    dirs.push(dir);
+    const { store, buckets } = open(dir);
+    // 3,000 records in one level-0 slot (256 ms) and 5,000 in the level-1 bucket after it, published in reverse due order.
+    const slot = Math.ceil((T0 + 60_000) / 16_384) * 16_384; // a level-1 boundary, so level 0's slot is whole
+    const dues = new Map<number, number>();
+    let seq = 0;
+    const add = (due: number, now: number) => {
+      const d = data(String(++seq));
+      dues.set(seq, due);
+      return buckets.add(due, seq, true, d.data, d.propsEnd, now);
+    };
+    for (let i = 4999; i >= 0; i--) add(slot + 16_384 + Math.floor(i * 3.2), T0);
+    for (let i = 2999; i >= 0; i--) add(slot - 256 + (i % 256), T0);
+    store.flush();
+    const held: DelayedRecord[] = [];
+    const routed: DelayedRecord[] = [];
+    let sawPartialLoad = false;
+    let sawPartialSplit = false;
+    let addedWhileLoading = 0;
+    let cancelled = 0;
+    for (let now = slot - 4000; routed.length + cancelled < seq; now++) {
+      // A deadline already passed: one step of work per turn (the budget of a busy broker).
+      buckets.ripen(now, Infinity, (r) => held.push(r), 0);
+      const hold = buckets.holdFrom();
+      if (hold === slot - 256 && !sawPartialLoad) {
+        sawPartialLoad = true;
+        // Added to the bucket being read: goes behind the read cursor, not straight into memory.
+        assert.equal(add(slot - 1, now), null);
+        addedWhileLoading = seq;
+        // The unread part is still listed and can be cancelled.
+        const unread: DelayedRecord[] = [];
+        buckets.scanUnopened((r) => { if (r.due < slot) unread.push(r); return true; });
+        assert.ok(unread.some((r) => r.seq === addedWhileLoading), 'the record added meanwhile is listed');
+        const victim = unread.find((r) => r.seq !== addedWhileLoading)!;
+        buckets.cancelUnopened(victim);
+        dues.delete(victim.seq);
+        cancelled++;
+      }
+      if (hold === slot + 16_384) sawPartialSplit = true;
+      held.sort((a, b) => a.due - b.due || a.seq - b.seq);
+      while (held.length > 0 && held[0].due < Math.min(now + 1, hold)) {
+        const r = held.shift()!;
+        routed.push(r);
+        buckets.settle(r);
+      }
+      assert.ok(now < slot + 40_000, 'everything routed in time');
+    }
+    assert.ok(sawPartialLoad && sawPartialSplit, 'the load and the split each took several turns');
+    assert.equal(routed.length, dues.size, 'every record routed');
+    assert.equal(new Set(routed.map((r) => r.seq)).size, routed.length, 'none twice');
+    for (let i = 1; i < routed.length; i++) {
+      const a = routed[i - 1], b = routed[i];
+      assert.ok(a.due < b.due || (a.due === b.due && a.seq < b.seq), `due order broken at ${i}: ${a.due}/${a.seq} then ${b.due}/${b.seq}`);
+    }
+    for (const r of routed) assert.equal(r.due, dues.get(r.seq));
+    assert.ok(routed.some((r) => r.seq === addedWhileLoading));
+    assert.equal(buckets.count, 0);
+    buckets.close();
+  });
 });

@@ -428,6 +428,9 @@ class Harness {
   async sync(): Promise<void> {
     this.store.flush();
     const target = this.store.pendingEpoch - 1;
+    // As a channel does for its confirms (the store would otherwise sync lazily, within 200 ms).
+    for (const q of [this.qs.d, this.qs.p]) this.store.want(q.confirmEpoch);
+    this.store.want(target);
     for (let i = 0; this.store.syncedEpoch < target; i++) {
       if (i > 1_000_000) throw new Error('fdatasync round never completed');
       await new Promise((r) => setImmediate(r));
@@ -798,6 +801,7 @@ class Rig {
   async synced(): Promise<void> {
     this.store.flush();
     const target = this.store.pendingEpoch - 1;
+    this.store.want(target);
     while (this.store.syncedEpoch < target) await new Promise((r) => setImmediate(r));
   }
 

@@ -7,10 +7,14 @@ tasks and then waits for each result in order, timing each batch.
 The setup is the one from the issue: worker `-c 2 --pool prefork`, task_acks_late,
 worker_prefetch_multiplier=1, result backend rpc://; the client sends BATCH tasks add(i, b) and
 then calls .get() on each result in order. Celery's rpc result consumer waits in
-drain_events(timeout=1) before it looks at a result it already holds, so a batch whose results
-come back out of order ends with one 1 s wait per result that overtook an earlier one: batch
-times cluster at about 0.3 s + k s. A batch still waiting after CELERY_BATCH_CAP seconds is cut
-short and counted at that time. The program prints `# ...` diagnostics and a final
+drain_events(timeout=1) before it looks at a result it already holds, and reads one message per
+drain. So once the client has read results ahead of the one it waits for, it stays that far
+ahead, and when the socket runs dry at the end of the batch every result it holds ahead costs a
+1 s wait: a batch takes about 0.25 s + k s, where k (the batch's "displacement") is the largest
+number of later results that overtook any one result, which the two pool processes' race
+decides. The client records the order results arrive in (by hooking Celery's result consumer)
+and reports k per batch. A batch still waiting after CELERY_BATCH_CAP seconds is cut short and
+counted at that time. The program prints `# ...` diagnostics and a final
 `RESULT {json}` line with the batch times; the node:test wrapper (test/interop/celery.test.ts)
 makes the assertions. Exit status 0 unless the run itself failed (worker did not start, wrong or
 missing results).
@@ -56,6 +60,38 @@ def nap(seconds):
     return os.getpid()
 
 
+# Task indices of the current batch's results, in the order the client read them.
+ARRIVALS = []
+
+
+def record_arrivals():
+    """Hooks Celery 5's result consumer to see the order results are read in; False if it moved."""
+    try:
+        from celery.backends.asynchronous import BaseResultConsumer
+    except ImportError:
+        return False
+    original = getattr(BaseResultConsumer, 'on_state_change', None)
+    if original is None:
+        return False
+
+    def on_state_change(self, meta, message):
+        if isinstance(meta, dict) and isinstance(meta.get('result'), int):
+            ARRIVALS.append(meta['result'])
+        return original(self, meta, message)
+    BaseResultConsumer.on_state_change = on_state_change
+    return True
+
+
+def displacement(order):
+    """The largest number of later items that came before any one item."""
+    worst = 0
+    for pos, x in enumerate(order):
+        ahead = sum(1 for y in order[:pos] if y > x)
+        if ahead > worst:
+            worst = ahead
+    return worst
+
+
 def say(msg):
     print(msg, flush=True)
 
@@ -87,7 +123,11 @@ def main():
         [sys.executable, '-m', 'celery', '-A', 'celery_batches', 'worker', '-c', '2', '--pool', 'prefork',
          '-l', 'warning', '-n', f'{queue}@%h', '--without-mingle', '--without-gossip'],
         cwd=here, env=env, stdout=log, stderr=subprocess.STDOUT)
-    result = {'batch': batch, 'queue': queue, 'batches': [], 'wrong': 0, 'error': None}
+    result = {'batch': batch, 'queue': queue, 'batches': [], 'displacements': [], 'wrong': 0, 'error': None}
+    hooked = record_arrivals()
+    if not hooked:
+        result['displacements'] = None
+        say('# could not hook celery.backends.asynchronous.BaseResultConsumer.on_state_change: no arrival order')
     try:
         # Warm-up: waits for the worker, then keeps both pool processes busy at once so that
         # each has run a task and opened its own connection (a pool process connects when it
@@ -108,6 +148,7 @@ def main():
                 say(f'# stopping after {b} batches: {budget:.0f} s budget used')
                 break
             t0 = time.monotonic()
+            ARRIVALS.clear()
             pending = [add.delay(i, b) for i in range(batch)]
             sent = time.monotonic() - t0
             values = []
@@ -125,8 +166,13 @@ def main():
             wrong = sum(1 for i, v in enumerate(values) if v != i + b)
             result['wrong'] += wrong
             result['batches'].append(round(took, 3))
+            k = ''
+            if hooked:
+                d = displacement([v - b for v in ARRIVALS])
+                result['displacements'].append(d)
+                k = f', displacement {d}'
             cut = '' if len(values) == batch else f', cut short with {batch - len(values)} results outstanding'
-            say(f'# batch {b}: {took:.3f} s (sending {sent:.3f} s){cut}{f", {wrong} wrong results" if wrong else ""}')
+            say(f'# batch {b}: {took:.3f} s (sending {sent:.3f} s{k}){cut}{f", {wrong} wrong results" if wrong else ""}')
             if cut:
                 result['cut'] = result.get('cut', 0) + 1
         times = result['batches']
