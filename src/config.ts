@@ -6,6 +6,12 @@ import { totalmem } from 'node:os';
 export interface Config {
   amqpPort: number;
   bind: string;
+  /** Management HTTP API (and web UI) port; null: off. */
+  managementPort: number | null;
+  /** Address the management API listens on (default: `bind`). */
+  managementBind: string | null;
+  /** Prometheus metrics port; null: off. */
+  prometheusPort: number | null;
   dataDir: string;
   logLevel: string;
   /** First user, created on a fresh data directory. */
@@ -35,6 +41,9 @@ export type ConfigInput = Partial<Record<keyof Config, unknown>>;
 const DEFAULTS: Config = {
   amqpPort: 5672,
   bind: '::',
+  managementPort: 15672,
+  managementBind: null,
+  prometheusPort: 15692,
   dataDir: './data',
   logLevel: 'info',
   defaultUser: 'guest',
@@ -60,6 +69,9 @@ const ENV: [string, keyof Config][] = [
   ['WARREN_AMQP_PORT', 'amqpPort'],
   ['WARREN_PORT', 'amqpPort'],
   ['WARREN_BIND', 'bind'],
+  ['WARREN_MANAGEMENT_PORT', 'managementPort'],
+  ['WARREN_MANAGEMENT_BIND', 'managementBind'],
+  ['WARREN_PROMETHEUS_PORT', 'prometheusPort'],
   ['WARREN_DATA_DIR', 'dataDir'],
   ['WARREN_LOG_LEVEL', 'logLevel'],
   ['WARREN_DEFAULT_USER', 'defaultUser'],
@@ -100,6 +112,13 @@ function coerce(key: keyof Config, v: unknown): unknown {
     case 'amqpPort': case 'frameMax': case 'channelMax': case 'heartbeat': case 'queueWindowMessages': {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new Error(`${key} must be a non-negative integer, got ${String(v)}`);
+      return n;
+    }
+    case 'managementPort': case 'prometheusPort': {
+      // "off" (or false/none/disabled) turns the listener off.
+      if (v === null || v === false || /^(off|false|none|disabled?)$/i.test(String(v))) return null;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${key} must be a port number or "off", got ${String(v)}`);
       return n;
     }
     case 'maxMessageSize': case 'diskFreeLimit': case 'queueWindowBytes': return parseSize(v);

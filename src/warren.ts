@@ -9,6 +9,9 @@ import { QueueMessages, type Redelivered } from './broker/queue-messages.js';
 import { ResourceMonitor } from './broker/resource-monitor.js';
 import type { Config } from './config.js';
 import { AmqpServer } from './server/server.js';
+import type { FastifyInstance } from 'fastify';
+import { hostname } from 'node:os';
+import { startManagement } from './http/server.js';
 import { abandonDataDir, closeDataDir, openDataDir, type DataDirState } from './store/data-dir.js';
 import { DefinitionsStore } from './store/definitions-store.js';
 import { MessageStore } from './store/message-store.js';
@@ -30,6 +33,7 @@ export class Warren {
     private readonly definitions: DefinitionsStore,
     readonly messages: MessageStore,
     readonly monitor: ResourceMonitor,
+    readonly management: { app: FastifyInstance; port: number } | null,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Warren> {
@@ -86,7 +90,19 @@ export class Warren {
     const port = await amqp.listen(config.amqpPort, config.bind);
     const where = config.bind === '::' ? `port ${port} (IPv4 and IPv6)` : `${config.bind}:${port}`;
     log.info({ port, bind: config.bind, dataDir: config.dataDir }, `AMQP listening on ${where}`);
-    return new Warren(config, log, broker, amqp, port, definitions, messages, monitor);
+    let management = null;
+    if (config.managementPort !== null) {
+      const host = config.managementBind ?? config.bind;
+      const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, startedAt: t0, node: `warren@${hostname()}` };
+      try {
+        management = await startManagement(mctx, config.managementPort, host);
+      } catch (err) {
+        await amqp.close();
+        throw err;
+      }
+      log.info({ port: management.port }, `management API listening on ${host === '::' ? 'port ' + management.port : host + ':' + management.port}`);
+    }
+    return new Warren(config, log, broker, amqp, port, definitions, messages, monitor, management);
   }
 
   /** Clean shutdown: close connections (unacked messages return to their queues), then the store. */
@@ -94,6 +110,7 @@ export class Warren {
     if (this.stopped) return;
     this.stopped = true;
     this.monitor.stop();
+    await this.management?.app.close();
     await this.amqp.close();
     this.messages.flushNow();
     const redelivered: Record<string, Redelivered> = {};

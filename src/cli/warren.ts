@@ -14,6 +14,9 @@ const program = new Command('warren')
   .option('-p, --port <port>', 'AMQP port (default 5672)')
   .option('-b, --bind <address>', 'address to listen on (default ::, every IPv4 and IPv6 interface)')
   .option('-d, --data-dir <dir>', 'data directory (default ./data)')
+  .option('--management-port <port|off>', 'management HTTP API port (default 15672)')
+  .option('--management-bind <address>', 'address the management API listens on (default: --bind)')
+  .option('--prometheus-port <port|off>', 'Prometheus metrics port (default 15692)')
   .option('--definitions <file>', 'RabbitMQ-format definitions JSON to import at boot')
   .option('--config <file>', 'JSON config file')
   .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
@@ -29,6 +32,9 @@ const o = program.opts<Record<string, string | undefined>>();
 const flags: ConfigInput = {
   amqpPort: o.port,
   bind: o.bind,
+  managementPort: o.managementPort,
+  managementBind: o.managementBind,
+  prometheusPort: o.prometheusPort,
   dataDir: o.dataDir,
   definitionsFile: o.definitions,
   logLevel: o.logLevel,

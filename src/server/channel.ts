@@ -15,6 +15,7 @@ import { ContentAssembler } from './content-assembler.js';
 import type { Connection } from './connection.js';
 import { handleDefinitionMethod } from './channel-definitions.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
+import { MessageCounters } from './stats.js';
 import { Transaction, type TxPublish } from './transaction.js';
 
 export class Channel implements DeliverySink {
@@ -40,10 +41,8 @@ export class Channel implements DeliverySink {
   private pubExchange: Exchange | null = null;
   private permVersion = -1;
 
-  // Counters for the management API.
-  publishCount = 0;
-  deliverCount = 0;
-  ackCount = 0;
+  /** Counters for the management API and Prometheus (sampled, never reset). */
+  readonly stats = new MessageCounters();
 
   constructor(readonly conn: Connection, readonly id: number) {
     this.directReply = new DirectReply(this);
@@ -188,7 +187,7 @@ export class Channel implements DeliverySink {
   }
 
   private publishAssembled(assembled: Message): void {
-    this.publishCount++;
+    this.stats.publish++;
     const msg = this.content.replyToDirect ? this.directReply.rewriteReplyTo(assembled) : assembled;
     const x = this.pubExchange!;
     const mandatory = this.content.mandatory;
@@ -264,6 +263,9 @@ export class Channel implements DeliverySink {
     const n = queues.length;
     let epoch = held > 0 ? held : NOW;
     if (n === 0) {
+      if (held >= 0) this.stats.routed++;
+      else if (mandatory) this.stats.returnUnroutable++;
+      else this.stats.dropUnroutable++;
       if (mandatory && held < 0) this.sendReturn(312, 'NO_ROUTE', msg);
       if (confirms !== null) {
         if (confirms.record(tag, epoch)) this.confirmsDue();
@@ -271,6 +273,7 @@ export class Channel implements DeliverySink {
       }
       return;
     }
+    this.stats.routed++;
     for (let i = 0; i < n; i++) {
       const q = queues[i];
       const r = q.publish(msg);
@@ -316,7 +319,7 @@ export class Channel implements DeliverySink {
   }
 
   writeConfirms(): void {
-    if (!this.closing) this.confirms?.write(this);
+    if (!this.closing && this.confirms !== null) this.stats.confirm += this.confirms.write(this);
   }
 
   ack(tag: number, multiple: boolean): void {
@@ -391,7 +394,7 @@ export class Channel implements DeliverySink {
   deliver(c: Consumer, entry: QueueEntry): void {
     const tag = this.nextTag++;
     // Written before it is recorded: if writing fails, the queue takes the message back whole.
-    this.writeDelivery(c.tagBytes, tag, entry.deliveries > 0, entry.msg);
+    this.writeDelivery(c.tagBytes, tag, entry.deliveries > 0, entry.msg, c.noAck);
     if (!c.noAck) {
       entry.deliveryTag = tag;
       this.unacked.set(tag, entry);
@@ -404,7 +407,7 @@ export class Channel implements DeliverySink {
   }
 
   /** basic.deliver of `msg`, counted for the management API. */
-  writeDelivery(tagBytes: Buffer, tag: number, redelivered: boolean, msg: Message): void {
+  writeDelivery(tagBytes: Buffer, tag: number, redelivered: boolean, msg: Message, noAck: boolean): void {
     const out = this.conn.out;
     const mark = out.pos;
     try {
@@ -413,7 +416,9 @@ export class Channel implements DeliverySink {
       out.pos = mark; // no half-written frame goes out
       throw err;
     }
-    this.deliverCount++;
+    if (noAck) this.stats.deliverNoAck++;
+    else this.stats.deliver++;
+    if (redelivered) this.stats.redeliver++;
     this.conn.wrote();
   }
 
@@ -439,9 +444,13 @@ export class Channel implements DeliverySink {
     this.checkAccess('read', 'queue', qname);
     const entry = q.get(a.noAck);
     if (entry === null) {
+      this.stats.getEmpty++;
       this.send(M.encodeBasicGetEmpty, { clusterId: '' });
       return;
     }
+    if (a.noAck) this.stats.getNoAck++;
+    else this.stats.get++;
+    if (entry.deliveries > 0) this.stats.redeliver++;
     const tag = this.nextTag++;
     if (!a.noAck) {
       entry.deliveryTag = tag;
@@ -509,7 +518,7 @@ export class Channel implements DeliverySink {
 
   private settleAck(e: QueueEntry): void {
     const c = e.consumer;
-    this.ackCount++;
+    this.stats.ack++;
     e.queue.ack(e);
     this.creditReturned(e.queue, c);
   }
@@ -609,6 +618,7 @@ export class Channel implements DeliverySink {
     this.closing = true;
     this.content.reset();
     this.conn.ctx.syncWaiters.delete(this);
+    this.conn.ctx.closedChannelStats(this.conn.vhost?.name ?? '').add(this.stats);
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
     this.directReply.cancel(this.conn.ctx);

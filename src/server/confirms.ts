@@ -64,8 +64,9 @@ export class ConfirmTracker {
     return this.waiting.length !== 0;
   }
 
-  /** Writes the due acks/nacks, coalescing runs into multiple=true. */
-  write(out: ConfirmOutput): void {
+  /** Writes the due acks/nacks, coalescing runs into multiple=true; returns how many publishes they settle. */
+  write(out: ConfirmOutput): number {
+    const before = this.sent;
     if (this.nacks.length !== 0) {
       for (const n of this.nacks) {
         if (n - 1 > this.sent) out.ack(n - 1, n - 1 - this.sent > 1);
@@ -78,5 +79,6 @@ export class ConfirmTracker {
       out.ack(this.settled, this.settled - this.sent > 1);
       this.sent = this.settled;
     }
+    return this.sent - before;
   }
 }

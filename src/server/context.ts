@@ -1,5 +1,6 @@
 // What every connection of one listener shares: configuration, logger, server properties,
 // the set of open connections and the output flusher.
+import type { MessageCounters } from './stats.js';
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Connection } from './connection.js';
@@ -50,6 +51,8 @@ export interface ServerContext {
   syncWaiters: Set<SyncWaiter>;
   /** Asks the store to sync through `epoch` now (a confirm waits for it) rather than lazily. */
   requestSync(epoch: number): void;
+  /** Message counters of the closed channels of a vhost (created on first use). */
+  closedChannelStats(vhost: string): MessageCounters;
   /** Channels consuming from amq.rabbitmq.reply-to, by their reply key. */
   directReply: Map<string, import('./direct-reply.js').DirectReply>;
 }

@@ -42,7 +42,7 @@ export class DirectReply {
   route(routingKey: string, msg: Message, ctx: ServerContext): boolean {
     const target = ctx.directReply.get(routingKey.slice(DIRECT_REPLY_TO.length + 1));
     if (target === undefined || target.tagBytes === null || target.channel.closing) return false;
-    target.channel.writeDelivery(target.tagBytes, target.channel.takeTag(), false, msg);
+    target.channel.writeDelivery(target.tagBytes, target.channel.takeTag(), false, msg, true);
     return true;
   }
 }

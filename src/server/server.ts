@@ -7,6 +7,7 @@ import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
 import { listenOn } from './listen.js';
+import { MessageCounters } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
 
 export const PRODUCT = 'Warren';
@@ -38,6 +39,7 @@ export class AmqpServer {
   private readonly server: Server;
 
   constructor(readonly broker: Broker, config: ServerConfig, log: Logger, version: string) {
+    const closed = new Map<string, MessageCounters>();
     this.ctx = {
       config,
       log,
@@ -46,6 +48,11 @@ export class AmqpServer {
       flusher: new Flusher(),
       syncWaiters: new Set(),
       requestSync: () => {},
+      closedChannelStats: (vhost) => {
+        let c = closed.get(vhost);
+        if (c === undefined) closed.set(vhost, (c = new MessageCounters()));
+        return c;
+      },
       directReply: new Map(),
     };
     this.server = createServer({ noDelay: true }, (socket) => {

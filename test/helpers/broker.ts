@@ -28,6 +28,10 @@ export interface TestBroker {
   url: string;
   host: string;
   port: number;
+  /** The management API, http://127.0.0.1:PORT (no trailing slash). */
+  httpUrl: string;
+  /** The Prometheus endpoint's base, http://127.0.0.1:PORT. */
+  metricsUrl: string;
   dataDir: string;
   /** True when running against an external broker (WARREN_TEST_URL). */
   external: boolean;
@@ -90,9 +94,12 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
   if (externalUrl) {
     const u = new URL(externalUrl);
     const port = Number(u.port || 5672);
+    // The reference RabbitMQ's management and Prometheus ports (../shared/tools/rabbitmq-reference.sh).
+    const httpUrl = (process.env.WARREN_TEST_MGMT_URL ?? `http://${u.hostname}:15673`).replace(/\/+$/, '');
+    const metricsUrl = process.env.WARREN_TEST_METRICS_URL ?? `http://${u.hostname}:15693`;
     return {
       url: `amqp://${u.username || 'guest'}:${u.password || 'guest'}@${u.hostname}:${port}`,
-      host: u.hostname, port, dataDir: '', external: true,
+      host: u.hostname, port, httpUrl, metricsUrl, dataDir: '', external: true,
       output: () => '',
       stop: async () => {},
       restart: async () => { throw new Error('restart is not possible on an external broker'); },
@@ -101,9 +108,12 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'warren-test-'));
   const ownsDir = opts.dataDir === undefined;
   const port = await freePort();
+  const httpPort = await freePort();
+  const metricsPort = await freePort();
   let out = '';
   let child: ChildProcess;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--data-dir', dataDir, ...(opts.args ?? [])];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--data-dir', dataDir,
+    '--management-port', String(httpPort), '--prometheus-port', String(metricsPort), ...(opts.args ?? [])];
   if (opts.definitions) {
     const file = join(dataDir, '..', `defs-${port}.json`);
     writeFileSync(file, JSON.stringify(opts.definitions));
@@ -119,11 +129,15 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
     child.stdout!.on('data', (d) => { out += d; watchOut(String(d)); });
     child.stderr!.on('data', (d) => { out += d; watchErr(String(d)); });
     await waitForPort(port, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
+    // The management API starts right after AMQP (unless a test turned it off).
+    if (!(opts.args ?? []).includes('--management-port')) {
+      await waitForPort(httpPort, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
+    }
   };
   await launch();
   const broker: TestBroker = {
     url: `amqp://guest:guest@127.0.0.1:${port}`,
-    host: '127.0.0.1', port, dataDir, external: false,
+    host: '127.0.0.1', port, httpUrl: `http://127.0.0.1:${httpPort}`, metricsUrl: `http://127.0.0.1:${metricsPort}`, dataDir, external: false,
     get child() { return child; },
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {

@@ -1,0 +1,58 @@
+// HTTP basic auth against Warren's users, with RabbitMQ's management rules: only users tagged
+// administrator, monitoring, policymaker or management may use the API; loopback-only users (guest
+// by default) only from a loopback address; what each tag may see and change.
+import type { FastifyRequest } from 'fastify';
+import type { Broker } from '../broker/broker.js';
+import { checkPassword, type User } from '../broker/users.js';
+import { forbidden, loginFailed } from './errors.js';
+
+export type Tag = 'administrator' | 'monitoring' | 'policymaker' | 'management';
+/** Each tag and the tags it implies. */
+const IMPLIES: Record<Tag, Tag[]> = {
+  administrator: ['administrator', 'monitoring', 'policymaker', 'management'],
+  monitoring: ['monitoring', 'management'],
+  policymaker: ['policymaker', 'management'],
+  management: ['management'],
+};
+
+export interface AuthUser {
+  user: User;
+  tags: Set<Tag>;
+}
+
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** The user behind a request's Authorization header, or a 401 in RabbitMQ's words. */
+export function authenticate(broker: Broker, req: FastifyRequest, loopbackOnly: Set<string>): AuthUser {
+  const h = req.headers.authorization;
+  if (h === undefined || !/^basic /i.test(h)) throw loginFailed();
+  const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw loginFailed();
+  const name = decoded.slice(0, colon);
+  const user = broker.users.users.get(name);
+  if (user === undefined || !checkPassword(user, decoded.slice(colon + 1))) throw loginFailed();
+  if (loopbackOnly.has(name) && !isLoopback(req.socket.remoteAddress)) throw loginFailed('User can only log in via localhost');
+  const tags = new Set<Tag>();
+  for (const t of user.tags) if (t in IMPLIES) for (const i of IMPLIES[t as Tag]) tags.add(i);
+  if (!tags.has('management')) throw loginFailed('Not management user');
+  return { user, tags };
+}
+
+/** Fails with 403 unless the user has `tag` (or a tag implying it). */
+export function requireTag(auth: AuthUser, tag: Tag): void {
+  if (!auth.tags.has(tag)) throw forbidden(tag === 'administrator' ? 'Not administrator user' : `Not ${tag} user`);
+}
+
+/** Whether the user may see the objects of `vhost`: monitoring sees all, others their permitted vhosts. */
+export function seesVhost(broker: Broker, auth: AuthUser, vhost: string): boolean {
+  return auth.tags.has('monitoring') || broker.users.hasVhostAccess(auth.user.name, vhost);
+}
+
+/** Fails with 403 unless the user may act in `vhost` (an administrator without permissions there may not either, as in RabbitMQ). */
+export function requireVhostAccess(broker: Broker, auth: AuthUser, vhost: string): void {
+  if (!broker.users.hasVhostAccess(auth.user.name, vhost)) throw forbidden(`User not authorised to access virtual host`);
+}

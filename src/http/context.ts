@@ -1,0 +1,24 @@
+// What the management API reads: the broker model, the AMQP server's connections, the
+// configuration, and the counters the hot path keeps. It never touches the hot path itself.
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/broker.js';
+import type { Config } from '../config.js';
+import type { ServerContext } from '../server/context.js';
+
+export interface ManagementContext {
+  broker: Broker;
+  amqp: ServerContext;
+  config: Config;
+  log: Logger;
+  /** Warren's version. */
+  version: string;
+  /** The AMQP port actually listened on. */
+  amqpPort: number;
+  /** When the broker started (ms since the epoch). */
+  startedAt: number;
+  /** The node name shown as `node` everywhere (rabbit@host style). */
+  node: string;
+}
+
+/** The RabbitMQ version whose behaviour Warren matches (reported as rabbitmq_version). */
+export const RABBITMQ_VERSION = '3.13.7';

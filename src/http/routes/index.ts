@@ -1,0 +1,12 @@
+// Every group of management endpoints; each module registers its own paths.
+import type { FastifyInstance } from 'fastify';
+import type { ManagementContext } from '../context.js';
+import { overviewRoutes } from './overview.js';
+
+export type RouteModule = (app: FastifyInstance, ctx: ManagementContext) => void;
+
+const MODULES: RouteModule[] = [overviewRoutes];
+
+export function registerRoutes(app: FastifyInstance, ctx: ManagementContext): void {
+  for (const m of MODULES) m(app, ctx);
+}

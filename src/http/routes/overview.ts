@@ -1,0 +1,74 @@
+// /api/overview, /api/whoami, /api/cluster-name.
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { requireTag } from '../auth.js';
+import { RABBITMQ_VERSION, type ManagementContext } from '../context.js';
+
+export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): void {
+  let clusterName = `${ctx.node}`;
+
+  app.get('/api/whoami', async (req) => ({
+    name: req.auth.user.name,
+    tags: req.auth.user.tags,
+  }));
+
+  app.get('/api/cluster-name', async () => ({ name: clusterName }));
+  app.put('/api/cluster-name', async (req, reply) => {
+    requireTag(req.auth, 'administrator');
+    const name = (req.body as { name?: unknown }).name;
+    if (typeof name === 'string' && name !== '') clusterName = name;
+    return reply.status(204).send();
+  });
+
+  app.get('/api/overview', async () => {
+    const vhosts = [...ctx.broker.vhosts.values()];
+    let queues = 0;
+    let exchanges = 0;
+    let consumers = 0;
+    let ready = 0;
+    let unacked = 0;
+    for (const v of vhosts) {
+      queues += v.queues.size;
+      exchanges += v.exchanges.size;
+      for (const q of v.queues.values()) {
+        consumers += q.consumerCount;
+        ready += q.messageCount;
+        unacked += q.unackedCount;
+      }
+    }
+    let channels = 0;
+    for (const c of ctx.amqp.connections) channels += c.channels.size;
+    return {
+      management_version: RABBITMQ_VERSION,
+      rabbitmq_version: RABBITMQ_VERSION,
+      product_name: 'Warren',
+      product_version: ctx.version,
+      erlang_version: 'none (Warren runs on Node.js)',
+      erlang_full_version: `Node.js ${process.version}`,
+      cluster_name: clusterName,
+      node: ctx.node,
+      rates_mode: 'basic',
+      disable_stats: false,
+      enable_queue_totals: true,
+      statistics_db_event_queue: 0,
+      exchange_types: ['direct', 'fanout', 'headers', 'topic', 'x-delayed-message'].map((name) => ({ name, description: '', enabled: true })),
+      listeners: [
+        { node: ctx.node, protocol: 'amqp', ip_address: ctx.config.bind, port: ctx.amqpPort, socket_opts: {} },
+        ...(ctx.config.managementPort === null ? [] : [{ node: ctx.node, protocol: 'http', ip_address: ctx.config.managementBind ?? ctx.config.bind, port: ctx.config.managementPort, socket_opts: {} }]),
+        ...(ctx.config.prometheusPort === null ? [] : [{ node: ctx.node, protocol: 'http/prometheus', ip_address: ctx.config.managementBind ?? ctx.config.bind, port: ctx.config.prometheusPort, socket_opts: {} }]),
+      ],
+      contexts: [{ node: ctx.node, description: 'RabbitMQ Management', path: '/', port: String(ctx.config.managementPort ?? '') }],
+      object_totals: { connections: ctx.amqp.connections.size, channels, exchanges, queues, consumers },
+      queue_totals: {
+        messages: ready + unacked, messages_details: { rate: 0 },
+        messages_ready: ready, messages_ready_details: { rate: 0 },
+        messages_unacknowledged: unacked, messages_unacknowledged_details: { rate: 0 },
+      },
+      message_stats: {},
+      churn_rates: {},
+      sample_retention_policies: { global: [600, 3600, 28800, 86400], basic: [600, 3600], detailed: [600] },
+      default_queue_type: 'classic',
+      host: hostname(),
+    };
+  });
+}

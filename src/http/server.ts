@@ -1,0 +1,63 @@
+// The management HTTP API on port 15672: RabbitMQ's paths, JSON shapes, auth rules and error
+// bodies, so rabbitmqadmin, Terraform's provider, Datadog and curl scripts work unmodified.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { authenticate, type AuthUser } from './auth.js';
+import type { ManagementContext } from './context.js';
+import { HttpError } from './errors.js';
+import { registerRoutes } from './routes/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthUser;
+  }
+}
+
+export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    // rabbitmqadmin and browsers send trailing slashes on lists; vhost names can be long.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    bodyLimit: 512 * 1024 * 1024, // definitions imports and published messages
+  });
+  app.decorateRequest('auth', null as unknown as AuthUser);
+  // Bodies are JSON whatever the content type says (curl -d sends form encoding); empty means {}.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new HttpError(400, 'bad_request', 'not_json'), undefined);
+    }
+  });
+  const loopbackOnly = new Set(ctx.config.loopbackUsers);
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    if (!req.url.startsWith('/api/')) return;
+    req.auth = authenticate(ctx.broker, req, loopbackOnly);
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply: FastifyReply) => {
+    if (err instanceof HttpError) {
+      if (err.status === 401) reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
+      return reply.status(err.status).send({ error: err.error, reason: err.reason });
+    }
+    if (err.statusCode !== undefined && err.statusCode < 500) {
+      return reply.status(err.statusCode).send({ error: 'bad_request', reason: err.message });
+    }
+    ctx.log.error({ err, url: req.url, method: req.method }, 'management API request failed; this is a bug in Warren, please report it');
+    return reply.status(500).send({ error: 'internal_error', reason: err.message });
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    reply.status(404).send({ error: 'Object Not Found', reason: 'Not Found' });
+  });
+  registerRoutes(app, ctx);
+  return app;
+}
+
+/** Starts the API; resolves with the port listened on. */
+export async function startManagement(ctx: ManagementContext, port: number, host: string): Promise<{ app: FastifyInstance; port: number }> {
+  const app = buildManagementApp(ctx);
+  await app.listen({ port, host, ipv6Only: false });
+  const addr = app.server.address();
+  return { app, port: typeof addr === 'object' && addr !== null ? addr.port : port };
+}
