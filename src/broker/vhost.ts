@@ -12,6 +12,7 @@ import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf, withNegatedDelay
 import { ccKeys, mayHaveCc } from './sender-selected.js';
 import type { DelayBuckets } from '../store/delay-buckets.js';
 import type { QueueMessages } from './queue-messages.js';
+import { effectiveAlternate, effectiveQueueArgs, matchPolicy, mergeDefinitions, type Policy } from './policies.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
 export interface DefinitionListener {
@@ -78,6 +79,13 @@ export class VHost implements RouteSink {
   private matched = 0;
 
   listener: DefinitionListener | null = null;
+  /** Policies and operator policies by name; applied at declare and whenever they change. */
+  readonly policies = new Map<string, Policy>();
+  readonly operatorPolicies = new Map<string, Policy>();
+  /** Vhost limits as RabbitMQ keeps them ({"max-queues": n, "max-connections": n}); negative or absent: none. */
+  limits: Record<string, number> = {};
+  /** Open AMQP connections to this vhost (for max-connections). */
+  readonly connections = new Set<object>();
   messagesFactory: QueueMessagesFactory | null = null;
   delayStoreFactory: DelayStoreFactory | null = null;
   /**
@@ -117,6 +125,7 @@ export class VHost implements RouteSink {
       throw accessRefused(`exchange name '${d.name}' contains reserved prefix 'amq.*'`);
     }
     const x = d.type === DELAYED_TYPE ? this.createDelayed(d, fresh) : createExchange(d.name, d.type, this.name, d);
+    this.applyExchangePolicy(x);
     this.exchanges.set(d.name, x);
     if (x.durable) this.listener?.exchangeDeclared(x);
     return x;
@@ -225,6 +234,10 @@ export class VHost implements RouteSink {
       throw accessRefused(`queue name '${d.name}' contains reserved prefix 'amq.*'`);
     }
     validateQueueArguments(d.arguments, d.name, this.name);
+    const maxQueues = this.limits['max-queues'];
+    if (maxQueues !== undefined && maxQueues >= 0 && this.queues.size >= maxQueues) {
+      throw preconditionFailed(`cannot declare queue '${d.name}': queue limit in vhost '${this.name}' (${maxQueues}) is reached`);
+    }
     const opts: QueueOptions = { durable: d.durable, exclusive: d.exclusive, autoDelete: d.autoDelete,
       arguments: d.arguments, owner: d.exclusive ? conn : null };
     const q = this.createQueue(d.name, opts);
@@ -235,14 +248,55 @@ export class VHost implements RouteSink {
   createQueue(name: string, opts: QueueOptions, fresh = true): Queue {
     const q = new Queue(name, this.name, opts, this.queueHooks,
       this.messagesFactory ? (queue) => this.messagesFactory!(queue, fresh) : undefined);
-    if (q.limits.retryType !== 'disabled' && this.delayStoreFactory !== null) {
-      const durable = q.durable && !q.exclusive;
-      q.retry = new DelaySchedule(durable, this.delayStoreFactory({ kind: 'queue', vhost: this.name, name, durable }, fresh),
-        (msg) => q.reenter(msg));
-    }
+    this.applyQueuePolicy(q, fresh);
     this.queues.set(name, q);
     if (q.durable) this.listener?.queueDeclared(q);
     return q;
+  }
+
+  /** Gives a queue with delayed retry set (by argument or policy) its schedule, once. */
+  private ensureRetry(q: Queue, fresh: boolean): void {
+    if (q.retry !== null || q.limits.retryType === 'disabled' || this.delayStoreFactory === null) return;
+    const durable = q.durable && !q.exclusive;
+    q.retry = new DelaySchedule(durable, this.delayStoreFactory({ kind: 'queue', vhost: this.name, name: q.name, durable }, fresh),
+      (msg) => q.reenter(msg));
+  }
+
+  // ---------------------------------------------------------------- policies
+
+  /** Finds the policy and operator policy for `q` and applies their settings (at declare, and on policy changes). */
+  applyQueuePolicy(q: Queue, fresh = true): void {
+    const target = { kind: 'queue' as const, name: q.name, queueType: q.arguments['x-queue-type'] === 'quorum' ? 'quorum' : 'classic' };
+    const p = this.policies.size === 0 ? null : matchPolicy(this.policies.values(), target);
+    const op = this.operatorPolicies.size === 0 ? null : matchPolicy(this.operatorPolicies.values(), target);
+    if (p === null && op === null && q.policy === null && q.operatorPolicy === null) {
+      this.ensureRetry(q, fresh);
+      return;
+    }
+    const def = mergeDefinitions(p, op);
+    q.applyPolicy(p?.name ?? null, op?.name ?? null, def, effectiveQueueArgs(q.arguments, def));
+    this.ensureRetry(q, fresh);
+  }
+
+  applyExchangePolicy(x: Exchange): void {
+    const target = { kind: 'exchange' as const, name: x.name };
+    const p = this.policies.size === 0 ? null : matchPolicy(this.policies.values(), target);
+    const op = this.operatorPolicies.size === 0 ? null : matchPolicy(this.operatorPolicies.values(), target);
+    if (p === null && op === null && x.policy === null && x.operatorPolicy === null) return;
+    const def = mergeDefinitions(p, op);
+    x.applyPolicy(p?.name ?? null, op?.name ?? null, def, effectiveAlternate(x.arguments, def));
+  }
+
+  /** A policy or operator policy was set or cleared: every queue and exchange is matched again. */
+  reapplyPolicies(): void {
+    for (const x of this.exchanges.values()) this.applyExchangePolicy(x);
+    for (const q of [...this.queues.values()]) {
+      try {
+        this.applyQueuePolicy(q);
+      } catch (err) {
+        this.reportError(err, `applying policies to ${describe('queue', q.name, this.name)}`);
+      }
+    }
   }
 
   deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, conn: object): number {
@@ -266,6 +320,7 @@ export class VHost implements RouteSink {
 
   /** A connection went away: its exclusive queues go with it. */
   connectionClosed(conn: object): void {
+    this.connections.delete(conn);
     for (const q of [...this.queues.values()]) {
       if (q.exclusive && q.owner === conn) this.removeQueue(q);
     }
