@@ -122,6 +122,27 @@ describe('policies applied by the broker', { timeout: 90_000 }, () => {
     assert.deepEqual(texts(await drain(ch, caught)), ['lost-1']);
   });
 
+  it('queues and exchanges declared after the policy get it: max-length with DLX, expires, alternate-exchange', async () => {
+    const { ch } = await h.confirmChannel();
+    const q = h.q('later-q');
+    const gone = h.q('later-expires');
+    const x = h.x('later-x');
+    const ae = h.x('later-ae');
+    const dlq = await h.declareQueue(ch, 'later-dlq');
+    await setPolicy('later-q', exact(q), { 'max-length': 1, 'dead-letter-exchange': '', 'dead-letter-routing-key': dlq });
+    await setPolicy('later-expires', exact(gone), { expires: 150 });
+    await setPolicy('later-x', exact(x), { 'alternate-exchange': ae });
+    await ch.assertQueue(q, { durable: false });
+    await ch.assertQueue(gone, { durable: false });
+    await ch.assertExchange(ae, 'fanout', { durable: false });
+    await ch.assertExchange(x, 'direct', { durable: false });
+    await ch.bindQueue(q, ae, '');
+    await publishConfirmed(ch, x, 'unbound', ['a', 'b']);
+    assert.deepEqual(texts(await drain(ch, q)), ['b']);
+    assert.deepEqual(texts(await drain(ch, dlq)), ['a']);
+    await eventually(async () => assert.equal(await queueExists(ch, gone), false), 'queue expired');
+  });
+
   it('a policy applying to queues only leaves exchanges alone, and exchanges-only leaves queues alone', async () => {
     const { ch } = await h.confirmChannel();
     const q = await h.declareQueue(ch, 'applyto');
