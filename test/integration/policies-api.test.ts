@@ -47,6 +47,12 @@ describe('policy endpoints', { timeout: 60_000, skip: process.env.WARREN_TEST_UR
     assert.equal((await pol.call('DELETE', 'policies/%2F/shape')).status, 404);
     assert.deepEqual((await pol.call('GET', 'policies/%2F/shape')).body, { error: 'Object Not Found', reason: 'Not Found' });
     assert.equal((await pol.call('GET', 'policies/nowhere')).status, 404);
+    for (const path of ['policies/nowhere/p', 'operator-policies/nowhere/p']) {
+      r = await pol.call('PUT', path, { pattern: '^s', definition: { 'max-length': 5 } });
+      assert.deepEqual([r.status, r.body], [404, { error: 'not_found', reason: 'vhost_not_found' }], path);
+    }
+    r = await pol.call('PUT', 'vhost-limits/nowhere/max-queues', { value: 1 });
+    assert.deepEqual([r.status, r.body], [404, { error: 'not_found', reason: 'vhost_not_found' }]);
   });
 
   it('rejects what RabbitMQ rejects, with its reasons', async () => {

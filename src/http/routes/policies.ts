@@ -9,7 +9,7 @@ import { parsePolicy, PolicyInvalid, vhostLimitProblem } from '../../broker/poli
 import type { VHost } from '../../broker/vhost.js';
 import { type AuthUser, requireTag, seesVhost } from '../auth.js';
 import type { ManagementContext } from '../context.js';
-import { badRequest, forbidden, notFound } from '../errors.js';
+import { badRequest, forbidden, HttpError, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
 
 type Params = { vhost?: string; name?: string };
@@ -25,6 +25,12 @@ export function policyRoutes(app: FastifyInstance, ctx: ManagementContext): void
   const vhostOf = (name: string): VHost => {
     const v = broker.vhost(name);
     if (v === undefined) throw notFound();
+    return v;
+  };
+  /** PUT into a vhost that does not exist: RabbitMQ's accept_content answer. */
+  const vhostToChange = (name: string): VHost => {
+    const v = broker.vhost(name);
+    if (v === undefined) throw new HttpError(404, 'not_found', 'vhost_not_found');
     return v;
   };
 
@@ -57,7 +63,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ManagementContext): void
 
     app.put<{ Params: Params }>(`/api/${path}/:vhost/:name`, async (req, reply) => {
       mayChange(req.auth, req.params.vhost!);
-      const v = vhostOf(req.params.vhost!);
+      const v = vhostToChange(req.params.vhost!);
       const name = req.params.name!;
       let policy;
       try {
@@ -93,7 +99,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ManagementContext): void
 
   app.put<{ Params: Params }>('/api/vhost-limits/:vhost/:name', async (req, reply) => {
     requireTag(req.auth, 'administrator');
-    const v = vhostOf(req.params.vhost!);
+    const v = vhostToChange(req.params.vhost!);
     const body = (req.body ?? {}) as Body;
     if (body.value === undefined) throw badRequest('[{key_missing,value}]');
     const problem = vhostLimitProblem(req.params.name!, body.value);
