@@ -2,7 +2,7 @@
 // It knows nothing of sockets; the server layer drives it.
 import { EventEmitter } from 'node:events';
 import { notAllowed } from './errors.js';
-import type { Policy } from './policies.js';
+import { type Policy, reapplyPolicies } from './policies.js';
 import { type Access, UserStore } from './users.js';
 import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
 
@@ -88,7 +88,7 @@ export class Broker extends EventEmitter {
     const map = kind === 'policy' ? vhost.policies : vhost.operatorPolicies;
     if (policy === null) map.delete(name);
     else map.set(name, policy);
-    vhost.reapplyPolicies();
+    reapplyPolicies(vhost);
     this.policyListener?.policiesChanged(vhost.name);
   }
 

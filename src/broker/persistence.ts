@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { DefinitionRecord, DefinitionsStore } from '../store/definitions-store.js';
 import type { AccessListener, Broker, PolicyListener } from './broker.js';
+import { applyQueuePolicy } from './policies.js';
 import { recordPolicies, restorePolicies } from './policy-persistence.js';
 import { type Binding, Exchange } from './exchange.js';
 import { Queue } from './queue.js';
@@ -129,7 +130,7 @@ export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logg
     }, false);
     const r = queue.messages.recover(redelivered(vhost.name, queue.name), unclean);
     // Limits apply to what was recovered too (a lower max-length trims the head, as RabbitMQ at recovery).
-    if (queue.policy !== null || queue.operatorPolicy !== null) vhost.applyQueuePolicy(queue, false);
+    if (queue.policy !== null || queue.operatorPolicy !== null) applyQueuePolicy(vhost, queue, false);
     stats.queues++;
     stats.messages += r.recovered;
     stats.droppedBytes += r.droppedBytes;

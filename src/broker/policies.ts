@@ -4,6 +4,10 @@
 // (operator values win, numeric limits take the lower). Everything here runs when a policy or
 // an object changes, never per message.
 import type { FieldTable, FieldValue } from '../amqp/field-table.js';
+import { describe } from './errors.js';
+import type { Exchange } from './exchange.js';
+import type { Queue } from './queue.js';
+import type { VHost } from './vhost.js';
 
 export type ApplyTo = 'queues' | 'exchanges' | 'all' | 'classic_queues' | 'quorum_queues' | 'streams';
 export const APPLY_TO: readonly ApplyTo[] = ['queues', 'exchanges', 'all', 'classic_queues', 'quorum_queues', 'streams'];
@@ -126,4 +130,37 @@ export function effectiveAlternate(args: FieldTable, def: Definition): string | 
   if (typeof own === 'string') return own;
   const p = def['alternate-exchange'];
   return typeof p === 'string' ? p : null;
+}
+
+/** Finds the policy and operator policy for `q` and applies their settings (at declare, and on policy changes). */
+export function applyQueuePolicy(v: VHost, q: Queue, fresh = true): void {
+  const target = { kind: 'queue' as const, name: q.name, queueType: q.arguments['x-queue-type'] === 'quorum' ? 'quorum' : 'classic' };
+  const p = v.policies.size === 0 ? null : matchPolicy(v.policies.values(), target);
+  const op = v.operatorPolicies.size === 0 ? null : matchPolicy(v.operatorPolicies.values(), target);
+  if (p !== null || op !== null || q.policy !== null || q.operatorPolicy !== null) {
+    const def = mergeDefinitions(p, op);
+    q.applyPolicy(p?.name ?? null, op?.name ?? null, def, effectiveQueueArgs(q.arguments, def));
+  }
+  v.ensureRetry(q, fresh);
+}
+
+export function applyExchangePolicy(v: VHost, x: Exchange): void {
+  const target = { kind: 'exchange' as const, name: x.name };
+  const p = v.policies.size === 0 ? null : matchPolicy(v.policies.values(), target);
+  const op = v.operatorPolicies.size === 0 ? null : matchPolicy(v.operatorPolicies.values(), target);
+  if (p === null && op === null && x.policy === null && x.operatorPolicy === null) return;
+  const def = mergeDefinitions(p, op);
+  x.applyPolicy(p?.name ?? null, op?.name ?? null, def, effectiveAlternate(x.arguments, def));
+}
+
+/** A policy or operator policy was set or cleared: every queue and exchange of the vhost is matched again. */
+export function reapplyPolicies(v: VHost): void {
+  for (const x of v.exchanges.values()) applyExchangePolicy(v, x);
+  for (const q of [...v.queues.values()]) {
+    try {
+      applyQueuePolicy(v, q);
+    } catch (err) {
+      v.reportError(err, `applying policies to ${describe('queue', q.name, v.name)}`);
+    }
+  }
 }

@@ -12,7 +12,7 @@ import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf, withNegatedDelay
 import { ccKeys, mayHaveCc } from './sender-selected.js';
 import type { DelayBuckets } from '../store/delay-buckets.js';
 import type { QueueMessages } from './queue-messages.js';
-import { effectiveAlternate, effectiveQueueArgs, matchPolicy, mergeDefinitions, type Policy } from './policies.js';
+import { applyExchangePolicy, applyQueuePolicy, type Policy } from './policies.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
 export interface DefinitionListener {
@@ -125,7 +125,7 @@ export class VHost implements RouteSink {
       throw accessRefused(`exchange name '${d.name}' contains reserved prefix 'amq.*'`);
     }
     const x = d.type === DELAYED_TYPE ? this.createDelayed(d, fresh) : createExchange(d.name, d.type, this.name, d);
-    this.applyExchangePolicy(x);
+    applyExchangePolicy(this, x);
     this.exchanges.set(d.name, x);
     if (x.durable) this.listener?.exchangeDeclared(x);
     return x;
@@ -248,55 +248,18 @@ export class VHost implements RouteSink {
   createQueue(name: string, opts: QueueOptions, fresh = true): Queue {
     const q = new Queue(name, this.name, opts, this.queueHooks,
       this.messagesFactory ? (queue) => this.messagesFactory!(queue, fresh) : undefined);
-    this.applyQueuePolicy(q, fresh);
+    applyQueuePolicy(this, q, fresh);
     this.queues.set(name, q);
     if (q.durable) this.listener?.queueDeclared(q);
     return q;
   }
 
   /** Gives a queue with delayed retry set (by argument or policy) its schedule, once. */
-  private ensureRetry(q: Queue, fresh: boolean): void {
+  ensureRetry(q: Queue, fresh: boolean): void {
     if (q.retry !== null || q.limits.retryType === 'disabled' || this.delayStoreFactory === null) return;
     const durable = q.durable && !q.exclusive;
     q.retry = new DelaySchedule(durable, this.delayStoreFactory({ kind: 'queue', vhost: this.name, name: q.name, durable }, fresh),
       (msg) => q.reenter(msg));
-  }
-
-  // ---------------------------------------------------------------- policies
-
-  /** Finds the policy and operator policy for `q` and applies their settings (at declare, and on policy changes). */
-  applyQueuePolicy(q: Queue, fresh = true): void {
-    const target = { kind: 'queue' as const, name: q.name, queueType: q.arguments['x-queue-type'] === 'quorum' ? 'quorum' : 'classic' };
-    const p = this.policies.size === 0 ? null : matchPolicy(this.policies.values(), target);
-    const op = this.operatorPolicies.size === 0 ? null : matchPolicy(this.operatorPolicies.values(), target);
-    if (p === null && op === null && q.policy === null && q.operatorPolicy === null) {
-      this.ensureRetry(q, fresh);
-      return;
-    }
-    const def = mergeDefinitions(p, op);
-    q.applyPolicy(p?.name ?? null, op?.name ?? null, def, effectiveQueueArgs(q.arguments, def));
-    this.ensureRetry(q, fresh);
-  }
-
-  applyExchangePolicy(x: Exchange): void {
-    const target = { kind: 'exchange' as const, name: x.name };
-    const p = this.policies.size === 0 ? null : matchPolicy(this.policies.values(), target);
-    const op = this.operatorPolicies.size === 0 ? null : matchPolicy(this.operatorPolicies.values(), target);
-    if (p === null && op === null && x.policy === null && x.operatorPolicy === null) return;
-    const def = mergeDefinitions(p, op);
-    x.applyPolicy(p?.name ?? null, op?.name ?? null, def, effectiveAlternate(x.arguments, def));
-  }
-
-  /** A policy or operator policy was set or cleared: every queue and exchange is matched again. */
-  reapplyPolicies(): void {
-    for (const x of this.exchanges.values()) this.applyExchangePolicy(x);
-    for (const q of [...this.queues.values()]) {
-      try {
-        this.applyQueuePolicy(q);
-      } catch (err) {
-        this.reportError(err, `applying policies to ${describe('queue', q.name, this.name)}`);
-      }
-    }
   }
 
   deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, conn: object): number {
