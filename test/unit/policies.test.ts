@@ -6,6 +6,12 @@ import { Broker } from '../../src/broker/broker.js';
 import { exportDefinitions, importDefinitions } from '../../src/broker/definitions.js';
 import { effectiveAlternate, effectiveQueueArgs, matchPolicy, mergeDefinitions } from '../../src/broker/policies.js';
 import { erlangTerm, parsePolicy } from '../../src/broker/policy-validation.js';
+import { recordPolicies, restorePolicies } from '../../src/broker/policy-persistence.js';
+import { DefinitionsStore } from '../../src/store/definitions-store.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 
 const policy = (name: string, pattern: string, definition: Record<string, unknown>, priority = 0, applyTo = 'all') =>
   parsePolicy('/', name, { pattern, definition, priority, 'apply-to': applyTo }, false);
@@ -62,5 +68,40 @@ describe('policies', () => {
     ]);
     assert.throws(() => importDefinitions(b, { policies: [{ vhost: '/', name: 'bad', pattern: 'x', 'apply-to': 'all', definition: { nope: 1 }, priority: 0 }] }),
       /are not recognised policy settings/);
+  });
+});
+
+describe('policies in the definitions store', () => {
+  test('recorded per vhost, read back before queues, and dropped with their vhost', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-policy-store-'));
+    try {
+      const silent = pino({ level: 'silent' });
+      const store = new DefinitionsStore(dir, silent);
+      store.load();
+      const b = new Broker();
+      const v = b.addVhost('/');
+      b.addVhost('gone');
+      b.setPolicy(v, 'policy', 'p', policy('p', '^a', { 'max-length': 2 }));
+      b.setPolicy(b.vhost('gone')!, 'operator_policy', 'op', parsePolicy('gone', 'op', { pattern: '.*', definition: { expires: 5 } }, true));
+      b.setVhostLimits(b.vhost('gone')!, { 'max-queues': 1 });
+      for (const name of ['/', 'gone']) recordPolicies(store, b, name);
+      b.deleteVhost('gone');
+      recordPolicies(store, b, 'gone');
+      store.close();
+
+      const again = new DefinitionsStore(dir, silent);
+      again.load();
+      const b2 = new Broker();
+      b2.addVhost('/');
+      b2.addVhost('gone');
+      restorePolicies(b2, again);
+      assert.deepEqual([...b2.vhost('/')!.policies.keys()], ['p']);
+      assert.equal(b2.vhost('/')!.policies.get('p')!.regex.test('abc'), true);
+      assert.equal(b2.vhost('gone')!.operatorPolicies.size, 0);
+      assert.deepEqual(b2.vhost('gone')!.limits, {});
+      again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
