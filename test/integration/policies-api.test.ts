@@ -43,6 +43,12 @@ describe('policy endpoints', { timeout: 60_000, skip: process.env.WARREN_TEST_UR
     r = await pol.call('GET', 'policies/%2F/shape');
     assert.deepEqual(r.body, { vhost: '/', name: 'shape', pattern: '^s', 'apply-to': 'queues', definition: { 'max-length': 6 }, priority: 4 });
     assert.deepEqual((await pol.call('GET', 'policies/%2F')).body, [r.body]);
+    // Lists come by priority, lowest first (RabbitMQ's default sort).
+    await pol.set('shape-top', { pattern: '^t', definition: { 'max-length': 1 }, priority: 9 });
+    await pol.set('shape-low', { pattern: '^l', definition: { 'max-length': 1 }, priority: -1 });
+    assert.deepEqual(((await pol.call('GET', 'policies/%2F')).body as { name: string }[]).map((p) => p.name), ['shape-low', 'shape', 'shape-top']);
+    await pol.clear('shape-top');
+    await pol.clear('shape-low');
     assert.equal((await pol.call('DELETE', 'policies/%2F/shape')).status, 204);
     assert.equal((await pol.call('DELETE', 'policies/%2F/shape')).status, 404);
     assert.deepEqual((await pol.call('GET', 'policies/%2F/shape')).body, { error: 'Object Not Found', reason: 'Not Found' });

@@ -38,7 +38,8 @@ export function policyRoutes(app: FastifyInstance, ctx: ManagementContext): void
     const operator = kind === 'operator_policy';
     const policiesOf = (v: VHost) => (operator ? v.operatorPolicies : v.policies);
     const list = (vhosts: VHost[], q: Query) =>
-      listResponse(vhosts.flatMap((v) => [...policiesOf(v).values()].map((p) => ({ ...policyJson(p) }))), q);
+      // RabbitMQ lists policies by priority unless told otherwise.
+      listResponse(vhosts.flatMap((v) => [...policiesOf(v).values()].map((p) => ({ ...policyJson(p) }))), q, 'priority');
     /** Policymaker with access to the vhost (policies), or administrator (operator policies). */
     const mayChange = (auth: AuthUser, vhost: string) => {
       if (operator) requireTag(auth, 'administrator');
