@@ -93,9 +93,9 @@ describe('policy endpoints', { timeout: 60_000, skip: process.env.WARREN_TEST_UR
     assert.equal((await pol.call('GET', 'policies/%2F/by-pm', undefined, as('pm'))).status, 200);
     for (const user of ['mgmt', 'mon', 'pm-away']) {
       const r = await pol.call('PUT', 'policies/%2F/by-other', body, as(user));
-      assert.equal(r.status, 403, user);
+      assert.equal(r.status, 401, user);
       assert.deepEqual(r.body, { error: 'not_authorised', reason: 'User not authorised to access object' });
-      assert.equal((await pol.call('DELETE', 'policies/%2F/by-pm', undefined, as(user))).status, 403, user);
+      assert.equal((await pol.call('DELETE', 'policies/%2F/by-pm', undefined, as(user))).status, 401, user);
     }
     // An administrator needs no permissions in the vhost.
     assert.equal((await pol.call('PUT', 'policies/other/by-admin', body, as('adm-away'))).status, 201);
@@ -104,7 +104,7 @@ describe('policy endpoints', { timeout: 60_000, skip: process.env.WARREN_TEST_UR
     assert.deepEqual(await names('adm-away'), ['by-admin', 'by-pm', 'imported']);
     assert.deepEqual(await names('mgmt'), ['by-pm']);
     assert.deepEqual(await names('pm-away'), []);
-    assert.equal((await pol.call('GET', 'policies/%2F', undefined, as('pm-away'))).status, 403);
+    assert.equal((await pol.call('GET', 'policies/%2F', undefined, as('pm-away'))).status, 401);
     assert.equal((await pol.call('GET', 'policies/other', undefined, as('adm-away'))).status, 200);
     await pol.clear('by-pm');
     await pol.clear('by-admin', 'other');
@@ -114,10 +114,10 @@ describe('policy endpoints', { timeout: 60_000, skip: process.env.WARREN_TEST_UR
     const body = { pattern: '^op', definition: { 'max-length': 1 } };
     for (const user of ['pm', 'mgmt', 'mon']) {
       const r = await pol.call('PUT', 'operator-policies/%2F/op', body, as(user));
-      assert.deepEqual([r.status, r.body], [403, { error: 'not_authorised', reason: 'Not administrator user' }], user);
+      assert.deepEqual([r.status, r.body], [401, { error: 'not_authorised', reason: 'Not administrator user' }], user);
     }
     assert.equal((await pol.call('PUT', 'operator-policies/%2F/op', body, as('adm-away'))).status, 201);
-    assert.equal((await pol.call('GET', 'operator-policies/%2F/op', undefined, as('pm'))).status, 403);
+    assert.equal((await pol.call('GET', 'operator-policies/%2F/op', undefined, as('pm'))).status, 401);
     assert.deepEqual((await pol.call('GET', 'operator-policies', undefined, as('mgmt'))).body,
       [{ vhost: '/', name: 'op', pattern: '^op', 'apply-to': 'all', definition: { 'max-length': 1 }, priority: 0 }]);
     assert.equal((await pol.call('DELETE', 'operator-policies/%2F/op', undefined, as('adm-away'))).status, 204);

@@ -129,8 +129,8 @@ describe('vhost limits: who may change them', { timeout: 60_000, skip: process.e
   it('only administrators set or clear limits; monitoring users list every vhost\'s, others those they have access to', async () => {
     for (const user of ['pm', 'mon', 'mgmt']) {
       const r = await pol.call('PUT', 'vhost-limits/%2F/max-queues', { value: 5 }, `${user}:pw`);
-      assert.deepEqual([r.status, r.body], [403, { error: 'not_authorised', reason: 'Not administrator user' }], user);
-      assert.equal((await pol.call('DELETE', 'vhost-limits/%2F/max-queues', undefined, `${user}:pw`)).status, 403, user);
+      assert.deepEqual([r.status, r.body], [401, { error: 'not_authorised', reason: 'Not administrator user' }], user);
+      assert.equal((await pol.call('DELETE', 'vhost-limits/%2F/max-queues', undefined, `${user}:pw`)).status, 401, user);
     }
     await pol.setLimit('/', 'max-queues', 5);
     await pol.setLimit('elsewhere', 'max-queues', 7);
@@ -138,7 +138,7 @@ describe('vhost limits: who may change them', { timeout: 60_000, skip: process.e
     assert.deepEqual(await vhosts('mon:pw'), ['/', 'elsewhere']);
     assert.deepEqual(await vhosts('pm:pw'), ['/']);
     assert.deepEqual(await vhosts('mgmt:pw'), []);
-    assert.equal((await pol.call('GET', 'vhost-limits/elsewhere', undefined, 'pm:pw')).status, 403);
+    assert.equal((await pol.call('GET', 'vhost-limits/elsewhere', undefined, 'pm:pw')).status, 401);
   });
 
   it('limits survive a restart', async () => {

@@ -9,7 +9,7 @@ import { parsePolicy, PolicyInvalid, vhostLimitProblem } from '../../broker/poli
 import type { VHost } from '../../broker/vhost.js';
 import { type AuthUser, requireTag, seesVhost } from '../auth.js';
 import type { ManagementContext } from '../context.js';
-import { badRequest, forbidden, HttpError, notFound } from '../errors.js';
+import { badRequest, notAuthorised, HttpError, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
 
 type Params = { vhost?: string; name?: string };
@@ -43,7 +43,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ManagementContext): void
     /** Policymaker with access to the vhost (policies), or administrator (operator policies). */
     const mayChange = (auth: AuthUser, vhost: string) => {
       if (operator) requireTag(auth, 'administrator');
-      else if (!auth.tags.has('policymaker') || !hasAccess(auth, vhost)) throw forbidden('User not authorised to access object');
+      else if (!auth.tags.has('policymaker') || !hasAccess(auth, vhost)) throw notAuthorised('User not authorised to access object');
     };
 
     app.get(`/api/${path}`, async (req) =>
@@ -51,7 +51,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ManagementContext): void
 
     app.get<{ Params: Params }>(`/api/${path}/:vhost`, async (req) => {
       const v = vhostOf(req.params.vhost!);
-      if (!hasAccess(req.auth, v.name)) throw forbidden('User not authorised to access virtual host');
+      if (!hasAccess(req.auth, v.name)) throw notAuthorised('User not authorised to access virtual host');
       return list([v], req.query as Query);
     });
 
@@ -94,7 +94,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ManagementContext): void
 
   app.get<{ Params: Params }>('/api/vhost-limits/:vhost', async (req) => {
     const v = vhostOf(req.params.vhost!);
-    if (!seesVhost(broker, req.auth, v.name)) throw forbidden('User not authorised to access virtual host');
+    if (!seesVhost(broker, req.auth, v.name)) throw notAuthorised('User not authorised to access virtual host');
     return limitsJson(v);
   });
 
