@@ -5,6 +5,7 @@ import { authenticate, type AuthUser } from './auth.js';
 import type { ManagementContext } from './context.js';
 import { HttpError } from './errors.js';
 import { registerRoutes } from './routes/index.js';
+import { uiRoutes } from './ui.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -51,6 +52,7 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
     reply.status(404).send({ error: 'Object Not Found', reason: 'Not Found' });
   });
   registerRoutes(app, ctx);
+  uiRoutes(app);
   return app;
 }
 

@@ -1,0 +1,1 @@
+export function AdminPage(_p: any) { return <h1>AdminPage</h1>; }

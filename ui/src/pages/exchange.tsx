@@ -1,0 +1,1 @@
+export function ExchangePage(_p: any) { return <h1>ExchangePage</h1>; }

@@ -1,0 +1,1 @@
+export function ExchangesPage(_p: any) { return <h1>ExchangesPage</h1>; }
