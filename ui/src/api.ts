@@ -22,8 +22,9 @@ export function saveAuth(user: string, password: string): string {
 export function forgetAuth(): void { sessionStorage.removeItem(AUTH_KEY); }
 
 /** `path` without the /api prefix; resolves with the JSON body (undefined for 204). */
-export async function api<T = unknown>(method: string, path: string, body?: unknown, auth = savedAuth()): Promise<T> {
-  const headers: Record<string, string> = {};
+export async function api<T = unknown>(method: string, path: string, body?: unknown, opts: { auth?: string | null; headers?: Record<string, string> } = {}): Promise<T> {
+  const auth = opts.auth === undefined ? savedAuth() : opts.auth;
+  const headers: Record<string, string> = { ...opts.headers };
   if (auth !== null) headers.authorization = auth;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;

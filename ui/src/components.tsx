@@ -197,4 +197,3 @@ export function Args({ args }: { args: Record<string, unknown> | undefined }) {
   return <span class="chips">{entries.map(([k, v]) => <code key={k} class="chip">{k}: {typeof v === 'string' ? v : JSON.stringify(v)}</code>)}</span>;
 }
 
-export function Refresh() { return null; }

@@ -26,7 +26,7 @@ function Login({ onLogin, why }: { onLogin: (me: Me) => void; why: string }) {
     setBusy(true);
     const auth = saveAuth(user, password);
     try {
-      onLogin(await api<Me>('GET', '/whoami', undefined, auth));
+      onLogin(await api<Me>('GET', '/whoami', undefined, { auth }));
     } catch (err) {
       forgetAuth();
       setError(err as Error);
