@@ -29,7 +29,9 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(`api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    // credentials 'omit': the Authorization header is ours; without this a refused login (401 with
+    // a Basic challenge, as RabbitMQ sends) makes the browser pop up its own password dialog.
+    res = await fetch(`api${path}`, { method, headers, credentials: 'omit', body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (err) {
     throw new ApiError(0, 'network', `Warren did not answer (${(err as Error).message}); is it running? Retrying on the next refresh.`);
   }

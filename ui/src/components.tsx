@@ -8,7 +8,7 @@ export function ErrorNote({ error, what }: { error: Error | undefined; what?: st
   let hint = '';
   if (error instanceof ApiError) {
     if (error.status === 404) hint = ' It may have been deleted; go back to the list.';
-    else if (error.status === 401) hint = ' Your user lacks the tag or vhost permission for this; ask an administrator.';
+    else if (error.status === 401 && error.error === 'not_authorised') hint = ' Your user lacks the tag or vhost permission for this; ask an administrator.';
     else if (error.status >= 500) hint = ' This is a bug in Warren; the broker log has details.';
   }
   return <p class="error" role="alert">{what ? `${what}: ` : ''}{error.message}{hint}</p>;

@@ -2,7 +2,7 @@
 // refresh interval, and the page for the current route.
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, forgetAuth, saveAuth, savedAuth, whenLoggedOut, type Me } from './api';
+import { api, ApiError, forgetAuth, saveAuth, savedAuth, whenLoggedOut, type Me } from './api';
 import { ErrorNote } from './components';
 import { REFRESH_CHOICES, refreshMs, setRefreshMs } from './poll';
 import { href, useRoute } from './router';
@@ -29,7 +29,8 @@ function Login({ onLogin, why }: { onLogin: (me: Me) => void; why: string }) {
       onLogin(await api<Me>('GET', '/whoami', undefined, { auth }));
     } catch (err) {
       forgetAuth();
-      setError(err as Error);
+      const e = err as ApiError;
+      setError(e.status === 401 ? new Error(`${e.message}. Check the username and password; the user needs a management tag${e.message.includes('localhost') ? ' and, as guest, a browser on the broker\'s own machine' : ''}.`) : e);
     } finally {
       setBusy(false);
     }

@@ -1,0 +1,263 @@
+// The web UI in a real browser: Debian's headless Chromium driven by playwright-core against a
+// Warren of its own. Walks through what a RabbitMQ user does first (log in, watch the overview,
+// create a queue, publish from an exchange's page, peek and get the message back, see a delayed
+// message and cancel it, add a user and a policy, delete the queue), runs axe-core on every page
+// and keeps a screenshot of each under test-artifacts/ui/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { orSkip, REPO_ROOT, requirePath } from '../interop/support.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'ui');
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+let b: TestBroker;
+let browser: Browser | undefined;
+
+before(async () => {
+  b = await startBroker();
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+after(async () => {
+  await browser?.close();
+  await b?.stop();
+});
+
+async function launch(): Promise<Browser> {
+  requirePath('Chromium', CHROMIUM, 'chromium');
+  // --no-sandbox: CI and this machine run tests as root, where Chromium's sandbox refuses to start.
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  return browser;
+}
+
+interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
+
+/** axe-core's serious and critical findings on what the page shows now. */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const r = await (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: AxeViolation[] }> } }).axe.run(document, { resultTypes: ['violations'] });
+    return r.violations;
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')})`);
+}
+
+/** Saves a screenshot and checks accessibility of the current page. */
+async function snap(page: Page, name: string, problems: string[]): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  for (const p of await accessibilityProblems(page)) problems.push(`${name}: ${p}`);
+}
+
+function tab(page: Page, name: string) {
+  return page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true });
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${b.httpUrl}/api${path}`, {
+    method,
+    headers: { authorization: 'Basic ' + Buffer.from('guest:guest').toString('base64'), 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+test('the web UI: log in, live overview, queues, exchanges, delayed messages, admin; accessible', { timeout: 180_000 }, async (t) => {
+  const br = await orSkip(t, launch);
+  if (br === undefined) return;
+  const ctx = await br.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const problems: string[] = [];
+
+  // Served from the management port with nothing else running.
+  const index = await fetch(`${b.httpUrl}/`);
+  assert.equal(index.status, 200);
+  assert.match(index.headers.get('content-type') ?? '', /text\/html/);
+
+  // Login: a wrong password is refused with a message; the right one opens the overview.
+  await page.goto(b.httpUrl + '/');
+  await snap(page, '01-login', problems);
+  await page.getByLabel('Username').fill('guest');
+  await page.getByLabel('Password').fill('wrong');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Login failed' }).waitFor();
+  await page.getByLabel('Password').fill('guest');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  await page.getByLabel('Refresh').selectOption('2000');
+
+  // The overview's rate chart moves while a publisher runs.
+  const conn = await amqp.connect(b.url);
+  const ch = await conn.createChannel();
+  await ch.assertQueue('ui-load', { durable: false });
+  let publishing = true;
+  const publisher = (async () => {
+    while (publishing) {
+      for (let i = 0; i < 50; i++) ch.sendToQueue('ui-load', Buffer.from('x'));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const rates = page.locator('figure.chart', { hasText: 'Message rates' }).locator('[role=img]');
+  await page.waitForFunction(
+    (el) => { const m = /Publish ([\d.]+)(k?)\/s/.exec(el?.getAttribute('aria-label') ?? ''); return m !== null && Number(m[1]) > 0; },
+    await rates.elementHandle(), { timeout: 30_000 },
+  );
+  const tile = page.locator('.tile', { hasText: 'Publish' }).locator('.big');
+  assert.match(await tile.innerText(), /\/s$/);
+  assert.notEqual(await tile.innerText(), '0/s');
+  await snap(page, '02-overview', problems);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: join(ARTIFACTS, '02-overview-dark.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
+  publishing = false;
+  await publisher;
+
+  // Connections and channels list the publisher.
+  await tab(page, 'Connections').click();
+  await page.getByRole('table', { name: 'connections' }).waitFor();
+  await snap(page, '03-connections', problems);
+  await tab(page, 'Channels').click();
+  await page.getByRole('table', { name: 'channels' }).waitFor();
+  await snap(page, '04-channels', problems);
+
+  // Add a queue from the queues page.
+  await tab(page, 'Queues').click();
+  await page.getByRole('table', { name: 'queues' }).waitFor();
+  await page.locator('#add-queue summary').click();
+  await page.locator('#add-queue').getByLabel('Name').fill('ui-orders');
+  await page.getByRole('button', { name: 'max-length', exact: true }).click();
+  await page.getByLabel('Arguments 1 value').fill('1000');
+  await page.getByRole('button', { name: 'Add queue' }).click();
+  await page.getByRole('status').filter({ hasText: 'Queue ui-orders added' }).waitFor();
+  await page.getByRole('link', { name: 'ui-orders' }).waitFor();
+  await snap(page, '05-queues', problems);
+  const declared = await (await api('GET', '/queues/%2F/ui-orders')).json() as { arguments: Record<string, unknown> };
+  assert.deepEqual(declared.arguments, { 'x-max-length': 1000 });
+
+  // Bind amq.direct to it and publish from the exchange's page.
+  await page.goto(`${b.httpUrl}/#/exchanges/%2F/amq.direct`);
+  await page.getByRole('heading', { name: 'Exchange amq.direct' }).waitFor();
+  const bindForm = page.getByRole('form', { name: 'Add binding from this exchange' });
+  await bindForm.getByLabel('To queue').fill('ui-orders');
+  await bindForm.getByLabel('Routing key').fill('new');
+  await bindForm.getByRole('button', { name: 'Bind' }).click();
+  await page.getByRole('link', { name: 'ui-orders' }).waitFor();
+  await page.locator('summary', { hasText: 'Publish message' }).click();
+  const publishForm = page.locator('form', { has: page.getByRole('button', { name: 'Publish message' }) });
+  await publishForm.getByLabel('Routing key').fill('new');
+  await publishForm.getByLabel('Headers 1 name').fill('order-id');
+  await publishForm.getByLabel('Headers 1 value').fill('42');
+  await publishForm.getByLabel('Payload').fill('{"order": 42}');
+  await publishForm.getByRole('button', { name: 'Publish message' }).click();
+  await page.getByRole('status').filter({ hasText: 'published and routed' }).waitFor();
+  await snap(page, '06-exchange', problems);
+
+  // Peek shows it without side effects; get brings it back (requeued, so it stays).
+  await page.goto(`${b.httpUrl}/#/queues/%2F/ui-orders`);
+  await page.getByRole('heading', { name: 'Queue ui-orders' }).waitFor();
+  await page.locator('summary', { hasText: 'Peek messages' }).click();
+  await page.getByRole('button', { name: 'Peek', exact: true }).click();
+  const peeked = page.getByRole('article', { name: 'Message 1' });
+  await peeked.waitFor();
+  assert.match(await peeked.innerText(), /\{"order": 42\}/);
+  assert.match(await peeked.innerText(), /order-id: 42/);
+  assert.match(await peeked.innerText(), /Redelivered no/);
+  const afterPeek = await (await api('GET', '/queues/%2F/ui-orders')).json() as { messages_ready: number; messages: number };
+  assert.equal(afterPeek.messages, 1, 'peek left the message where it was');
+  await page.locator('summary', { hasText: 'Get messages' }).click();
+  await page.getByRole('button', { name: 'Get messages' }).click();
+  const got = page.locator('details', { hasText: 'Get messages' }).getByRole('article', { name: 'Message 1' });
+  await got.waitFor();
+  assert.match(await got.innerText(), /\{"order": 42\}/);
+  assert.match(await got.innerText(), /Routing key new/);
+  await snap(page, '07-queue', problems);
+
+  // A delayed exchange lists a pending message, which can be cancelled.
+  assert.equal((await api('PUT', '/exchanges/%2F/ui-later', { type: 'x-delayed-message', arguments: { 'x-delayed-type': 'direct' } })).status, 201);
+  assert.equal((await api('POST', '/bindings/%2F/e/ui-later/q/ui-orders', { routing_key: 'later' })).status, 201);
+  await page.goto(`${b.httpUrl}/#/exchanges/%2F/ui-later`);
+  await page.getByRole('heading', { name: 'Exchange ui-later' }).waitFor();
+  await page.locator('summary', { hasText: 'Publish message' }).click();
+  const delayedForm = page.locator('form', { has: page.getByRole('button', { name: 'Publish message' }) });
+  assert.equal(await delayedForm.getByLabel('Headers 1 name').inputValue(), 'x-delay');
+  await delayedForm.getByLabel('Headers 1 value').fill('3600000');
+  await delayedForm.getByLabel('Routing key').fill('later');
+  await delayedForm.getByLabel('Payload').fill('see you in an hour');
+  await delayedForm.getByRole('button', { name: 'Publish message' }).click();
+  const listed = page.locator('#delayed').getByRole('article', { name: 'Message 1' });
+  await listed.waitFor({ timeout: 15_000 });
+  assert.match(await listed.innerText(), /see you in an hour/);
+  assert.match(await listed.innerText(), /Due in (59|60) min/);
+  await snap(page, '08-delayed', problems);
+  await listed.getByRole('button', { name: 'Cancel' }).click();
+  await listed.getByRole('button', { name: 'Yes, cancel' }).click();
+  await page.locator('#delayed').getByText('No delayed messages pending').waitFor();
+  const ex = await (await api('GET', '/exchanges/%2F/ui-later')).json() as { messages_delayed: number };
+  assert.equal(ex.messages_delayed, 0);
+
+  // Admin: add a user, then a policy.
+  await tab(page, 'Admin').click();
+  await page.getByRole('heading', { name: 'Users' }).waitFor();
+  await page.locator('#user-form summary').click();
+  await page.getByLabel('Username').fill('ui-alice');
+  await page.getByLabel('Password', { exact: true }).fill('s3cret');
+  await page.getByRole('button', { name: 'monitoring' }).click();
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await page.getByRole('link', { name: 'ui-alice' }).waitFor();
+  await snap(page, '09-users', problems);
+  const alice = await (await api('GET', '/users/ui-alice')).json() as { tags: string[] | string };
+  assert.deepEqual([alice.tags].flat().join(','), 'monitoring');
+
+  await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Policies', exact: true }).click();
+  await page.getByRole('heading', { name: 'Policies', exact: true }).waitFor();
+  const pform = page.locator('#policy-form');
+  await pform.getByLabel('Name').fill('ui-cap');
+  await pform.getByLabel('Pattern').fill('^ui-');
+  await pform.getByRole('button', { name: 'max-length', exact: true }).click();
+  await pform.getByLabel('Definition 1 value').fill('500');
+  await pform.getByRole('button', { name: 'Save policy' }).click();
+  await page.getByRole('cell', { name: 'ui-cap' }).waitFor();
+  await snap(page, '10-policies', problems);
+  const pol = await (await api('GET', '/policies/%2F/ui-cap')).json() as { definition: Record<string, unknown> };
+  assert.deepEqual(pol.definition, { 'max-length': 500 });
+  for (const sub of ['Virtual hosts', 'Limits', 'Operator policies']) {
+    await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: sub }).click();
+    await page.getByRole('heading', { level: 1 }).filter({ hasText: sub === 'Limits' ? 'limits' : sub }).waitFor();
+    await snap(page, `11-${sub.toLowerCase().replace(/ /g, '-')}`, problems);
+  }
+
+  // Delete the queue from its page.
+  await page.goto(`${b.httpUrl}/#/queues/%2F/ui-orders`);
+  await page.getByRole('heading', { name: 'Queue ui-orders' }).waitFor();
+  await page.locator('summary', { hasText: 'Purge and delete' }).click();
+  await page.getByRole('button', { name: 'Delete queue' }).click();
+  await page.getByRole('button', { name: 'Yes, delete queue' }).click();
+  await page.getByRole('heading', { name: 'Queues' }).waitFor();
+  assert.equal((await api('GET', '/queues/%2F/ui-orders')).status, 404);
+
+  // Phone width: the tab bar folds into a menu, tables into cards.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('button', { name: 'Menu' }).click();
+  await tab(page, 'Overview').click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  await snap(page, '12-overview-phone', problems);
+
+  // Log out: back to the login form, and the stored credentials are gone.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log in' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('warren.auth')), null);
+
+  await ch.close();
+  await conn.close();
+  await ctx.close();
+  assert.deepEqual(pageErrors, [], 'no script errors in the page');
+  assert.deepEqual(problems, [], 'no serious or critical accessibility violations');
+});
