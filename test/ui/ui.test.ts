@@ -132,7 +132,7 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await tab(page, 'Queues').click();
   await page.getByRole('table', { name: 'queues' }).waitFor();
   await page.locator('#add-queue summary').click();
-  await page.locator('#add-queue').getByLabel('Name').fill('ui-orders');
+  await page.locator('#add-queue').getByLabel('Name', { exact: true }).fill('ui-orders');
   await page.getByRole('button', { name: 'max-length', exact: true }).click();
   await page.getByLabel('Arguments 1 value').fill('1000');
   await page.getByRole('button', { name: 'Add queue' }).click();
@@ -147,15 +147,15 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.getByRole('heading', { name: 'Exchange amq.direct' }).waitFor();
   const bindForm = page.getByRole('form', { name: 'Add binding from this exchange' });
   await bindForm.getByLabel('To queue').fill('ui-orders');
-  await bindForm.getByLabel('Routing key').fill('new');
+  await bindForm.getByLabel('Routing key', { exact: true }).fill('new');
   await bindForm.getByRole('button', { name: 'Bind' }).click();
   await page.getByRole('link', { name: 'ui-orders' }).waitFor();
   await page.locator('summary', { hasText: 'Publish message' }).click();
   const publishForm = page.locator('form', { has: page.getByRole('button', { name: 'Publish message' }) });
-  await publishForm.getByLabel('Routing key').fill('new');
+  await publishForm.getByLabel('Routing key', { exact: true }).fill('new');
   await publishForm.getByLabel('Headers 1 name').fill('order-id');
   await publishForm.getByLabel('Headers 1 value').fill('42');
-  await publishForm.getByLabel('Payload').fill('{"order": 42}');
+  await publishForm.getByLabel('Payload', { exact: true }).fill('{"order": 42}');
   await publishForm.getByRole('button', { name: 'Publish message' }).click();
   await page.getByRole('status').filter({ hasText: 'published and routed' }).waitFor();
   await snap(page, '06-exchange', problems);
@@ -189,8 +189,8 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   const delayedForm = page.locator('form', { has: page.getByRole('button', { name: 'Publish message' }) });
   assert.equal(await delayedForm.getByLabel('Headers 1 name').inputValue(), 'x-delay');
   await delayedForm.getByLabel('Headers 1 value').fill('3600000');
-  await delayedForm.getByLabel('Routing key').fill('later');
-  await delayedForm.getByLabel('Payload').fill('see you in an hour');
+  await delayedForm.getByLabel('Routing key', { exact: true }).fill('later');
+  await delayedForm.getByLabel('Payload', { exact: true }).fill('see you in an hour');
   await delayedForm.getByRole('button', { name: 'Publish message' }).click();
   const listed = page.locator('#delayed').getByRole('article', { name: 'Message 1' });
   await listed.waitFor({ timeout: 15_000 });
@@ -207,7 +207,7 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await tab(page, 'Admin').click();
   await page.getByRole('heading', { name: 'Users' }).waitFor();
   await page.locator('#user-form summary').click();
-  await page.getByLabel('Username').fill('ui-alice');
+  await page.getByLabel('Username', { exact: true }).fill('ui-alice');
   await page.getByLabel('Password', { exact: true }).fill('s3cret');
   await page.getByRole('button', { name: 'monitoring' }).click();
   await page.getByRole('button', { name: 'Add user' }).click();
@@ -219,7 +219,7 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Policies', exact: true }).click();
   await page.getByRole('heading', { name: 'Policies', exact: true }).waitFor();
   const pform = page.locator('#policy-form');
-  await pform.getByLabel('Name').fill('ui-cap');
+  await pform.getByLabel('Name', { exact: true }).fill('ui-cap');
   await pform.getByLabel('Pattern').fill('^ui-');
   await pform.getByRole('button', { name: 'max-length', exact: true }).click();
   await pform.getByLabel('Definition 1 value').fill('500');

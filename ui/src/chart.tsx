@@ -17,6 +17,13 @@ function themeColors() {
   return { fg: cs.getPropertyValue('--muted').trim() || '#666', grid: cs.getPropertyValue('--grid').trim() || '#ddd' };
 }
 
+/** The chart window chosen on the overview (seconds), used by every live chart. */
+export function chartWindow(): number { return Number(localStorage.getItem('warren.window') ?? 60) || 60; }
+
+function timeLabel(sec: number, windowS: number): string {
+  return new Date(sec * 1000).toLocaleTimeString([], windowS > 0 && windowS > 300 ? { hour: '2-digit', minute: '2-digit' } : { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
 export function LiveChart({ title, series, samples, unit, windowS }: { title: string; series: Series[]; samples: Samples; unit: string; windowS: number }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -37,15 +44,29 @@ export function LiveChart({ title, series, samples, unit, windowS }: { title: st
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.1, 1)] } },
-      axes: [axis, { ...axis, size: 50, values: (_u, vals) => vals.map((v) => num(v) + unit) }],
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: false }, value: (_u: uPlot, v: number | null) => (v === null ? '–' : num(v) + unit) }))],
+      axes: [
+        { ...axis, space: 70, values: (_u, vals) => vals.map((v) => timeLabel(v, windowS)) },
+        { ...axis, size: 50, values: (_u, vals) => vals.map((v) => num(v) + unit) },
+      ],
+      series: [
+        { label: 'Time', value: (_u: uPlot, v: number | null) => (v === null ? 'latest' : timeLabel(v, 0)) },
+        // Without a cursor on the chart, the legend shows the latest sample.
+        ...series.map((s) => ({
+          label: s.label, stroke: s.color, width: 2, points: { show: false },
+          value: (u: uPlot, v: number | null, si: number, di: number | null) => {
+            const ys = u.data[si];
+            const shown = di === null ? ys[ys.length - 1] : v;
+            return shown === null || shown === undefined ? '–' : num(shown) + unit;
+          },
+        })),
+      ],
     };
     const u = new uPlot(opts, data(), el);
     plot.current = u;
     const ro = new ResizeObserver(() => u.setSize({ width: Math.max(el.clientWidth, 200), height: 180 }));
     ro.observe(el);
     return () => { ro.disconnect(); u.destroy(); plot.current = null; };
-  }, [series.map((s) => s.label).join(), unit]);
+  }, [series.map((s) => s.label).join(), unit, windowS]);
 
   useEffect(() => {
     const u = plot.current;

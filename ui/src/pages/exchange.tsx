@@ -38,9 +38,11 @@ export function ExchangePage({ vhost, name }: { vhost: string; name: string }) {
       )}
       {d?.type === 'x-delayed-message' && <Delayed path={path} />}
       {!isDefault && <ExchangeBindings vhost={vhost} name={name} />}
-      <Section title="Publish message" open={d?.type === 'x-delayed-message' ? false : !isDefault ? false : true}>
-        <PublishForm vhost={vhost} exchange={isDefault ? '' : name} delayed={d?.type === 'x-delayed-message'} />
-      </Section>
+      {d && (
+        <Section title="Publish message" open={isDefault}>
+          <PublishForm key={d.type} vhost={vhost} exchange={isDefault ? '' : name} delayed={d.type === 'x-delayed-message'} />
+        </Section>
+      )}
       {!builtin && (
         <Section title="Delete this exchange" open={false}>
           <DeleteExchange path={path} name={name} />

@@ -2,7 +2,7 @@
 // definitions export/import.
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
-import { color, LiveChart, type Samples } from '../chart';
+import { chartWindow, color, LiveChart, type Samples } from '../chart';
 import { ErrorNote, Facts, Field, Loading, Section, Table, useAction } from '../components';
 import { bytes, num, pct, rate, span } from '../format';
 import { usePoll } from '../poll';
@@ -40,7 +40,7 @@ function remember(ov: Overview): void {
 
 export function OverviewPage() {
   const s = useSession();
-  const [windowS, setWindowS] = useState<number>(Number(localStorage.getItem('warren.window') ?? 600));
+  const [windowS, setWindowS] = useState<number>(chartWindow());
   const ov = usePoll(async () => {
     const o = await api<Overview>('GET', '/overview');
     remember(o);

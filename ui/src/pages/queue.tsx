@@ -2,7 +2,7 @@
 // publish, purge, delete.
 import { useState } from 'preact/hooks';
 import { api, enc, qs, type Page } from '../api';
-import { color, LiveChart, type Samples } from '../chart';
+import { chartWindow, color, LiveChart, type Samples } from '../chart';
 import { Args, ConfirmButton, Empty, ErrorNote, Facts, Field, Loading, Section, Table, useAction } from '../components';
 import { bytes, num, rate } from '../format';
 import { MessageView, PublishForm, type MessageItem } from '../messages';
@@ -51,8 +51,8 @@ export function QueuePage({ vhost, name }: { vhost: string; name: string }) {
             ['Policy', d.policy ?? 'none'], ['Arguments', <Args args={d.arguments} />],
           ]} />
           <div class="charts" style="margin-top:1rem">
-            <LiveChart title="Queued messages" series={SERIES} samples={[...samples.q]} unit="" windowS={600} />
-            <LiveChart title="Message rates" series={RATE_SERIES} samples={[...samples.r]} unit="/s" windowS={600} />
+            <LiveChart title="Queued messages" series={SERIES} samples={[...samples.q]} unit="" windowS={chartWindow()} />
+            <LiveChart title="Message rates" series={RATE_SERIES} samples={[...samples.r]} unit="/s" windowS={chartWindow()} />
           </div>
           <Consumers d={d} />
         </>
