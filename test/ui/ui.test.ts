@@ -98,6 +98,9 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   const conn = await amqp.connect(b.url);
   const ch = await conn.createChannel();
   await ch.assertQueue('ui-load', { durable: false });
+  // A consumer that acks, so deliver and ack move too.
+  await ch.prefetch(200);
+  await ch.consume('ui-load', (m) => { if (m) ch.ack(m); });
   let publishing = true;
   const publisher = (async () => {
     while (publishing) {
@@ -113,6 +116,7 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   const tile = page.locator('.tile', { hasText: 'Publish' }).locator('.big');
   assert.match(await tile.innerText(), /\/s$/);
   assert.notEqual(await tile.innerText(), '0/s');
+  await page.waitForTimeout(8000); // a few more samples, so the screenshot shows lines
   await snap(page, '02-overview', problems);
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: join(ARTIFACTS, '02-overview-dark.png'), fullPage: true });

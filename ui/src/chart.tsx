@@ -21,7 +21,7 @@ function themeColors() {
 export function chartWindow(): number { return Number(localStorage.getItem('warren.window') ?? 60) || 60; }
 
 function timeLabel(sec: number, windowS: number): string {
-  return new Date(sec * 1000).toLocaleTimeString([], windowS > 0 && windowS > 300 ? { hour: '2-digit', minute: '2-digit' } : { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return new Date(sec * 1000).toLocaleTimeString([], windowS > 300 ? { hour: '2-digit', minute: '2-digit', hour12: false } : { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 }
 
 export function LiveChart({ title, series, samples, unit, windowS }: { title: string; series: Series[]; samples: Samples; unit: string; windowS: number }) {
@@ -41,25 +41,15 @@ export function LiveChart({ title, series, samples, unit, windowS }: { title: st
     const opts: uPlot.Options = {
       width: Math.max(el.clientWidth, 200),
       height: 180,
-      legend: { live: true },
+      // Our own legend below shows the latest values (uPlot's shows the cursor's only).
+      legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.1, 1)] } },
       axes: [
         { ...axis, space: 70, values: (_u, vals) => vals.map((v) => timeLabel(v, windowS)) },
         { ...axis, size: 50, values: (_u, vals) => vals.map((v) => num(v) + unit) },
       ],
-      series: [
-        { label: 'Time', value: (_u: uPlot, v: number | null) => (v === null ? 'latest' : timeLabel(v, 0)) },
-        // Without a cursor on the chart, the legend shows the latest sample.
-        ...series.map((s) => ({
-          label: s.label, stroke: s.color, width: 2, points: { show: false },
-          value: (u: uPlot, v: number | null, si: number, di: number | null) => {
-            const ys = u.data[si];
-            const shown = di === null ? ys[ys.length - 1] : v;
-            return shown === null || shown === undefined ? '–' : num(shown) + unit;
-          },
-        })),
-      ],
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: false } }))],
     };
     const u = new uPlot(opts, data(), el);
     plot.current = u;
@@ -80,6 +70,11 @@ export function LiveChart({ title, series, samples, unit, windowS }: { title: st
     <figure class="chart">
       <figcaption>{title}</figcaption>
       <div ref={box} class="chart-box" role="img" aria-label={`${title}: ${series.map((s, i) => `${s.label} ${num(samples.at(-1)?.[i + 1] ?? 0)}${unit}`).join(', ')}`} />
+      <ul class="legend" aria-hidden="true">
+        {series.map((s, i) => (
+          <li key={s.label}><span class="swatch" style={{ background: s.color }} />{s.label} <strong>{num(samples.at(-1)?.[i + 1] ?? 0)}{unit}</strong></li>
+        ))}
+      </ul>
     </figure>
   );
 }
