@@ -1,6 +1,7 @@
 // The broker: vhosts, users and permissions, and the resource alarms that block publishers.
 // It knows nothing of sockets; the server layer drives it.
 import { EventEmitter } from 'node:events';
+import { ChurnCounters } from './churn.js';
 import { notAllowed } from './errors.js';
 import { type Access, UserStore } from './users.js';
 import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
@@ -20,6 +21,8 @@ export class Broker extends EventEmitter {
   delayStoreFactory: DelayStoreFactory | null = null;
   /** Active resource alarms ('memory', 'disk'); publishing is blocked while any is set. */
   readonly alarms = new Set<string>();
+  /** Connections, channels and queues opened and closed since start (Prometheus churn series). */
+  readonly churn = new ChurnCounters();
 
   /** Starts recording definition changes (after boot-time restore, which must not re-record). */
   setListeners(defs: DefinitionListener, access: AccessListener): void {
@@ -39,6 +42,7 @@ export class Broker extends EventEmitter {
     v.listener = this.definitionListener;
     v.messagesFactory = this.messagesFactory;
     v.delayStoreFactory = this.delayStoreFactory;
+    v.churn = this.churn;
     v.reportError = (err, what) => this.emit('internal-error', err, what);
     this.vhosts.set(name, v);
     this.accessListener?.vhostsChanged();

@@ -12,6 +12,7 @@ import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf, withNegatedDelay
 import { ccKeys, mayHaveCc } from './sender-selected.js';
 import type { DelayBuckets } from '../store/delay-buckets.js';
 import type { QueueMessages } from './queue-messages.js';
+import { ChurnCounters } from './churn.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
 export interface DefinitionListener {
@@ -80,6 +81,8 @@ export class VHost implements RouteSink {
   listener: DefinitionListener | null = null;
   messagesFactory: QueueMessagesFactory | null = null;
   delayStoreFactory: DelayStoreFactory | null = null;
+  /** Shared with the broker: queue declarations, creations and deletions. */
+  churn = new ChurnCounters();
   /**
    * Set by route(): delayed exchanges the message reached with a positive x-delay (it is not
    * routed on from them now), and whether any of them could route it now (for `mandatory`).
@@ -214,6 +217,7 @@ export class VHost implements RouteSink {
       existing.touch();
       return { queue: existing, created: false };
     }
+    this.churn.queuesDeclared++;
     if (existing) {
       // Redeclaring must agree on exclusivity too: same owner, or neither exclusive.
       if (existing.owner !== (d.exclusive ? conn : null)) this.checkExclusive({ exclusive: true, owner: null, name: d.name } as Queue, conn);
@@ -228,6 +232,7 @@ export class VHost implements RouteSink {
     const opts: QueueOptions = { durable: d.durable, exclusive: d.exclusive, autoDelete: d.autoDelete,
       arguments: d.arguments, owner: d.exclusive ? conn : null };
     const q = this.createQueue(d.name, opts);
+    this.churn.queuesCreated++;
     return { queue: q, created: true };
   }
 
@@ -256,6 +261,7 @@ export class VHost implements RouteSink {
   removeQueue(q: Queue): number {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
+    this.churn.queuesDeleted++;
     // As in RabbitMQ, an auto-delete exchange goes with its last binding, however it went.
     for (const b of [...(this.bindingsTo.get(q) ?? [])]) this.dropBinding(b, true);
     this.bindingsTo.delete(q);

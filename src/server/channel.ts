@@ -188,6 +188,8 @@ export class Channel implements DeliverySink {
 
   private publishAssembled(assembled: Message): void {
     this.stats.publish++;
+    if (this.confirms !== null) this.stats.receivedConfirm++;
+    this.conn.ctx.messageSizes.observe(assembled.bodySize);
     const msg = this.content.replyToDirect ? this.directReply.rewriteReplyTo(assembled) : assembled;
     const x = this.pubExchange!;
     const mandatory = this.content.mandatory;
@@ -619,6 +621,7 @@ export class Channel implements DeliverySink {
     this.content.reset();
     this.conn.ctx.syncWaiters.delete(this);
     this.conn.ctx.closedChannelStats(this.conn.vhost?.name ?? '').add(this.stats);
+    this.conn.broker.churn.channelsClosed++;
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
     this.directReply.cancel(this.conn.ctx);

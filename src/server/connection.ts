@@ -337,6 +337,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.state = State.Opened;
     this.socket.setTimeout(0);
     this.ctx.connections.add(this);
+    this.broker.churn.connectionsOpened++;
     this.send(0, M.encodeConnectionOpenOk, { knownHosts: '' });
     this.log.info({ user: this.userName, vhost: a.virtualHost }, 'connection opened');
     if (this.broker.alarms.size > 0) this.onAlarm(true, [...this.broker.alarms].join(','));
@@ -364,6 +365,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       M.decodeChannelOpen(r);
       const opened = new Channel(this, channelId);
       this.channels.set(channelId, opened);
+      this.broker.churn.channelsOpened++;
       this.send(channelId, M.encodeChannelOpenOk, { channelId: Buffer.alloc(0) });
       return;
     }
@@ -557,7 +559,10 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.state = State.Closed;
     this.reader.stopped = true;
     this.flowHolds.clear();
-    if (this.ctx.connections.delete(this)) this.log.info('connection closed');
+    if (this.ctx.connections.delete(this)) {
+      this.broker.churn.connectionsClosed++;
+      this.log.info('connection closed');
+    }
   }
 }
 
