@@ -2,6 +2,7 @@
 // configuration, and the counters the hot path keeps. It never touches the hot path itself.
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
+import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import type { Config } from '../config.js';
 import type { ServerContext } from '../server/context.js';
 
@@ -18,6 +19,10 @@ export interface ManagementContext {
   startedAt: number;
   /** The node name shown as `node` everywhere (rabbit@host style). */
   node: string;
+  /** The cluster's name (PUT /api/cluster-name changes it) and its permanent id. */
+  cluster: { name: string; permanentId: string };
+  /** Memory and disk readings (Prometheus); absent where no monitor runs. */
+  monitor?: ResourceMonitor;
 }
 
 /** The RabbitMQ version whose behaviour Warren matches (reported as rabbitmq_version). */

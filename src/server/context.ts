@@ -55,6 +55,8 @@ export interface ServerContext {
   messageSizes: MessageSizes;
   /** Message counters of the closed channels of a vhost (created on first use). */
   closedChannelStats(vhost: string): MessageCounters;
+  /** Every vhost's closed-channel counters, deleted vhosts' included (global totals never go back). */
+  closedChannels: ReadonlyMap<string, MessageCounters>;
   /** Channels consuming from amq.rabbitmq.reply-to, by their reply key. */
   directReply: Map<string, import('./direct-reply.js').DirectReply>;
 }

@@ -54,6 +54,7 @@ export class AmqpServer {
         if (c === undefined) closed.set(vhost, (c = new MessageCounters()));
         return c;
       },
+      closedChannels: closed,
       directReply: new Map(),
     };
     this.server = createServer({ noDelay: true }, (socket) => {
