@@ -25,8 +25,8 @@ export interface Family<T> {
   labelNames: string[];
   /** Per-object rows; node-wide families have a single row without labels. */
   rows(s: Scrape): Row<T>[];
-  /** Sum of a series over every object for the aggregated endpoint, when it can skip building rows. */
-  sum?(s: Scrape, value: (o: T) => number | null): number;
+  /** Visits every object without building rows (the aggregated endpoint sums this way). */
+  each?(s: Scrape, visit: (o: T) => void): Promise<void>;
   /** Queue families honour /metrics/detailed's vhost filter. */
   byVhost?: boolean;
   series: Series<T>[];
@@ -70,7 +70,7 @@ function queueFamily(family: string, series: Series<Queue>[]): Family<Queue> {
   return {
     family, labelNames: ['vhost', 'queue'], byVhost: true, series,
     rows: (s) => s.queues(),
-    sum: (s, value) => s.sumQueues((q) => value(q) ?? 0),
+    each: (s, visit) => s.eachQueue(visit),
   };
 }
 

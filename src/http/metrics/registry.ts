@@ -31,48 +31,53 @@ function fixedMetric(name: string, help: string, type: string, samples: () => Sa
   return { name, help, type, aggregator: 'sum', get: () => ({ name, help, type, aggregator: 'sum', values: samples() }) };
 }
 
-function metric(reg: Registry, name: string, type: 'gauge' | 'counter', help: string, labelNames: string[],
-  fill: (set: (labels: Labels, value: number) => void) => void): void {
+type Fill = (set: (labels: Labels, value: number) => void) => void | Promise<void>;
+
+/** A prom-client gauge or counter whose collect() fills in the scrape's values (awaiting them if need be). */
+function metric(reg: Registry, name: string, type: 'gauge' | 'counter', help: string, labelNames: string[], fill: Fill): void {
   if (type === 'gauge') {
-    new Gauge({ name, help, labelNames, registers: [reg], collect() {
+    new Gauge({ name, help, labelNames, registers: [reg], async collect() {
       this.reset();
-      fill((labels, value) => this.set(labels, value));
+      await fill((labels, value) => this.set(labels, value));
     } });
   } else {
-    new Counter({ name, help, labelNames, registers: [reg], collect() {
+    new Counter({ name, help, labelNames, registers: [reg], async collect() {
       this.reset();
-      fill((labels, value) => this.inc(labels, value));
+      await fill((labels, value) => this.inc(labels, value));
     } });
   }
 }
 
-/** One family's series: a sample per object, or (aggregated) one unlabelled sum as RabbitMQ's default endpoint gives. */
-function addFamily(reg: Registry, s: Scrape, prefix: string, family: Family<unknown>, perObject: boolean, skip: Set<string>): void {
-  const nodeWide = family.labelNames.length === 0;
-  for (const series of family.series as Series<unknown>[]) {
+/** Every series of a family summed over its objects in one pass (RabbitMQ's aggregated endpoint). */
+async function familySums(s: Scrape, family: Family<unknown>): Promise<number[]> {
+  const series = family.series as Series<unknown>[];
+  const sums = new Array<number>(series.length).fill(0);
+  const visit = (o: unknown) => {
+    for (let i = 0; i < series.length; i++) sums[i] += series[i].value(o) ?? 0;
+  };
+  if (family.each) await family.each(s, visit);
+  else for (const r of family.rows(s)) visit(r.of);
+  return sums;
+}
+
+/**
+ * A family through prom-client: node-wide families as one unlabelled sample each; object families
+ * (aggregated endpoint only) as one unlabelled sum each. Per-object samples are streamed instead.
+ */
+function addFamily(reg: Registry, s: Scrape, prefix: string, family: Family<unknown>, skip: Set<string>): void {
+  let sums: Promise<number[]> | null = null;
+  (family.series as Series<unknown>[]).forEach((series, i) => {
     const name = prefix + series.name;
-    if (skip.has(name)) continue;
+    if (skip.has(name)) return;
     skip.add(name);
-    if (nodeWide) {
+    if (family.labelNames.length === 0) {
       // Left out entirely when the reading is unknown here (e.g. fds off Linux), not shown as 0.
-      if (series.value(s) === null) continue;
+      if (series.value(s) === null) return;
       metric(reg, name, series.type, series.help, [], (set) => set({}, series.value(s) ?? 0));
-    } else if (perObject) {
-      metric(reg, name, series.type, series.help, family.labelNames, (set) => {
-        for (const r of family.rows(s)) {
-          const v = series.value(r.of);
-          if (v !== null) set(r.labels, v);
-        }
-      });
     } else {
-      metric(reg, name, series.type, series.help, [], (set) => {
-        let sum = 0;
-        if (family.sum) sum = family.sum(s, series.value);
-        else for (const r of family.rows(s)) sum += series.value(r.of) ?? 0;
-        set({}, sum);
-      });
+      metric(reg, name, series.type, series.help, [], async (set) => set({}, (await (sums ??= familySums(s, family)))[i]));
     }
-  }
+  });
 }
 
 function addGlobal(reg: Registry, s: Scrape, g: GlobalSeries): void {
@@ -107,32 +112,43 @@ function addIdentity(reg: Registry, s: Scrape, endpoint: Endpoint): void {
 /** RabbitMQ's family names a detailed request may ask for. */
 export const DETAILED_FAMILIES: ReadonlySet<string> = new Set([...RAW_FAMILIES, ...CLUSTER_FAMILIES].map((f) => f.family));
 
+export interface Scraped {
+  /** Node-wide series, totals, globals, identity (and, aggregated, the object families' sums). */
+  registry: Registry;
+  /** Families to stream a sample per object for, after the registry's text. */
+  objects: { prefix: string; families: Family<unknown>[] }[];
+  /** Series names already served, so a name is declared once. */
+  seen: Set<string>;
+}
+
+const objectFamily = (f: Family<unknown>) => f.labelNames.length !== 0;
+
 /**
  * /metrics (aggregated) and /metrics/per-object: every raw family, the object totals, the global
  * counters, alarms and the size histogram. /metrics/detailed: only the families asked for, per
  * object, prefixed rabbitmq_detailed_ (rabbitmq_cluster_ for the cluster families).
  */
-export function buildRegistry(s: Scrape, endpoint: Endpoint, families: ReadonlySet<string> = new Set()): Registry {
-  const reg = new Registry();
+export function buildScrape(s: Scrape, endpoint: Endpoint, families: ReadonlySet<string> = new Set()): Scraped {
+  const registry = new Registry();
   const seen = new Set<string>();
+  const objects: Scraped['objects'] = [];
   if (endpoint === 'detailed') {
-    for (const f of RAW_FAMILIES as Family<unknown>[]) {
-      if (!families.has(f.family)) continue;
+    const raw = (RAW_FAMILIES as Family<unknown>[]).filter((f) => families.has(f.family)
       // queue_consumer_count is a subset of queue_metrics; RabbitMQ serves one of them.
-      if (f.family === 'queue_consumer_count' && families.has('queue_metrics')) continue;
-      addFamily(reg, s, 'rabbitmq_detailed_', f, true, seen);
-    }
-    for (const f of CLUSTER_FAMILIES as Family<unknown>[]) if (families.has(f.family)) addFamily(reg, s, 'rabbitmq_cluster_', f, true, seen);
+      && !(f.family === 'queue_consumer_count' && families.has('queue_metrics')));
+    for (const f of raw) if (!objectFamily(f)) addFamily(registry, s, 'rabbitmq_detailed_', f, seen);
+    objects.push({ prefix: 'rabbitmq_detailed_', families: raw.filter(objectFamily) });
+    objects.push({ prefix: 'rabbitmq_cluster_', families: (CLUSTER_FAMILIES as Family<unknown>[]).filter((f) => families.has(f.family)) });
   } else {
-    for (const a of ALARMS) addGlobal(reg, s, a);
-    for (const f of RAW_FAMILIES as Family<unknown>[]) {
-      if (f.family === 'queue_consumer_count') continue; // queue_metrics has queue_consumers
-      addFamily(reg, s, 'rabbitmq_', f, endpoint === 'per-object', seen);
-    }
-    for (const t of TOTALS) metric(reg, `rabbitmq_${t.name}`, 'gauge', t.help, [], (set) => set({}, t.value(s) ?? 0));
-    for (const g of GLOBAL_COUNTERS) addGlobal(reg, s, g);
-    reg.registerMetric(messageSizeHistogram(s) as never);
+    for (const a of ALARMS) addGlobal(registry, s, a);
+    // queue_metrics has queue_consumers, so queue_consumer_count is not served here.
+    const raw = (RAW_FAMILIES as Family<unknown>[]).filter((f) => f.family !== 'queue_consumer_count');
+    for (const f of raw) if (endpoint === 'aggregated' || !objectFamily(f)) addFamily(registry, s, 'rabbitmq_', f, seen);
+    if (endpoint === 'per-object') objects.push({ prefix: 'rabbitmq_', families: raw.filter(objectFamily) });
+    for (const t of TOTALS) metric(registry, `rabbitmq_${t.name}`, 'gauge', t.help, [], (set) => set({}, t.value(s) ?? 0));
+    for (const g of GLOBAL_COUNTERS) addGlobal(registry, s, g);
+    registry.registerMetric(messageSizeHistogram(s) as never);
   }
-  addIdentity(reg, s, endpoint);
-  return reg;
+  addIdentity(registry, s, endpoint);
+  return { registry, objects, seen };
 }

@@ -2,6 +2,7 @@
 // the lists of queues, channels, connections and exchanges (filtered by vhost where asked),
 // the message counters summed over channels, and the node readings. Nothing here is kept
 // between scrapes, so deleted objects disappear from the next one.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Exchange } from '../../broker/exchange.js';
 import type { Queue } from '../../broker/queue.js';
 import type { Channel } from '../../server/channel.js';
@@ -10,12 +11,17 @@ import { MessageCounters } from '../../server/stats.js';
 import type { ManagementContext } from '../context.js';
 import { type NodeInfo, readNodeInfo } from './node-info.js';
 
+/** Queues summed between two turns of the event loop. */
+const QUEUE_SLICE = 10_000;
+
 export type Labels = Record<string, string>;
 
 /** An object of a per-object family with its labels, computed once per scrape. */
 export interface Row<T> {
   labels: Labels;
   of: T;
+  /** The labels as exposition text, filled in when first written. */
+  text?: string;
 }
 
 /** A connection's name as RabbitMQ shows it: "client address:port -> server address:port". */
@@ -49,14 +55,19 @@ export class Scrape {
     return (this.queueRows = rows);
   }
 
-  /** Sums `value` over every queue, without building per-object rows (the aggregated endpoint). */
-  sumQueues(value: (q: Queue) => number): number {
-    let sum = 0;
+  /**
+   * Visits every queue without building per-object rows (the aggregated endpoint), yielding to
+   * the event loop every few thousand queues (a queue deleted meanwhile is simply not visited).
+   */
+  async eachQueue(visit: (q: Queue) => void): Promise<void> {
+    let n = 0;
     for (const v of this.ctx.broker.vhosts.values()) {
       if (this.vhosts !== null && !this.vhosts.has(v.name)) continue;
-      for (const q of v.queues.values()) sum += value(q);
+      for (const q of v.queues.values()) {
+        visit(q);
+        if (++n % QUEUE_SLICE === 0) await nextTurn();
+      }
     }
-    return sum;
   }
 
   channels(): Row<Channel>[] {

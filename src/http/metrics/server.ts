@@ -5,7 +5,9 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ManagementContext } from '../context.js';
 import { listenApp } from '../server.js';
-import { buildRegistry, DETAILED_FAMILIES, type Endpoint } from './registry.js';
+import { Readable } from 'node:stream';
+import { streamFamilies } from './object-stream.js';
+import { buildScrape, DETAILED_FAMILIES, type Endpoint } from './registry.js';
 import { Scrape } from './scrape.js';
 
 /** RabbitMQ's content type for the text exposition format (prom-client's adds a charset). */
@@ -19,10 +21,16 @@ function all(q: Query, key: string): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
-async function render(reply: FastifyReply, scrape: Scrape, endpoint: Endpoint, families?: ReadonlySet<string>): Promise<string> {
-  const text = await buildRegistry(scrape, endpoint, families).metrics();
+/** The registry's text, then (per-object, detailed) the object families streamed in slices. */
+async function render(reply: FastifyReply, scrape: Scrape, endpoint: Endpoint, families?: ReadonlySet<string>): Promise<string | Readable> {
+  const { registry, objects, seen } = buildScrape(scrape, endpoint, families);
   reply.header('content-type', METRICS_CONTENT_TYPE);
-  return text;
+  if (objects.every((o) => o.families.length === 0)) return registry.metrics();
+  const head = await registry.metrics();
+  return Readable.from((async function* () {
+    yield head;
+    for (const o of objects) yield* streamFamilies(scrape, o.prefix, o.families, seen);
+  })(), { objectMode: false });
 }
 
 export function buildMetricsApp(ctx: ManagementContext): FastifyInstance {
