@@ -1,7 +1,7 @@
 // The broker: vhosts, users and permissions, and the resource alarms that block publishers.
 // It knows nothing of sockets; the server layer drives it.
 import { EventEmitter } from 'node:events';
-import { ChurnCounters } from './churn.js';
+import { AuthCounters, ChurnCounters, DeadLetterCounters } from './counters.js';
 import { notAllowed } from './errors.js';
 import { type Access, UserStore } from './users.js';
 import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
@@ -23,6 +23,8 @@ export class Broker extends EventEmitter {
   readonly alarms = new Set<string>();
   /** Connections, channels and queues opened and closed since start (Prometheus churn series). */
   readonly churn = new ChurnCounters();
+  readonly auth = new AuthCounters();
+  readonly deadLettered = new DeadLetterCounters();
 
   /** Starts recording definition changes (after boot-time restore, which must not re-record). */
   setListeners(defs: DefinitionListener, access: AccessListener): void {
@@ -43,6 +45,7 @@ export class Broker extends EventEmitter {
     v.messagesFactory = this.messagesFactory;
     v.delayStoreFactory = this.delayStoreFactory;
     v.churn = this.churn;
+    v.deadLettered = this.deadLettered;
     v.reportError = (err, what) => this.emit('internal-error', err, what);
     this.vhosts.set(name, v);
     this.accessListener?.vhostsChanged();

@@ -12,7 +12,7 @@ import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf, withNegatedDelay
 import { ccKeys, mayHaveCc } from './sender-selected.js';
 import type { DelayBuckets } from '../store/delay-buckets.js';
 import type { QueueMessages } from './queue-messages.js';
-import { ChurnCounters } from './churn.js';
+import { ChurnCounters, DeadLetterCounters } from './counters.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
 export interface DefinitionListener {
@@ -83,6 +83,8 @@ export class VHost implements RouteSink {
   delayStoreFactory: DelayStoreFactory | null = null;
   /** Shared with the broker: queue declarations, creations and deletions. */
   churn = new ChurnCounters();
+  /** Shared with the broker: messages dead-lettered, by reason. */
+  deadLettered = new DeadLetterCounters();
   /**
    * Set by route(): delayed exchanges the message reached with a positive x-delay (it is not
    * routed on from them now), and whether any of them could route it now (for `mandatory`).
@@ -289,6 +291,7 @@ export class VHost implements RouteSink {
   private deadLetter(queue: Queue, msg: Message, reason: DeadLetterReason): void {
     const dlx = queue.deadLetterExchange;
     if (dlx === null) return;
+    this.deadLettered[reason]++;
     const x = this.exchanges.get(dlx);
     if (x === undefined) return; // RabbitMQ drops it when the dead-letter exchange is missing
     const rk = queue.deadLetterRoutingKey ?? msg.routingKey;

@@ -273,6 +273,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.cancelNotify = c.consumer_cancel_notify === true;
       this.blockedNotify = c['connection.blocked'] === true;
     }
+    this.broker.auth.attempts++;
     const creds = MECHANISMS.split(' ').includes(a.mechanism) ? parseCredentials(a.mechanism, a.response) : null;
     if (creds === null) {
       this.log.warn({ mechanism: a.mechanism }, 'unknown SASL mechanism or malformed response; refusing login');
@@ -290,6 +291,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.refuseLogin(a.mechanism);
       return;
     }
+    this.broker.auth.succeeded++;
     this.user = user;
     this.state = State.TuneOk;
     this.send(0, M.encodeConnectionTune, {
@@ -305,6 +307,7 @@ export class Connection implements FrameHandler, FlowWaiter {
    * socket close.
    */
   private refuseLogin(mechanism: string | null): void {
+    this.broker.auth.failed++;
     const caps = this.clientProperties.capabilities as FieldTable | undefined;
     if (mechanism !== null && caps?.authentication_failure_close === true) {
       this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));

@@ -198,6 +198,35 @@ describe('prometheus', { timeout: 60_000 }, () => {
     }, 'connection close counted');
   });
 
+  it('counts logins and dead-lettered messages by reason', async () => {
+    const before = await scrape();
+    await assert.rejects(h.connectUrl(h.brokerUrl().replace('guest:guest@', 'guest:wrong@')));
+    const { ch } = await h.channel();
+    const dead = h.q('dead');
+    const source = h.q('dies');
+    await ch.assertQueue(dead, { durable: false });
+    await ch.assertQueue(source, { durable: false, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dead } });
+    ch.sendToQueue(source, Buffer.from('rejected'));
+    ch.sendToQueue(source, Buffer.from('expired'), { expiration: '1' });
+    const m = await ch.get(source, { noAck: false });
+    assert.ok(m);
+    ch.nack(m, false, false);
+    await eventually(async () => {
+      const q = await ch.checkQueue(dead);
+      assert.equal(q.messageCount, 2);
+    }, 'both messages dead-lettered');
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string>) => valueOf(after, name, labels)! - valueOf(before, name, labels)!;
+    const P = { protocol: 'amqp091' };
+    assert.equal(delta('rabbitmq_auth_attempts_total', P), 2);
+    assert.equal(delta('rabbitmq_auth_attempts_succeeded_total', P), 1);
+    assert.equal(delta('rabbitmq_auth_attempts_failed_total', P), 1);
+    const DL = { queue_type: 'rabbit_classic_queue', dead_letter_strategy: 'at_most_once' };
+    assert.equal(delta('rabbitmq_global_messages_dead_lettered_rejected_total', DL), 1);
+    assert.equal(delta('rabbitmq_global_messages_dead_lettered_expired_total', DL), 1);
+    assert.equal(delta('rabbitmq_global_messages_dead_lettered_maxlen_total', DL), 0);
+  });
+
   it('aggregated /metrics sums queues; /metrics/per-object labels each queue, channel, connection and exchange', async () => {
     const { ch } = await h.channel();
     const q = h.q('per-object');

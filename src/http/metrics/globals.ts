@@ -42,6 +42,29 @@ export const GLOBAL_COUNTERS: GlobalSeries[] = [
   byType('messages_acknowledged_total', 'Total number of messages acknowledged by consumers', (t) => t.ack),
 ];
 
+/** RabbitMQ's auth_attempt_metrics, one row per protocol. */
+export const AUTH_ATTEMPTS: GlobalSeries[] = [
+  { name: 'auth_attempts_total', type: 'counter', help: 'Total number of authentication attempts', labels: PROTOCOL, value: (s) => s.ctx.broker.auth.attempts },
+  { name: 'auth_attempts_succeeded_total', type: 'counter', help: 'Total number of successful authentication attempts', labels: PROTOCOL, value: (s) => s.ctx.broker.auth.succeeded },
+  { name: 'auth_attempts_failed_total', type: 'counter', help: 'Total number of failed authentication attempts', labels: PROTOCOL, value: (s) => s.ctx.broker.auth.failed },
+];
+
+const DLX = { queue_type: 'rabbit_classic_queue', dead_letter_strategy: 'at_most_once' };
+const deadLettered = (reason: 'maxlen' | 'expired' | 'rejected' | 'delivery_limit', help: string): GlobalSeries =>
+  ({ name: `global_messages_dead_lettered_${reason}_total`, type: 'counter', help, labels: DLX, value: (s) => s.ctx.broker.deadLettered[reason] });
+
+/**
+ * Messages sent to a dead-letter exchange (RabbitMQ's at_most_once strategy, the only one classic
+ * queues have). RabbitMQ also counts messages that die without a dead-letter exchange
+ * (strategy "disabled"); Warren does not, so those rows are left out.
+ */
+export const DEAD_LETTERED: GlobalSeries[] = [
+  deadLettered('maxlen', 'Total number of messages dead-lettered due to overflow drop-head or reject-publish-dlx'),
+  deadLettered('expired', 'Total number of messages dead-lettered due to message TTL exceeded'),
+  deadLettered('rejected', 'Total number of messages dead-lettered due to basic.reject or basic.nack'),
+  deadLettered('delivery_limit', 'Total number of messages dead-lettered due to delivery-limit exceeded'),
+];
+
 const alarm = (name: string, help: string, resource: string): GlobalSeries =>
   ({ name: `alarms_${name}`, type: 'untyped' as MetricType, help, labels: {}, value: (s) => (s.ctx.broker.alarms.has(resource) ? 1 : 0) });
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { RABBITMQ_VERSION } from '../context.js';
 import { CLUSTER_FAMILIES, type Family, RAW_FAMILIES, type Series, TOTALS } from './families.js';
-import { ALARMS, GLOBAL_COUNTERS, type GlobalSeries, messageSizeHistogram } from './globals.js';
+import { ALARMS, AUTH_ATTEMPTS, DEAD_LETTERED, GLOBAL_COUNTERS, type GlobalSeries, messageSizeHistogram } from './globals.js';
 import type { Labels, Scrape } from './scrape.js';
 
 export type Endpoint = 'aggregated' | 'per-object' | 'detailed';
@@ -146,7 +146,7 @@ export function buildScrape(s: Scrape, endpoint: Endpoint, families: ReadonlySet
     for (const f of raw) if (endpoint === 'aggregated' || !objectFamily(f)) addFamily(registry, s, 'rabbitmq_', f, seen);
     if (endpoint === 'per-object') objects.push({ prefix: 'rabbitmq_', families: raw.filter(objectFamily) });
     for (const t of TOTALS) metric(registry, `rabbitmq_${t.name}`, 'gauge', t.help, [], (set) => set({}, t.value(s) ?? 0));
-    for (const g of GLOBAL_COUNTERS) addGlobal(registry, s, g);
+    for (const g of [...AUTH_ATTEMPTS, ...GLOBAL_COUNTERS, ...DEAD_LETTERED]) addGlobal(registry, s, g);
     registry.registerMetric(messageSizeHistogram(s) as never);
   }
   addIdentity(registry, s, endpoint);
