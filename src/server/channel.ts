@@ -15,7 +15,7 @@ import { ContentAssembler } from './content-assembler.js';
 import type { Connection } from './connection.js';
 import { handleDefinitionMethod } from './channel-definitions.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
-import { MessageCounters } from './stats.js';
+import { MessageCounters, type MessageSizes } from './stats.js';
 import { Transaction, type TxPublish } from './transaction.js';
 
 export class Channel implements DeliverySink {
@@ -43,9 +43,12 @@ export class Channel implements DeliverySink {
 
   /** Counters for the management API and Prometheus (sampled, never reset). */
   readonly stats = new MessageCounters();
+  /** The listener's message-size histogram, observed once per publish. */
+  private readonly sizes: MessageSizes;
 
   constructor(readonly conn: Connection, readonly id: number) {
     this.directReply = new DirectReply(this);
+    this.sizes = conn.ctx.messageSizes;
   }
 
   get vhost() {
@@ -189,7 +192,7 @@ export class Channel implements DeliverySink {
   private publishAssembled(assembled: Message): void {
     this.stats.publish++;
     if (this.confirms !== null) this.stats.receivedConfirm++;
-    this.conn.ctx.messageSizes.observe(assembled.bodySize);
+    this.sizes.observe(assembled.bodySize);
     const msg = this.content.replyToDirect ? this.directReply.rewriteReplyTo(assembled) : assembled;
     const x = this.pubExchange!;
     const mandatory = this.content.mandatory;
