@@ -182,5 +182,5 @@ export const TOTALS: Series<Scrape>[] = [
   g('connections', 'Connections currently open', (s) => s.ctx.amqp.connections.size),
   g('channels', 'Channels currently open', (s) => s.channels().length),
   g('consumers', 'Consumers currently connected', (s) => s.channels().reduce((n, r) => n + r.of.consumers.size, 0)),
-  g('queues', 'Queues available', (s) => s.ctx.broker.vhosts.size === 0 ? 0 : [...s.ctx.broker.vhosts.values()].reduce((n, v) => n + v.queues.size, 0)),
+  g('queues', 'Queues available', (s) => [...s.ctx.broker.vhosts.values()].reduce((n, v) => n + v.queues.size, 0)),
 ];
