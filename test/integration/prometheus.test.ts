@@ -54,7 +54,8 @@ describe('prometheus', { timeout: 60_000 }, () => {
     return parseExposition(await res.text());
   };
 
-  it('serves every series Grafana\'s RabbitMQ-Overview dashboard queries, with its labels', async () => {
+  it('serves every series Grafana\'s RabbitMQ-Overview dashboard queries, with its labels', async (t) => {
+    if (broker.external) return t.skip('the reference RabbitMQ (3.10) predates the size histogram (4.1) and rabbitmq_endpoint (4.0)');
     const m = await scrape();
     assert.equal(DASHBOARD.series.length, 40);
     const missing: string[] = [];
@@ -179,22 +180,27 @@ describe('prometheus', { timeout: 60_000 }, () => {
       ['rabbitmq_connections', {}, 1],
       ['rabbitmq_channels', {}, 2],
       ['rabbitmq_queues', {}, 1],
-    ];
+    ].filter(([n]) => !broker.external
+      // Against the reference RabbitMQ 3.10 (which matches every other delta here): no size
+      // histogram before 4.1, and its queue count follows the 5 s statistics interval.
+      || !(n === 'rabbitmq_queues' || (n as string).startsWith('rabbitmq_message_size_bytes'))) as [string, Record<string, string>, number][];
     const wrong = expected.filter(([n, l, d]) => delta(n, l) !== d).map(([n, l, d]) => `${n}${JSON.stringify(l)}: ${delta(n, l)} != ${d}`);
     assert.deepEqual(wrong, []);
     // Gauges now: the auto-ack consumer on q2 went with its queue; confirmCh published, so did ch.
-    assert.equal(valueOf(after, 'rabbitmq_global_consumers', P), 0);
-    assert.equal(valueOf(after, 'rabbitmq_global_publishers', P), 2);
+    assert.equal(delta('rabbitmq_global_consumers', P), 0);
+    assert.equal(delta('rabbitmq_global_publishers', P), 2);
 
     await conn.close();
+    // The shared reference RabbitMQ has other clients coming and going: its after-close totals are not ours alone.
+    if (broker.external) return;
     await eventually(async () => {
       const closed = await scrape();
       assert.equal((valueOf(closed, 'rabbitmq_connections_closed_total') ?? 0) - (valueOf(before, 'rabbitmq_connections_closed_total') ?? 0), 1);
       assert.equal((valueOf(closed, 'rabbitmq_channels_closed_total') ?? 0) - (valueOf(before, 'rabbitmq_channels_closed_total') ?? 0), 2);
       // Counters of closed channels are kept: the totals do not go back.
       assert.equal(valueOf(closed, 'rabbitmq_global_messages_received_total', P), valueOf(after, 'rabbitmq_global_messages_received_total', P));
-      assert.equal(valueOf(closed, 'rabbitmq_global_publishers', P), 0);
-      assert.equal(valueOf(closed, 'rabbitmq_channels'), 0);
+      assert.equal(valueOf(closed, 'rabbitmq_global_publishers', P), valueOf(before, 'rabbitmq_global_publishers', P));
+      assert.equal(valueOf(closed, 'rabbitmq_channels'), valueOf(before, 'rabbitmq_channels'));
     }, 'connection close counted');
   });
 
@@ -227,7 +233,8 @@ describe('prometheus', { timeout: 60_000 }, () => {
     assert.equal(delta('rabbitmq_global_messages_dead_lettered_maxlen_total', DL), 0);
   });
 
-  it('aggregated /metrics sums queues; /metrics/per-object labels each queue, channel, connection and exchange', async () => {
+  it('aggregated /metrics sums queues; /metrics/per-object labels each queue, channel, connection and exchange', async (t) => {
+    if (broker.external) return t.skip('RabbitMQ refreshes per-object figures every statistics interval (5 s), and labels channels by pid');
     const { ch } = await h.channel();
     const q = h.q('per-object');
     await ch.assertQueue(q, { durable: false });
@@ -276,7 +283,8 @@ describe('prometheus', { timeout: 60_000 }, () => {
     assert.ok(valueOf(m, 'rabbitmq_global_messages_received_total', { protocol: 'amqp091' })! >= 3);
   });
 
-  it('/metrics/detailed serves only the families asked for, queue families filtered by vhost', async () => {
+  it('/metrics/detailed serves only the families asked for, queue families filtered by vhost', async (t) => {
+    if (broker.external) return t.skip('needs the second vhost the test broker is started with');
     const { ch } = await h.channel();
     const q1 = h.q('detailed-default');
     await ch.assertQueue(q1, { durable: false });
@@ -333,7 +341,8 @@ describe('prometheus', { timeout: 60_000 }, () => {
 });
 
 describe('prometheus off, and alarms', { timeout: 60_000 }, () => {
-  it('--prometheus-port off: nothing listens, the management API still runs', async () => {
+  it('--prometheus-port off: nothing listens, the management API still runs', async (t) => {
+    if (process.env.WARREN_TEST_URL) return t.skip('starts brokers of its own');
     const b = await startBroker({ args: ['--prometheus-port', 'off'] });
     try {
       await assert.rejects(fetch(`${b.metricsUrl}/metrics`));
@@ -346,7 +355,8 @@ describe('prometheus off, and alarms', { timeout: 60_000 }, () => {
     }
   });
 
-  it('a memory alarm shows in rabbitmq_alarms_memory_used_watermark and the limit is the watermark', async () => {
+  it('a memory alarm shows in rabbitmq_alarms_memory_used_watermark and the limit is the watermark', async (t) => {
+    if (process.env.WARREN_TEST_URL) return t.skip('starts brokers of its own');
     const b = await startBroker({ args: ['--memory-high-watermark', '1MB'] });
     try {
       await eventually(async () => {
