@@ -7,6 +7,7 @@ import type { Exchange } from '../../broker/exchange.js';
 import type { Queue } from '../../broker/queue.js';
 import type { Channel } from '../../server/channel.js';
 import type { Connection } from '../../server/connection.js';
+import { plainAddress } from '../../server/listen.js';
 import { MessageCounters } from '../../server/stats.js';
 import type { ManagementContext } from '../context.js';
 import { type NodeInfo, readNodeInfo } from './node-info.js';
@@ -26,7 +27,7 @@ export interface Row<T> {
 
 /** A connection's name as RabbitMQ shows it: "client address:port -> server address:port". */
 export function connectionName(c: Connection): string {
-  return `${c.remote} -> ${c.socket.localAddress ?? ''}:${c.socket.localPort ?? ''}`;
+  return `${c.remote} -> ${plainAddress(c.socket.localAddress)}:${c.socket.localPort ?? ''}`;
 }
 
 /** A channel's name as RabbitMQ's management API shows it: "<connection name> (<channel number>)". */
