@@ -2,6 +2,7 @@
 // It knows nothing of sockets; the server layer drives it.
 import { EventEmitter } from 'node:events';
 import { notAllowed } from './errors.js';
+import { ParameterStore } from './parameters.js';
 import { type Access, UserStore } from './users.js';
 import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
 
@@ -9,11 +10,13 @@ import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessa
 export interface AccessListener {
   vhostsChanged(): void;
   usersChanged(): void;
+  parametersChanged(): void;
 }
 
 export class Broker extends EventEmitter {
   readonly vhosts = new Map<string, VHost>();
   readonly users = new UserStore();
+  readonly parameters = new ParameterStore();
   accessListener: AccessListener | null = null;
   definitionListener: DefinitionListener | null = null;
   messagesFactory: QueueMessagesFactory | null = null;
@@ -52,8 +55,20 @@ export class Broker extends EventEmitter {
     for (const x of [...v.exchanges.values()]) if (x.name !== '' && !x.name.startsWith('amq.')) v.deleteExchange(x.name, false);
     this.vhosts.delete(name);
     this.users.clearVhost(name);
+    this.parameters.clearVhost(name);
     this.accessListener?.vhostsChanged();
+    this.accessListener?.usersChanged();
+    this.accessListener?.parametersChanged();
     this.emit('vhost-deleted', name);
+    return true;
+  }
+
+  /** Deletes a user with its permissions; its connections are closed by the server ('user-deleted'). */
+  deleteUser(name: string): boolean {
+    if (!this.users.users.has(name)) return false;
+    this.users.deleteUser(name);
+    this.accessListener?.usersChanged();
+    this.emit('user-deleted', name);
     return true;
   }
 

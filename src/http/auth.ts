@@ -44,7 +44,8 @@ export function authenticate(broker: Broker, req: FastifyRequest, loopbackOnly: 
 
 /** Fails with 403 unless the user has `tag` (or a tag implying it). */
 export function requireTag(auth: AuthUser, tag: Tag): void {
-  if (!auth.tags.has(tag)) throw forbidden(tag === 'administrator' ? 'Not administrator user' : `Not ${tag} user`);
+  // RabbitMQ's texts: "Not administrator user", "Not monitor user", ...
+  if (!auth.tags.has(tag)) throw forbidden(tag === 'monitoring' ? 'Not monitor user' : `Not ${tag} user`);
 }
 
 /** Whether the user may see the objects of `vhost`: monitoring sees all, others their permitted vhosts. */
@@ -55,4 +56,26 @@ export function seesVhost(broker: Broker, auth: AuthUser, vhost: string): boolea
 /** Fails with 403 unless the user may act in `vhost` (an administrator without permissions there may not either, as in RabbitMQ). */
 export function requireVhostAccess(broker: Broker, auth: AuthUser, vhost: string): void {
   if (!broker.users.hasVhostAccess(auth.user.name, vhost)) throw forbidden(`User not authorised to access virtual host`);
+}
+
+/**
+ * RabbitMQ's is_authorized_vhost: administrators, and users with permissions in the vhost named
+ * by the path; a vhost that does not exist passes (the handler answers 404).
+ */
+export function requireVhostAuthorised(broker: Broker, auth: AuthUser, vhost: string): void {
+  if (auth.tags.has('administrator') || !broker.vhosts.has(vhost) || broker.users.hasVhostAccess(auth.user.name, vhost)) return;
+  throw forbidden('User not authorised to access virtual host');
+}
+
+/** RabbitMQ's is_authorized_policies: administrators, or policymakers with permissions in the vhost (if one is named). */
+export function requirePolicymakerIn(broker: Broker, auth: AuthUser, vhost: string | null): void {
+  if (auth.tags.has('administrator')) return;
+  if (auth.tags.has('policymaker') && (vhost === null || !broker.vhosts.has(vhost) || broker.users.hasVhostAccess(auth.user.name, vhost))) return;
+  throw forbidden('User not authorised to access object');
+}
+
+/** The vhosts a user sees in lists (RabbitMQ's list_visible_vhosts): all for monitoring, else those with permissions. */
+export function visibleVhosts(broker: Broker, auth: AuthUser): string[] {
+  const all = [...broker.vhosts.keys()];
+  return auth.tags.has('monitoring') ? all : all.filter((v) => broker.users.hasVhostAccess(auth.user.name, v));
 }
