@@ -35,14 +35,14 @@ export function authenticate(broker: Broker, req: FastifyRequest, loopbackOnly: 
   const name = decoded.slice(0, colon);
   const user = broker.users.users.get(name);
   if (user === undefined || !checkPassword(user, decoded.slice(colon + 1))) throw loginFailed();
-  if (loopbackOnly.has(name) && !isLoopback(req.socket.remoteAddress)) throw loginFailed('User can only log in via localhost');
+  if (loopbackOnly.has(name) && !isLoopback(req.socket.remoteAddress)) throw forbidden('User can only log in via localhost');
   const tags = new Set<Tag>();
   for (const t of user.tags) if (t in IMPLIES) for (const i of IMPLIES[t as Tag]) tags.add(i);
-  if (!tags.has('management')) throw loginFailed('Not management user');
+  if (!tags.has('management')) throw forbidden('Not management user');
   return { user, tags };
 }
 
-/** Fails with 403 unless the user has `tag` (or a tag implying it). */
+/** Fails (401 not_authorised, as RabbitMQ) unless the user has `tag` (or a tag implying it). */
 export function requireTag(auth: AuthUser, tag: Tag): void {
   // RabbitMQ's texts: "Not administrator user", "Not monitor user", ...
   if (!auth.tags.has(tag)) throw forbidden(tag === 'monitoring' ? 'Not monitor user' : `Not ${tag} user`);
@@ -53,7 +53,7 @@ export function seesVhost(broker: Broker, auth: AuthUser, vhost: string): boolea
   return auth.tags.has('monitoring') || broker.users.hasVhostAccess(auth.user.name, vhost);
 }
 
-/** Fails with 403 unless the user may act in `vhost` (an administrator without permissions there may not either, as in RabbitMQ). */
+/** Fails (401 not_authorised) unless the user may act in `vhost` (an administrator without permissions there may not either, as in RabbitMQ). */
 export function requireVhostAccess(broker: Broker, auth: AuthUser, vhost: string): void {
   if (!broker.users.hasVhostAccess(auth.user.name, vhost)) throw forbidden(`User not authorised to access virtual host`);
 }

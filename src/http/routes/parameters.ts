@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requirePolicymakerIn } from '../auth.js';
 import type { ManagementContext } from '../context.js';
-import { badRequest, forbidden, notFound } from '../errors.js';
+import { badRequest, forbidden, HttpError, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
 import { KNOWN_COMPONENTS, type RuntimeParameter } from '../../broker/parameters.js';
 
@@ -41,7 +41,7 @@ export function parameterRoutes(app: FastifyInstance, ctx: ManagementContext): v
   app.put<{ Params: Required<Params> }>('/api/parameters/:component/:vhost/:name', async (req, reply) => {
     const { component, vhost, name } = req.params;
     requirePolicymakerIn(broker, req.auth, vhost);
-    if (!broker.vhosts.has(vhost)) throw notFound('vhost_not_found');
+    if (!broker.vhosts.has(vhost)) throw new HttpError(404, 'not_found', 'vhost_not_found');
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (body.value === undefined) throw badRequest('[{key_missing,value}]');
     if (!KNOWN_COMPONENTS.has(component)) throw badRequest(`Validation failed\n\ncomponent ${component} not found\n`);

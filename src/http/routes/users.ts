@@ -46,7 +46,10 @@ export function userRoutes(app: FastifyInstance, ctx: ManagementContext): void {
     requireTag(req.auth, 'administrator');
     const names = (req.body as { users?: unknown }).users;
     if (!Array.isArray(names)) throw badRequest('[{key_missing,users}]');
-    for (const n of names) broker.deleteUser(String(n));
+    // In order, stopping at the first unknown name, as RabbitMQ does.
+    for (const n of names) {
+      if (!broker.deleteUser(String(n))) throw new HttpError(400, 'bad_request', ['no_such_user', String(n)] as unknown as string);
+    }
     return reply.status(204).send();
   });
 
