@@ -58,10 +58,12 @@ export function tagsOf(t: string | string[] | undefined): string[] {
 /** A vhost definition's metadata, from its top-level fields or its `metadata` object (3.11+). */
 export function vhostMetadataOf(v: VhostDefinition): VHost['metadata'] {
   const m = v.metadata ?? {};
+  const dqt = v.default_queue_type ?? m.default_queue_type ?? null;
   return {
     description: v.description ?? m.description ?? '',
     tags: tagsOf(v.tags ?? m.tags),
-    defaultQueueType: v.default_queue_type ?? m.default_queue_type ?? null,
+    // RabbitMQ writes an unset default queue type as "undefined".
+    defaultQueueType: dqt === 'undefined' ? null : dqt,
   };
 }
 

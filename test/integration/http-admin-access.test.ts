@@ -176,6 +176,19 @@ describe('management API: vhosts, users, permissions', () => {
     assert.ok(!(await canLogin(b, 'perm-u', 'pw', 'perm-v')), 'no permission, no vhost access');
   });
 
+  it('permission lists come sorted by vhost, then user, as RabbitMQ sorts them', async () => {
+    for (const v of ['sort-b', 'sort-a']) await apiOk(base, 'PUT', `vhosts/${v}`, { body: {} });
+    for (const u of ['zed', 'amy']) {
+      await apiOk(base, 'PUT', `users/${u}`, { body: { password: 'pw', tags: '' } });
+      for (const v of ['sort-b', 'sort-a']) await apiOk(base, 'PUT', `permissions/${v}/${u}`, { body: { configure: '', write: '', read: '' } });
+    }
+    const list = ((await apiOk(base, 'GET', 'permissions')).body as { vhost: string; user: string }[])
+      .filter((p) => p.vhost.startsWith('sort-')).map((p) => `${p.vhost}/${p.user}`);
+    assert.deepEqual(list, ['sort-a/amy', 'sort-a/guest', 'sort-a/zed', 'sort-b/amy', 'sort-b/guest', 'sort-b/zed']);
+    const reversed = ((await apiOk(base, 'GET', 'permissions?sort=user&sort_reverse=true')).body as { user: string }[]).map((p) => p.user);
+    assert.equal(reversed[0], 'zed');
+  });
+
   it('deleting a user closes its connections', async () => {
     await apiOk(base, 'PUT', 'users/leaver', { body: { password: 'pw', tags: '' } });
     await apiOk(base, 'PUT', 'permissions/%2F/leaver', { body: { configure: '.*', write: '.*', read: '.*' } });

@@ -72,6 +72,13 @@ describe('health checks, nodes and friends', () => {
     assert.equal((await api(b.httpUrl, 'GET', 'nodes/rabbit@nowhere')).status, 404);
   });
 
+  it('vhost start: 204 for a known vhost on this node, 404 otherwise', async () => {
+    const node = (await apiOk(b.httpUrl, 'GET', 'nodes')).body[0].name as string;
+    assert.equal((await api(b.httpUrl, 'POST', `vhosts/%2F/start/${encodeURIComponent(node)}`)).status, 204);
+    assert.equal((await api(b.httpUrl, 'POST', 'vhosts/%2F/start/rabbit%40elsewhere')).status, 404);
+    assert.equal((await api(b.httpUrl, 'POST', `vhosts/nope/start/${encodeURIComponent(node)}`)).status, 404);
+  });
+
   it('extensions, auth (no credentials needed) and rebalance', async () => {
     assert.deepEqual((await apiOk(b.httpUrl, 'GET', 'extensions')).body, []);
     assert.deepEqual((await apiOk(b.httpUrl, 'GET', 'auth', { as: null })).body, { oauth_enabled: false });

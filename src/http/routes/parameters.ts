@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requirePolicymakerIn } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, forbidden, HttpError, notFound } from '../errors.js';
-import { listResponse, type Query } from '../paging.js';
+import { listResponse, sortedBy, type Query } from '../paging.js';
 import { KNOWN_COMPONENTS, type RuntimeParameter } from '../../broker/parameters.js';
 
 type Params = { component?: string; vhost?: string; name?: string };
@@ -25,7 +25,7 @@ export function parameterRoutes(app: FastifyInstance, ctx: ManagementContext): v
       && (vhost === undefined || p.vhost === vhost)
       // A policymaker's lists hold only the vhosts it has permissions in (RabbitMQ's filter_vhost).
       && (admin || broker.users.hasVhostAccess(req.auth.user.name, p.vhost)));
-    return listResponse(items.map(json), req.query as Query, '');
+    return listResponse(sortedBy(items.map(json), 'vhost', 'name'), req.query as Query, '');
   };
   app.get('/api/parameters', list);
   app.get('/api/parameters/:component', list);
@@ -65,7 +65,7 @@ export function parameterRoutes(app: FastifyInstance, ctx: ManagementContext): v
   };
   app.get('/api/global-parameters', async (req) => {
     policymaker(req.auth);
-    return listResponse([...params.global].map(([name, value]) => ({ name, value })), req.query as Query, '');
+    return listResponse([...params.global].map(([name, value]) => ({ name, value })), req.query as Query);
   });
   app.get<{ Params: { name: string } }>('/api/global-parameters/:name', async (req) => {
     policymaker(req.auth);

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
-import { listResponse, type Query } from '../paging.js';
+import { listResponse, sortedBy, type Query } from '../paging.js';
 
 type Body = Record<string, unknown>;
 
@@ -37,7 +37,7 @@ export function permissionRoutes(app: FastifyInstance, ctx: ManagementContext): 
   const lists = <T extends { vhost: string; user: string }>(path: string, all: () => T[]) => {
     app.get(`/api/${path}`, async (req) => {
       admin(req);
-      return listResponse(all().map(userFirst), req.query as Query, '');
+      return listResponse(sortedBy(all().map(userFirst), 'vhost', 'user'), req.query as Query, '');
     });
     app.get<{ Params: { vhost: string } }>(`/api/vhosts/:vhost/${path}`, async (req) => {
       admin(req);

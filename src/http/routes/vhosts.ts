@@ -73,6 +73,14 @@ export function vhostRoutes(app: FastifyInstance, ctx: ManagementContext): void 
     return reply.status(existed ? 204 : 201).send();
   });
 
+  // RabbitMQ restarts a vhost that failed on a node; a Warren vhost cannot fail apart from the
+  // process, so there is nothing to restart: 204 for a known vhost and node, as RabbitMQ answers.
+  app.post<{ Params: { vhost: string; node: string } }>('/api/vhosts/:vhost/start/:node', async (req, reply) => {
+    requireTag(req.auth, 'administrator');
+    if (!broker.vhosts.has(req.params.vhost) || req.params.node !== ctx.node) throw notFound();
+    return reply.status(204).send();
+  });
+
   app.delete<{ Params: { vhost: string } }>('/api/vhosts/:vhost', async (req, reply) => {
     requireTag(req.auth, 'administrator');
     if (!broker.deleteVhost(req.params.vhost)) throw notFound();
