@@ -86,11 +86,20 @@ function valueJson(v: FieldValue): unknown {
   return v ?? null;
 }
 
-function checkPolicies(defs: Definitions, vhost: string | null): void {
-  const hook = policyDefinitions.hook;
-  if (hook !== null) return;
-  const limits = vhost === null && (defs.vhosts ?? []).some((v) => v.limits !== undefined && !(Array.isArray(v.limits) && v.limits.length === 0)
-    && !(typeof v.limits === 'object' && v.limits !== null && Object.keys(v.limits).length === 0));
+/** Whether a `limits` value (a list of pairs or an object, as RabbitMQ writes them) sets any limit. */
+export function hasLimits(limits: unknown): boolean {
+  if (limits === undefined || limits === null) return false;
+  if (Array.isArray(limits)) return limits.length > 0;
+  return typeof limits === 'object' && Object.keys(limits).length > 0;
+}
+
+/** Refuses what Warren would otherwise drop: user limits, and policies and vhost limits while nothing handles them. */
+function checkSupported(defs: Definitions, vhost: string | null): void {
+  if (vhost === null && (defs.users ?? []).some((u) => hasLimits(u.limits))) {
+    throw new DefinitionsError('Warren does not implement per-user limits (max-connections, max-channels)');
+  }
+  if (policyDefinitions.hook !== null) return;
+  const limits = vhost === null && (defs.vhosts ?? []).some((v) => hasLimits(v.limits));
   if ((defs.policies ?? []).length > 0 || limits) {
     throw new DefinitionsError('this Warren build cannot import policies or vhost limits');
   }
@@ -102,7 +111,7 @@ function checkPolicies(defs: Definitions, vhost: string | null): void {
  * queues and exchanges); users, permissions and parameters are overwritten.
  */
 export function importDefinitions(broker: Broker, defs: Definitions, vhost: string | null = null): void {
-  checkPolicies(defs, vhost);
+  checkSupported(defs, vhost);
   for (const p of defs.parameters ?? []) {
     if (!KNOWN_COMPONENTS.has(p.component)) throw new DefinitionsError(`Validation failed\n\ncomponent ${p.component} not found\n`);
   }

@@ -136,7 +136,14 @@ describe('management API: vhosts, users, permissions', () => {
     assert.deepEqual((await api(base, 'PUT', 'users/bad', { body: { password_hash: 'abc', tags: '' } })).body,
       { error: 'bad_request', reason: ['not_base64', 'abc'] });
     assert.equal((await api(base, 'PUT', 'users/bad', { body: { password_hash: saltedHash('sha256', 'x'), hashing_algorithm: 'rot13', tags: '' } })).status, 400);
+    assert.deepEqual((await api(base, 'PUT', 'users/bad', { body: { password: 'x', password_hash: saltedHash('sha256', 'x'), tags: '' } })).body,
+      { error: 'bad_request', reason: 'both_password_and_password_hash_are_provided' });
+    // Per-user limits are not implemented: refused, not silently dropped.
+    assert.equal((await api(base, 'PUT', 'users/bad', { body: { password: 'x', tags: '', limits: { 'max-connections': 1 } } })).status, 400);
     assert.equal((await api(base, 'GET', 'users/bad')).status, 404);
+    // The old boolean `administrator` still stands in for tags.
+    assert.equal((await api(base, 'PUT', 'users/old-style', { body: { password: 'x', administrator: 'true' } })).status, 201);
+    assert.deepEqual((await apiOk(base, 'GET', 'users/old-style')).body.tags, ['administrator']);
   });
 
   it('lists users, users without permissions, and bulk-deletes in order stopping at an unknown name', async () => {

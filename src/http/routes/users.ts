@@ -5,7 +5,7 @@ import { requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
-import { tagsOf } from '../../broker/definitions.js';
+import { hasLimits, tagsOf } from '../../broker/definitions.js';
 import { hashPassword, type User } from '../../broker/users.js';
 
 export const HASHING_ALGORITHMS = new Set(['rabbit_password_hashing_sha256', 'rabbit_password_hashing_sha512', 'rabbit_password_hashing_md5']);
@@ -16,6 +16,7 @@ export function userJson(u: User): Record<string, unknown> {
 
 /** The stored hash for a PUT body: from `password`, from `password_hash`, or none (no password login). */
 function credentialsOf(body: Record<string, unknown>): { hash: string; algorithm: string } {
+  if (body.password !== undefined && body.password_hash !== undefined) throw badRequest('both_password_and_password_hash_are_provided');
   if (body.password !== undefined && body.password !== null) {
     return { hash: hashPassword(String(body.password)), algorithm: 'rabbit_password_hashing_sha256' };
   }
@@ -63,10 +64,14 @@ export function userRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   app.put<{ Params: { user: string } }>('/api/users/:user', async (req, reply) => {
     requireTag(req.auth, 'administrator');
     const body = (req.body ?? {}) as Record<string, unknown>;
-    if (body.tags === undefined) throw badRequest('tags_not_present');
+    // RabbitMQ still takes the old boolean `administrator` in place of tags.
+    const tags = body.tags !== undefined ? tagsOf(body.tags as string | string[] | null ?? '')
+      : body.administrator !== undefined ? (String(body.administrator) === 'true' ? ['administrator'] : []) : null;
+    if (tags === null) throw badRequest('tags_not_present');
+    if (hasLimits(body.limits)) throw badRequest('Warren does not implement per-user limits (max-connections, max-channels)');
     const { hash, algorithm } = credentialsOf(body);
     const existed = users.users.has(req.params.user);
-    users.putUser(req.params.user, null, tagsOf(body.tags as string | string[] | null ?? ''), hash, algorithm);
+    users.putUser(req.params.user, null, tags, hash, algorithm);
     broker.accessListener?.usersChanged();
     return reply.status(existed ? 204 : 201).send();
   });
