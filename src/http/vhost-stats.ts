@@ -1,6 +1,7 @@
 // Per-vhost totals for vhost objects: queue depths summed over the vhost's queues, and message
-// counters summed over its live channels plus what its closed channels left behind. Rates come
-// from the sampler (not part of this file); until it is wired in they are reported as 0.0.
+// counters summed over its live channels plus what its closed channels left behind. Rates
+// from the sampler (another part of Warren): it passes `rateOf` (field name -> per-second
+// rate); until it is wired in, every rate is reported as 0.0.
 import type { ManagementContext } from './context.js';
 import { MessageCounters } from '../server/stats.js';
 
@@ -15,10 +16,12 @@ export function vhostCounters(ctx: ManagementContext, vhost: string): MessageCou
   return total;
 }
 
-const rate = { rate: 0.0 };
+/** A field's per-second rate; the sampler supplies it. */
+export type RateOf = (field: string) => number;
+const noRates: RateOf = () => 0.0;
 
 /** RabbitMQ's message_stats object for counters (counts with `_details`). */
-export function messageStatsJson(c: MessageCounters): Record<string, unknown> {
+export function messageStatsJson(c: MessageCounters, rateOf: RateOf = noRates): Record<string, unknown> {
   const fields: [string, number][] = [
     ['publish', c.publish], ['confirm', c.confirm], ['return_unroutable', c.returnUnroutable], ['drop_unroutable', c.dropUnroutable],
     ['deliver_get', c.deliver + c.deliverNoAck + c.get + c.getNoAck], ['deliver', c.deliver], ['deliver_no_ack', c.deliverNoAck],
@@ -27,13 +30,13 @@ export function messageStatsJson(c: MessageCounters): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of fields) {
     out[name] = value;
-    out[`${name}_details`] = { ...rate };
+    out[`${name}_details`] = { rate: rateOf(name) };
   }
   return out;
 }
 
 /** messages / messages_ready / messages_unacknowledged of a vhost's queues. */
-export function vhostQueueTotals(ctx: ManagementContext, vhost: string): Record<string, unknown> {
+export function vhostQueueTotals(ctx: ManagementContext, vhost: string, rateOf: RateOf = noRates): Record<string, unknown> {
   let ready = 0;
   let unacked = 0;
   for (const q of ctx.broker.vhost(vhost)?.queues.values() ?? []) {
@@ -41,8 +44,8 @@ export function vhostQueueTotals(ctx: ManagementContext, vhost: string): Record<
     unacked += q.unackedCount;
   }
   return {
-    messages: ready + unacked, messages_details: { ...rate },
-    messages_ready: ready, messages_ready_details: { ...rate },
-    messages_unacknowledged: unacked, messages_unacknowledged_details: { ...rate },
+    messages: ready + unacked, messages_details: { rate: rateOf('messages') },
+    messages_ready: ready, messages_ready_details: { rate: rateOf('messages_ready') },
+    messages_unacknowledged: unacked, messages_unacknowledged_details: { rate: rateOf('messages_unacknowledged') },
   };
 }
