@@ -1,5 +1,5 @@
 // Per-vhost totals for vhost objects: queue depths summed over the vhost's queues, and message
-// counters summed over its live channels plus what its closed channels left behind. Rates
+// counters summed over its live channels plus what its closed channels left behind. Rates come
 // from the sampler (another part of Warren): it passes `rateOf` (field name -> per-second
 // rate); until it is wired in, every rate is reported as 0.0.
 import type { ManagementContext } from './context.js';
