@@ -295,7 +295,7 @@ describe('management API: what each tag may do (RabbitMQ 3.13 rules)', () => {
 });
 
 describe('management API: access definitions survive a restart', () => {
-  it('vhost metadata, users, permissions, topic permissions, parameters and global parameters', async () => {
+  it('vhost metadata, users, permissions, topic permissions, parameters, global parameters and the cluster name', async () => {
     const b = await startBroker();
     const base = b.httpUrl;
     try {
@@ -305,6 +305,9 @@ describe('management API: access definitions survive a restart', () => {
       await apiOk(base, 'PUT', 'topic-permissions/keep/keeper', { body: { exchange: 'amq.topic', write: '^{username}', read: '.*' } });
       await apiOk(base, 'PUT', 'parameters/federation-upstream/keep/up', { body: { value: { uri: 'amqp://x', 'max-hops': 2 } } });
       await apiOk(base, 'PUT', 'global-parameters/cluster_tags', { body: { value: { region: 'eu' } } });
+      await apiOk(base, 'PUT', 'cluster-name', { body: { name: 'warren-east' } });
+      assert.ok(((await apiOk(base, 'GET', 'global-parameters')).body as { name: string; value: unknown }[])
+        .some((p) => p.name === 'cluster_name' && p.value === 'warren-east'), 'kept as the global parameter cluster_name, as RabbitMQ does');
       await apiOk(base, 'PUT', 'users/gone', { body: { password: 'pw', tags: '' } });
       await apiOk(base, 'DELETE', 'users/gone');
       await apiOk(base, 'PUT', 'vhosts/gone-v', { body: {} });
@@ -314,6 +317,7 @@ describe('management API: access definitions survive a restart', () => {
       const after = (await apiOk(base, 'GET', 'definitions')).body;
       assert.deepEqual(after, before);
       assert.equal((await apiOk(base, 'GET', 'vhosts/keep')).body.description, 'kept');
+      assert.deepEqual((await apiOk(base, 'GET', 'cluster-name')).body, { name: 'warren-east' });
       assert.equal((await api(base, 'GET', 'users/gone')).status, 404);
       assert.equal((await api(base, 'GET', 'vhosts/gone-v')).status, 404);
       assert.deepEqual((await apiOk(base, 'GET', 'parameters/federation-upstream/keep/up')).body,
