@@ -20,6 +20,7 @@ describe('health checks, nodes and friends', () => {
     for (const check of ['alarms', 'local-alarms', 'virtual-hosts']) {
       assert.deepEqual((await apiOk(b.httpUrl, 'GET', `health/checks/${check}`)).body, { status: 'ok' }, check);
     }
+    assert.deepEqual((await apiOk(b.httpUrl, 'GET', 'healthchecks/node')).body, { status: 'ok' });
     for (const check of ['node-is-quorum-critical', 'node-is-mirror-sync-critical']) {
       assert.deepEqual((await apiOk(b.httpUrl, 'GET', `health/checks/${check}`)).body, { status: 'ok', reason: 'single node cluster' }, check);
     }
@@ -137,6 +138,8 @@ describe('health checks under a resource alarm', () => {
       const local = await api(b.httpUrl, 'GET', 'health/checks/local-alarms');
       assert.deepEqual([local.status, local.body.reason], [503, 'There are alarms in effect on the node']);
       assert.equal(node.mem_alarm, true);
+      const old = await api(b.httpUrl, 'GET', `healthchecks/node/${encodeURIComponent(node.name)}`);
+      assert.deepEqual([old.status, old.body], [503, { status: 'failed', reason: `resource alarm(s) in effect:[{resource_limit,memory,'${node.name}'}]` }]);
       assert.equal(node.mem_limit, 1_000_000, "1MB as Warren reads it");
     } finally {
       await b.stop();

@@ -1,7 +1,7 @@
 // Health checks as RabbitMQ 3.13 has them (/api/health/checks/...): 200 {"status":"ok"} or 503
 // {"status":"failed","reason":...} with RabbitMQ's extra fields; and /api/aliveness-test/{vhost},
 // which declares the aliveness-test queue, puts a message through it and gets it back.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireVhostAuthorised } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
@@ -63,6 +63,20 @@ export function healthRoutes(app: FastifyInstance, ctx: ManagementContext): void
     // Warren's listeners have no TLS certificates, so none can expire.
     return { status: 'ok' };
   });
+
+  // The older node health check (deprecated in RabbitMQ, still served by 3.13): fails on alarms,
+  // with the reason in RabbitMQ's Erlang-term wording.
+  const nodeCheck = async (req: FastifyRequest, reply: FastifyReply) => {
+    const node = (req.params as { node?: string }).node;
+    if (node !== undefined && node !== ctx.node) throw notFound();
+    if (broker.alarms.size > 0) {
+      const terms = [...broker.alarms].map((r) => `{resource_limit,${r},'${ctx.node}'}`).join(',');
+      return failed(reply, `resource alarm(s) in effect:[${terms}]`);
+    }
+    return { status: 'ok' };
+  };
+  app.get('/api/healthchecks/node', nodeCheck);
+  app.get<{ Params: { node: string } }>('/api/healthchecks/node/:node', nodeCheck);
 
   app.get<{ Params: { vhost: string } }>('/api/aliveness-test/:vhost', async (req, reply) => {
     requireVhostAuthorised(broker, req.auth, req.params.vhost);
