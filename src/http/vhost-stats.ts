@@ -5,15 +5,23 @@
 import type { ManagementContext } from './context.js';
 import { MessageCounters } from '../server/stats.js';
 
-/** The counters of every channel in `vhost`, live and closed. */
-export function vhostCounters(ctx: ManagementContext, vhost: string): MessageCounters {
-  const total = new MessageCounters();
-  total.add(ctx.amqp.closedChannelStats(vhost));
+/**
+ * The counters of every channel, live and closed, summed per vhost (of `vhosts`), in one pass
+ * over the connections however many vhosts are listed.
+ */
+export function vhostCounters(ctx: ManagementContext, vhosts: string[]): Map<string, MessageCounters> {
+  const totals = new Map<string, MessageCounters>();
+  for (const v of vhosts) {
+    const total = new MessageCounters();
+    total.add(ctx.amqp.closedChannelStats(v));
+    totals.set(v, total);
+  }
   for (const conn of ctx.amqp.connections) {
-    if (conn.vhost?.name !== vhost) continue;
+    const total = conn.vhost === null ? undefined : totals.get(conn.vhost.name);
+    if (total === undefined) continue;
     for (const ch of conn.channels.values()) total.add(ch.stats);
   }
-  return total;
+  return totals;
 }
 
 /** A field's per-second rate; the sampler supplies it. */

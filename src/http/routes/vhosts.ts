@@ -8,11 +8,12 @@ import { listResponse, type Query } from '../paging.js';
 import { messageStatsJson, vhostCounters, vhostQueueTotals } from '../vhost-stats.js';
 import { tagsOf } from '../../broker/definitions.js';
 import type { VHost } from '../../broker/vhost.js';
+import type { MessageCounters } from '../../server/stats.js';
 
 /** The queue types RabbitMQ knows; Warren runs every queue as a classic queue. */
 const QUEUE_TYPES = new Set(['classic', 'quorum', 'stream']);
 
-export function vhostJson(ctx: ManagementContext, v: VHost): Record<string, unknown> {
+export function vhostJson(ctx: ManagementContext, v: VHost, counters: MessageCounters): Record<string, unknown> {
   const m = v.metadata;
   const metadata: Record<string, unknown> = { description: m.description, tags: m.tags };
   if (m.defaultQueueType !== null) metadata.default_queue_type = m.defaultQueueType;
@@ -25,7 +26,7 @@ export function vhostJson(ctx: ManagementContext, v: VHost): Record<string, unkn
     tracing: false,
     cluster_state: { [ctx.node]: 'running' },
     ...vhostQueueTotals(ctx, v.name),
-    message_stats: messageStatsJson(vhostCounters(ctx, v.name)),
+    message_stats: messageStatsJson(counters),
   };
 }
 
@@ -34,14 +35,15 @@ export function vhostRoutes(app: FastifyInstance, ctx: ManagementContext): void 
 
   app.get('/api/vhosts', async (req) => {
     const names = visibleVhosts(broker, req.auth);
-    return listResponse(names.map((n) => vhostJson(ctx, broker.vhost(n)!)), req.query as Query);
+    const counters = vhostCounters(ctx, names);
+    return listResponse(names.map((n) => vhostJson(ctx, broker.vhost(n)!, counters.get(n)!)), req.query as Query);
   });
 
   app.get<{ Params: { vhost: string } }>('/api/vhosts/:vhost', async (req) => {
     requireTag(req.auth, 'administrator');
     const v = broker.vhost(req.params.vhost);
     if (!v) throw notFound();
-    return vhostJson(ctx, v);
+    return vhostJson(ctx, v, vhostCounters(ctx, [v.name]).get(v.name)!);
   });
 
   app.put<{ Params: { vhost: string } }>('/api/vhosts/:vhost', async (req, reply) => {
