@@ -6,6 +6,8 @@ import { Decimal, RawField, Typed, type FieldTable, type FieldValue } from '../a
 import type { Broker } from './broker.js';
 import { Exchange } from './exchange.js';
 import { KNOWN_COMPONENTS } from './parameters.js';
+import type { PolicyJson } from './policies.js';
+import { exportPolicyDefinitions, importPolicyDefinitions, type ParameterJson } from './policy-definitions.js';
 import type { VHost } from './vhost.js';
 
 type Args = Record<string, unknown>;
@@ -30,23 +32,14 @@ export interface Definitions {
   topic_permissions?: { user: string; vhost: string; exchange: string; write: string; read: string }[];
   parameters?: { component: string; vhost?: string; name: string; value: unknown }[];
   global_parameters?: { name: string; value: unknown }[];
-  policies?: unknown[];
+  policies?: (Omit<PolicyJson, 'vhost'> & { vhost?: string })[];
   exchanges?: { name: string; vhost?: string; type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: Args }[];
   queues?: { name: string; vhost?: string; durable?: boolean; auto_delete?: boolean; type?: string; arguments?: Args }[];
   bindings?: { source: string; vhost?: string; destination: string; destination_type: 'queue' | 'exchange'; routing_key?: string; arguments?: Args }[];
 }
 
-/**
- * Where policies, operator policies and vhost limits plug into import and export. They are
- * another part of Warren; until it registers here, definitions carry them as empty lists and an
- * import that contains some is refused rather than silently dropped.
- */
-export interface PolicyDefinitions {
-  import(broker: Broker, defs: Definitions, vhost: string | null): void;
-  /** The `policies` list (all vhosts when `vhost` is null; then entries carry their vhost). */
-  exportPolicies(broker: Broker, vhost: string | null): unknown[];
-}
-export const policyDefinitions: { hook: PolicyDefinitions | null } = { hook: null };
+/** Runtime-parameter components that carry policies' kin (RabbitMQ exports them so); policy-definitions.ts handles them. */
+const POLICY_COMPONENTS: ReadonlySet<string> = new Set(['operator_policy', 'vhost-limits']);
 
 export class DefinitionsError extends Error {}
 
@@ -93,15 +86,15 @@ export function hasLimits(limits: unknown): boolean {
   return typeof limits === 'object' && Object.keys(limits).length > 0;
 }
 
-/** Refuses what Warren would otherwise drop: user limits, and policies and vhost limits while nothing handles them. */
+/** Refuses what Warren would otherwise drop: per-user limits, and parameters of components it does not know. */
 function checkSupported(defs: Definitions, vhost: string | null): void {
   if (vhost === null && (defs.users ?? []).some((u) => hasLimits(u.limits))) {
     throw new DefinitionsError('Warren does not implement per-user limits (max-connections, max-channels)');
   }
-  if (policyDefinitions.hook !== null) return;
-  const limits = vhost === null && (defs.vhosts ?? []).some((v) => hasLimits(v.limits));
-  if ((defs.policies ?? []).length > 0 || limits) {
-    throw new DefinitionsError('this Warren build cannot import policies or vhost limits');
+  for (const p of defs.parameters ?? []) {
+    if (!KNOWN_COMPONENTS.has(p.component) && !POLICY_COMPONENTS.has(p.component)) {
+      throw new DefinitionsError(`Validation failed\n\ncomponent ${p.component} not found\n`);
+    }
   }
 }
 
@@ -112,9 +105,6 @@ function checkSupported(defs: Definitions, vhost: string | null): void {
  */
 export function importDefinitions(broker: Broker, defs: Definitions, vhost: string | null = null): void {
   checkSupported(defs, vhost);
-  for (const p of defs.parameters ?? []) {
-    if (!KNOWN_COMPONENTS.has(p.component)) throw new DefinitionsError(`Validation failed\n\ncomponent ${p.component} not found\n`);
-  }
   const where = (v: string | undefined) => vhost ?? v ?? '/';
   if (vhost === null) {
     for (const v of defs.vhosts ?? []) {
@@ -137,9 +127,20 @@ export function importDefinitions(broker: Broker, defs: Definitions, vhost: stri
     broker.accessListener?.vhostsChanged();
     broker.accessListener?.usersChanged();
   }
-  for (const p of defs.parameters ?? []) broker.parameters.set({ component: p.component, vhost: where(p.vhost), name: p.name, value: p.value });
+  for (const p of defs.parameters ?? []) {
+    if (KNOWN_COMPONENTS.has(p.component)) broker.parameters.set({ component: p.component, vhost: where(p.vhost), name: p.name, value: p.value });
+  }
   broker.accessListener?.parametersChanged();
-  policyDefinitions.hook?.import(broker, defs, vhost);
+  // Before queues and exchanges, so that they are declared with their policies in effect.
+  try {
+    importPolicyDefinitions(broker, {
+      policies: (defs.policies ?? []).map((p) => ({ ...p, vhost: where(p.vhost) })),
+      parameters: (defs.parameters ?? []).filter((p) => POLICY_COMPONENTS.has(p.component)).map((p) => ({ ...p, vhost: where(p.vhost) })),
+      vhosts: vhost === null ? defs.vhosts : undefined,
+    });
+  } catch (err) {
+    throw new DefinitionsError((err as Error).message);
+  }
   const system = {} as object;
   for (const x of defs.exchanges ?? []) {
     const vh = broker.vhost(where(x.vhost)) ?? broker.addVhost(where(x.vhost));
@@ -195,6 +196,7 @@ function topology(vhosts: VHost[], withVhost: boolean): Pick<Definitions, 'queue
 /** The whole broker's definitions, in the field order of RabbitMQ's GET /api/definitions. */
 export function exportDefinitions(broker: Broker, versions: { rabbitmq: string; product: string; productVersion: string }): Definitions {
   const vhosts = [...broker.vhosts.values()];
+  const policyKin = exportPolicyDefinitions(broker);
   return {
     rabbit_version: versions.rabbitmq,
     rabbitmq_version: versions.rabbitmq,
@@ -206,20 +208,21 @@ export function exportDefinitions(broker: Broker, versions: { rabbitmq: string; 
     vhosts: vhosts.map(vhostJson) as unknown as VhostDefinition[],
     permissions: broker.users.listPermissions(),
     topic_permissions: broker.users.listTopicPermissions(),
-    parameters: broker.parameters.list(),
+    parameters: [...broker.parameters.list(), ...policyKin.parameters],
     global_parameters: [...broker.parameters.global].map(([name, value]) => ({ name, value })),
-    policies: policyDefinitions.hook?.exportPolicies(broker, null) ?? [],
+    policies: policyKin.policies,
     ...topology(vhosts, true),
   };
 }
 
 /** One vhost's definitions, as RabbitMQ's GET /api/definitions/{vhost}: objects without vhost fields. */
 export function exportVhostDefinitions(broker: Broker, vhost: VHost, rabbitmqVersion: string): Definitions {
+  const policyKin = exportPolicyDefinitions(broker);
+  const here = <T extends { vhost: string }>(xs: T[]) => xs.filter((x) => x.vhost === vhost.name).map(({ vhost: _v, ...rest }) => rest);
   return {
     rabbit_version: rabbitmqVersion,
-    parameters: broker.parameters.list().filter((p) => p.vhost === vhost.name)
-      .map((p) => ({ component: p.component, name: p.name, value: p.value })),
-    policies: policyDefinitions.hook?.exportPolicies(broker, vhost.name) ?? [],
+    parameters: here<ParameterJson>([...broker.parameters.list(), ...policyKin.parameters]),
+    policies: here(policyKin.policies),
     ...topology([vhost], false),
   };
 }

@@ -4,7 +4,9 @@
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import { definitionsReplacer, type DefinitionRecord, type DefinitionsStore, type Kind } from '../store/definitions-store.js';
-import type { AccessListener, Broker } from './broker.js';
+import type { AccessListener, Broker, PolicyListener } from './broker.js';
+import { applyQueuePolicy } from './policies.js';
+import { recordPolicies, restorePolicies } from './policy-persistence.js';
 import { type Binding, Exchange } from './exchange.js';
 import { Queue } from './queue.js';
 import type { Redelivered } from './queue-messages.js';
@@ -24,8 +26,12 @@ export function survivesRestart(q: Queue): boolean {
   return q.durable && !q.exclusive;
 }
 
-export class DefinitionsRecorder implements DefinitionListener, AccessListener {
+export class DefinitionsRecorder implements DefinitionListener, AccessListener, PolicyListener {
   constructor(private readonly store: DefinitionsStore, private readonly broker: Broker) {}
+
+  policiesChanged(vhost: string): void {
+    recordPolicies(this.store, this.broker, vhost);
+  }
 
   exchangeDeclared(x: Exchange): void {
     this.store.put('exchange', key(x.vhost, x.name), {
@@ -130,6 +136,7 @@ export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logg
   }
   for (const p of store.all('parameter')) broker.parameters.set(p as unknown as RuntimeParameter);
   for (const p of store.all('global_parameter')) broker.parameters.global.set(p.name as string, p.value);
+  restorePolicies(broker, store);
   for (const x of store.all('exchange')) {
     const vhost = broker.vhost(x.vhost as string);
     if (!vhost || vhost.exchanges.has(x.name as string)) continue;
@@ -146,6 +153,8 @@ export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logg
       arguments: (q.arguments ?? {}) as FieldTable, owner: null,
     }, false);
     const r = queue.messages.recover(redelivered(vhost.name, queue.name), unclean);
+    // Limits apply to what was recovered too (a lower max-length trims the head, as RabbitMQ at recovery).
+    if (queue.policy !== null || queue.operatorPolicy !== null) applyQueuePolicy(vhost, queue, false);
     stats.queues++;
     stats.messages += r.recovered;
     stats.droppedBytes += r.droppedBytes;

@@ -7,13 +7,14 @@ import { nodeRoutes } from './nodes.js';
 import { overviewRoutes } from './overview.js';
 import { parameterRoutes } from './parameters.js';
 import { permissionRoutes } from './permissions.js';
+import { policyRoutes } from './policies.js';
 import { userRoutes } from './users.js';
 import { vhostRoutes } from './vhosts.js';
 
 export type RouteModule = (app: FastifyInstance, ctx: ManagementContext) => void;
 
 const MODULES: RouteModule[] = [
-  overviewRoutes, vhostRoutes, userRoutes, permissionRoutes, parameterRoutes, definitionRoutes, healthRoutes, nodeRoutes,
+  overviewRoutes, vhostRoutes, userRoutes, permissionRoutes, parameterRoutes, policyRoutes, definitionRoutes, healthRoutes, nodeRoutes,
 ];
 
 export function registerRoutes(app: FastifyInstance, ctx: ManagementContext): void {

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requirePolicymakerIn } from '../auth.js';
 import type { ManagementContext } from '../context.js';
-import { badRequest, forbidden, HttpError, notFound } from '../errors.js';
+import { badRequest, notAuthorised, HttpError, notFound } from '../errors.js';
 import { listResponse, sortedBy, type Query } from '../paging.js';
 import { KNOWN_COMPONENTS, type RuntimeParameter } from '../../broker/parameters.js';
 
@@ -61,7 +61,7 @@ export function parameterRoutes(app: FastifyInstance, ctx: ManagementContext): v
   // ------------------------------------------------------------ global parameters
 
   const policymaker = (auth: Parameters<typeof requirePolicymakerIn>[1]) => {
-    if (!auth.tags.has('policymaker')) throw forbidden('User not authorised to access object');
+    if (!auth.tags.has('policymaker')) throw notAuthorised('User not authorised to access object');
   };
   app.get('/api/global-parameters', async (req) => {
     policymaker(req.auth);
