@@ -110,13 +110,40 @@ describe('definitions (management API)', () => {
     assert.deepEqual(d.bindings[0].arguments, { 'x-match': 'all', flag: true, n: 42 });
   });
 
+  it('policies, operator policies and vhost limits travel in definitions (policies part of Warren), whole and per vhost', async () => {
+    await apiOk(b.httpUrl, 'PUT', 'vhosts/pol-v', { body: {} });
+    const defs = {
+      policies: [{ vhost: 'pol-v', name: 'cap', pattern: '^q', 'apply-to': 'queues', definition: { 'max-length': 5 }, priority: 1 }],
+      parameters: [
+        { vhost: 'pol-v', component: 'operator_policy', name: 'op', value: { pattern: '.*', definition: { expires: 60000 }, priority: 0, 'apply-to': 'queues' } },
+        { vhost: 'pol-v', component: 'vhost-limits', name: 'limits', value: { 'max-queues': 10 } },
+        { vhost: 'pol-v', component: 'shovel', name: 'sh', value: { 'src-uri': 'amqp://' } },
+      ],
+    };
+    assert.equal((await api(b.httpUrl, 'POST', 'definitions', { body: defs })).status, 204);
+    const out = (await apiOk(b.httpUrl, 'GET', 'definitions')).body as Obj;
+    assert.deepEqual(inVhost(out.policies, 'pol-v'), defs.policies);
+    assert.deepEqual(byKey(inVhost(out.parameters, 'pol-v')), byKey(defs.parameters));
+    // Only the runtime parameters proper show in /api/parameters; the rest are policies' kin.
+    assert.deepEqual(((await apiOk(b.httpUrl, 'GET', 'parameters')).body as Obj[]).filter((p) => p.vhost === 'pol-v').map((p) => p.name), ['sh']);
+    const per = (await apiOk(b.httpUrl, 'GET', 'definitions/pol-v')).body as Obj;
+    assert.deepEqual(per.policies, [{ name: 'cap', pattern: '^q', 'apply-to': 'queues', definition: { 'max-length': 5 }, priority: 1 }]);
+    assert.equal((per.parameters as Obj[]).length, 3);
+    for (const p of per.parameters as Obj[]) assert.equal(p.vhost, undefined);
+    // A per-vhost file imports into another vhost with its policies.
+    await apiOk(b.httpUrl, 'PUT', 'vhosts/pol-copy', { body: {} });
+    assert.equal((await api(b.httpUrl, 'POST', 'definitions/pol-copy', { body: per })).status, 204);
+    assert.deepEqual((await apiOk(b.httpUrl, 'GET', 'definitions/pol-copy')).body.policies, per.policies);
+  });
+
   it('refuses what it cannot import instead of dropping it', async () => {
-    const withPolicy = { policies: [{ vhost: '/', name: 'p', pattern: '.*', 'apply-to': 'all', definition: { 'max-length': 1 }, priority: 0 }] };
-    const r = await api(b.httpUrl, 'POST', 'definitions', { body: withPolicy });
-    // Policies belong to another part of Warren; without it they are refused, with it imported.
-    if (r.status !== 204) assert.equal(r.status, 400);
+    const badPolicy = { policies: [{ vhost: '/', name: 'p', pattern: '.*', 'apply-to': 'all', definition: { nope: 1 }, priority: 0 }] };
+    assert.equal((await api(b.httpUrl, 'POST', 'definitions', { body: badPolicy })).status, 400);
     const unknownComponent = await api(b.httpUrl, 'POST', 'definitions', { body: { parameters: [{ vhost: '/', component: 'nope', name: 'x', value: 1 }] } });
     assert.deepEqual(unknownComponent.body, { error: 'bad_request', reason: 'Validation failed\n\ncomponent nope not found\n' });
+    const userLimits = await api(b.httpUrl, 'POST', 'definitions', { body: { users: [{ name: 'lim', password: 'x', tags: '', limits: { 'max-connections': 1 } }] } });
+    assert.equal(userLimits.status, 400);
+    assert.equal((await api(b.httpUrl, 'GET', 'users/lim')).status, 404);
     const badQueue = await api(b.httpUrl, 'POST', 'definitions', { body: { queues: [{ name: 'bad', vhost: '/', durable: true, arguments: { 'x-max-length': 'ten' } }] } });
     assert.equal(badQueue.status, 400);
   });
