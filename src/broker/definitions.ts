@@ -8,6 +8,7 @@ import { Exchange } from './exchange.js';
 import { KNOWN_COMPONENTS } from './parameters.js';
 import type { PolicyJson } from './policies.js';
 import { exportPolicyDefinitions, importPolicyDefinitions, type ParameterJson } from './policy-definitions.js';
+import { HASHING_ALGORITHMS } from './users.js';
 import type { VHost } from './vhost.js';
 
 type Args = Record<string, unknown>;
@@ -90,6 +91,11 @@ export function hasLimits(limits: unknown): boolean {
 function checkSupported(defs: Definitions, vhost: string | null): void {
   if (vhost === null && (defs.users ?? []).some((u) => hasLimits(u.limits))) {
     throw new DefinitionsError('Warren does not implement per-user limits (max-connections, max-channels)');
+  }
+  for (const u of defs.users ?? []) {
+    if (u.hashing_algorithm !== undefined && !HASHING_ALGORITHMS.has(u.hashing_algorithm)) {
+      throw new DefinitionsError(`user '${u.name}': unknown hashing algorithm ${u.hashing_algorithm}`);
+    }
   }
   for (const p of defs.parameters ?? []) {
     if (!KNOWN_COMPONENTS.has(p.component) && !POLICY_COMPONENTS.has(p.component)) {

@@ -44,6 +44,11 @@ function compileTopicPattern(pattern: string, user: string, vhost: string): RegE
   return new RegExp(expanded);
 }
 
+/** The password hashing modules RabbitMQ ships, by the names definitions and the API use. */
+export const HASHING_ALGORITHMS: ReadonlySet<string> = new Set([
+  'rabbit_password_hashing_sha256', 'rabbit_password_hashing_sha512', 'rabbit_password_hashing_md5',
+]);
+
 export function hashPassword(password: string, salt: Buffer = randomBytes(4)): string {
   const digest = createHash('sha256').update(salt).update(password, 'utf8').digest();
   return Buffer.concat([salt, digest]).toString('base64');

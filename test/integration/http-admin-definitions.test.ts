@@ -144,6 +144,9 @@ describe('definitions (management API)', () => {
     const userLimits = await api(b.httpUrl, 'POST', 'definitions', { body: { users: [{ name: 'lim', password: 'x', tags: '', limits: { 'max-connections': 1 } }] } });
     assert.equal(userLimits.status, 400);
     assert.equal((await api(b.httpUrl, 'GET', 'users/lim')).status, 404);
+    const badAlgorithm = await api(b.httpUrl, 'POST', 'definitions',
+      { body: { users: [{ name: 'alg', password_hash: 'AAAAAAAA', hashing_algorithm: 'rabbit_password_hashing_rot13', tags: '' }] } });
+    assert.equal(badAlgorithm.status, 400);
     const badQueue = await api(b.httpUrl, 'POST', 'definitions', { body: { queues: [{ name: 'bad', vhost: '/', durable: true, arguments: { 'x-max-length': 'ten' } }] } });
     assert.equal(badQueue.status, 400);
   });

@@ -6,9 +6,7 @@ import type { ManagementContext } from '../context.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
 import { hasLimits, tagsOf } from '../../broker/definitions.js';
-import { hashPassword, type User } from '../../broker/users.js';
-
-export const HASHING_ALGORITHMS = new Set(['rabbit_password_hashing_sha256', 'rabbit_password_hashing_sha512', 'rabbit_password_hashing_md5']);
+import { HASHING_ALGORITHMS, hashPassword, type User } from '../../broker/users.js';
 
 export function userJson(u: User): Record<string, unknown> {
   return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: {} };
