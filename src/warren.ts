@@ -70,6 +70,7 @@ export class Warren {
     bootstrap(broker, config, log, !definitions.existed);
     recorder.vhostsChanged();
     recorder.usersChanged();
+    recorder.parametersChanged();
     if (definitions.existed) {
       log.info({ queues: stats.queues, messages: stats.messages, droppedBytes: stats.droppedBytes, ms: Date.now() - t0,
         unclean: dir.unclean }, `recovered ${stats.messages} messages in ${stats.queues} durable queues`);
@@ -95,8 +96,8 @@ export class Warren {
     const where = config.bind === '::' ? `port ${port} (IPv4 and IPv6)` : `${config.bind}:${port}`;
     log.info({ port, bind: config.bind, dataDir: config.dataDir }, `AMQP listening on ${where}`);
     const node = `warren@${hostname()}`;
-    const cluster = { name: node, permanentId: permanentClusterId(config.dataDir, () => `rabbitmq-cluster-id-${randomBytes(16).toString('base64url')}`) };
-    const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, startedAt: t0, node, cluster, monitor };
+    const clusterId = permanentClusterId(config.dataDir, () => `rabbitmq-cluster-id-${randomBytes(16).toString('base64url')}`);
+    const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, startedAt: t0, node, permanentClusterId: clusterId, monitor };
     const host = config.managementBind ?? config.bind;
     const at = (p: number) => (host === '::' ? `port ${p}` : `${host}:${p}`);
     let management = null;
@@ -149,7 +150,7 @@ export class Warren {
 /** A fresh broker gets the default vhost and user; definitions from a file come on top. */
 function bootstrap(broker: Broker, config: Config, log: Logger, fresh: boolean): void {
   if (fresh) {
-    broker.addVhost(config.defaultVhost);
+    broker.addVhost(config.defaultVhost).metadata.description = 'Default virtual host';
     broker.users.putUser(config.defaultUser, config.defaultPass, ['administrator']);
     broker.users.setPermission(config.defaultUser, config.defaultVhost, { configure: '.*', write: '.*', read: '.*' });
     log.info({ user: config.defaultUser, vhost: config.defaultVhost }, 'created default user and vhost');

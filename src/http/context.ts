@@ -19,11 +19,20 @@ export interface ManagementContext {
   startedAt: number;
   /** The node name shown as `node` everywhere (rabbit@host style). */
   node: string;
-  /** The cluster's name (PUT /api/cluster-name changes it) and its permanent id. */
-  cluster: { name: string; permanentId: string };
+  /** The cluster's permanent id (rabbitmq_cluster_permanent_id), kept in the data directory. */
+  permanentClusterId: string;
   /** Memory and disk readings (Prometheus); absent where no monitor runs. */
   monitor?: ResourceMonitor;
 }
 
 /** The RabbitMQ version whose behaviour Warren matches (reported as rabbitmq_version). */
 export const RABBITMQ_VERSION = '3.13.7';
+
+/**
+ * The cluster name: RabbitMQ keeps a set one as the global parameter cluster_name (so it persists
+ * and travels in definitions); until one is set the node name stands in.
+ */
+export function clusterNameOf(ctx: ManagementContext): string {
+  const v = ctx.broker.parameters.global.get('cluster_name');
+  return typeof v === 'string' && v !== '' ? v : ctx.node;
+}

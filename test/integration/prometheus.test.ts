@@ -331,6 +331,20 @@ describe('prometheus', { timeout: 60_000 }, () => {
     assert.deepEqual([...bare.keys()].sort(), ['rabbitmq_build_info', 'rabbitmq_identity_info']);
   });
 
+  it('rabbitmq_identity_info follows the cluster name set through the management API', async (t) => {
+    if (broker.external) return t.skip('would rename the shared reference cluster');
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
+    const name = `prometheus-cluster-${Date.now()}`;
+    const res = await fetch(`${broker.httpUrl}/api/cluster-name`, { method: 'PUT', headers: auth, body: JSON.stringify({ name }) });
+    assert.equal(res.status, 204);
+    const m = await scrape();
+    const identity = samplesOf(m, 'rabbitmq_identity_info')[0].labels;
+    assert.equal(identity.rabbitmq_cluster, name);
+    const id = identity.rabbitmq_cluster_permanent_id;
+    // The permanent id does not follow the name.
+    assert.equal(samplesOf(await scrape('/metrics/per-object'), 'rabbitmq_identity_info')[0].labels.rabbitmq_cluster_permanent_id, id);
+  });
+
   it('answers 404 on other paths', async () => {
     for (const path of ['/', '/metrics/nope', '/api/overview', '/metrics/per-object/x']) {
       const res = await get(path);

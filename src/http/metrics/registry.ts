@@ -5,7 +5,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { RABBITMQ_VERSION } from '../context.js';
+import { clusterNameOf, RABBITMQ_VERSION } from '../context.js';
 import { CLUSTER_FAMILIES, type Family, RAW_FAMILIES, type Series, TOTALS } from './families.js';
 import { ALARMS, AUTH_ATTEMPTS, DEAD_LETTERED, GLOBAL_COUNTERS, type GlobalSeries, messageSizeHistogram } from './globals.js';
 import type { Labels, Scrape } from './scrape.js';
@@ -101,7 +101,7 @@ function addIdentity(reg: Registry, s: Scrape, endpoint: Endpoint): void {
   }]) as never);
   reg.registerMetric(fixedMetric('rabbitmq_identity_info', 'RabbitMQ node & cluster identity info', 'untyped', () => [{
     labels: {
-      rabbitmq_node: ctx.node, rabbitmq_cluster: ctx.cluster.name, rabbitmq_cluster_permanent_id: ctx.cluster.permanentId,
+      rabbitmq_node: ctx.node, rabbitmq_cluster: clusterNameOf(ctx), rabbitmq_cluster_permanent_id: ctx.permanentClusterId,
       // RabbitMQ 4.x's label, which the current Overview dashboard selects on.
       rabbitmq_endpoint: endpoint,
     },
