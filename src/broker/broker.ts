@@ -1,7 +1,9 @@
 // The broker: vhosts, users and permissions, and the resource alarms that block publishers.
 // It knows nothing of sockets; the server layer drives it.
 import { EventEmitter } from 'node:events';
+import { AuthCounters, ChurnCounters, DeadLetterCounters } from './counters.js';
 import { notAllowed } from './errors.js';
+import { ParameterStore } from './parameters.js';
 import { type Policy, reapplyPolicies } from './policies.js';
 import { type Access, UserStore } from './users.js';
 import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
@@ -10,6 +12,7 @@ import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessa
 export interface AccessListener {
   vhostsChanged(): void;
   usersChanged(): void;
+  parametersChanged(): void;
 }
 
 /** Told about changes to a vhost's policies, operator policies and limits (the store persists them). */
@@ -22,6 +25,7 @@ export type PolicyKind = 'policy' | 'operator_policy';
 export class Broker extends EventEmitter {
   readonly vhosts = new Map<string, VHost>();
   readonly users = new UserStore();
+  readonly parameters = new ParameterStore();
   accessListener: AccessListener | null = null;
   policyListener: PolicyListener | null = null;
   definitionListener: DefinitionListener | null = null;
@@ -29,6 +33,10 @@ export class Broker extends EventEmitter {
   delayStoreFactory: DelayStoreFactory | null = null;
   /** Active resource alarms ('memory', 'disk'); publishing is blocked while any is set. */
   readonly alarms = new Set<string>();
+  /** Connections, channels and queues opened and closed since start (Prometheus churn series). */
+  readonly churn = new ChurnCounters();
+  readonly auth = new AuthCounters();
+  readonly deadLettered = new DeadLetterCounters();
 
   /** Starts recording definition changes (after boot-time restore, which must not re-record). */
   setListeners(defs: DefinitionListener, access: AccessListener): void {
@@ -48,6 +56,8 @@ export class Broker extends EventEmitter {
     v.listener = this.definitionListener;
     v.messagesFactory = this.messagesFactory;
     v.delayStoreFactory = this.delayStoreFactory;
+    v.churn = this.churn;
+    v.deadLettered = this.deadLettered;
     v.reportError = (err, what) => this.emit('internal-error', err, what);
     this.vhosts.set(name, v);
     this.accessListener?.vhostsChanged();
@@ -61,9 +71,21 @@ export class Broker extends EventEmitter {
     for (const x of [...v.exchanges.values()]) if (x.name !== '' && !x.name.startsWith('amq.')) v.deleteExchange(x.name, false);
     this.vhosts.delete(name);
     this.users.clearVhost(name);
+    this.parameters.clearVhost(name);
     this.accessListener?.vhostsChanged();
+    this.accessListener?.usersChanged();
+    this.accessListener?.parametersChanged();
     this.policyListener?.policiesChanged(name);
     this.emit('vhost-deleted', name);
+    return true;
+  }
+
+  /** Deletes a user with its permissions; its connections are closed by the server ('user-deleted'). */
+  deleteUser(name: string): boolean {
+    if (!this.users.users.has(name)) return false;
+    this.users.deleteUser(name);
+    this.accessListener?.usersChanged();
+    this.emit('user-deleted', name);
     return true;
   }
 
