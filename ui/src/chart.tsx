@@ -1,7 +1,7 @@
 // Live line charts with uPlot: a few KiB, canvas drawing, redrawn in place as samples arrive.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { num } from './format';
 
 export interface Series { label: string; color: string }
@@ -27,6 +27,14 @@ function timeLabel(sec: number, windowS: number): string {
 export function LiveChart({ title, series, samples, unit, windowS }: { title: string; series: Series[]; samples: Samples; unit: string; windowS: number }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  // Axis and grid colours come from the theme: redraw when light/dark changes.
+  const [dark, setDark] = useState(() => matchMedia('(prefers-color-scheme: dark)').matches);
+  useEffect(() => {
+    const mq = matchMedia('(prefers-color-scheme: dark)');
+    const on = () => setDark(mq.matches);
+    mq.addEventListener('change', on);
+    return () => mq.removeEventListener('change', on);
+  }, []);
 
   const data = (): uPlot.AlignedData => {
     const cols: number[][] = [[], ...series.map(() => [])];
@@ -53,10 +61,11 @@ export function LiveChart({ title, series, samples, unit, windowS }: { title: st
     };
     const u = new uPlot(opts, data(), el);
     plot.current = u;
+    u.setScale('x', { min: Date.now() / 1000 - windowS, max: Date.now() / 1000 });
     const ro = new ResizeObserver(() => u.setSize({ width: Math.max(el.clientWidth, 200), height: 180 }));
     ro.observe(el);
     return () => { ro.disconnect(); u.destroy(); plot.current = null; };
-  }, [series.map((s) => s.label).join(), unit, windowS]);
+  }, [series.map((s) => s.label).join(), unit, windowS, dark]);
 
   useEffect(() => {
     const u = plot.current;
