@@ -182,6 +182,7 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await got.waitFor();
   assert.match(await got.innerText(), /\{"order": 42\}/);
   assert.match(await got.innerText(), /Routing key new/);
+  await page.waitForTimeout(6000); // a few samples for the queue's charts
   await snap(page, '07-queue', problems);
 
   // A delayed exchange lists a pending message, which can be cancelled.

@@ -57,7 +57,8 @@ export function LiveChart({ title, series, samples, unit, windowS }: { title: st
         { ...axis, space: 70, values: (_u, vals) => vals.map((v) => timeLabel(v, windowS)) },
         { ...axis, size: 50, values: (_u, vals) => vals.map((v) => num(v) + unit) },
       ],
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: false } }))],
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: (u: uPlot) => u.data[0].length < 3 } }))],  // a lone sample shows as a dot
+
     };
     const u = new uPlot(opts, data(), el);
     plot.current = u;
