@@ -248,6 +248,18 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.getByRole('heading', { name: 'Queues' }).waitFor();
   assert.equal((await api('GET', '/queues/%2F/ui-orders')).status, 404);
 
+  // Close the publisher's connection with a reason; the client hears it.
+  const closed = new Promise<string>((resolve) => conn.on('error', (e: Error) => resolve(e.message)));
+  await tab(page, 'Connections').click();
+  await page.getByRole('table', { name: 'connections' }).getByRole('link').first().click();
+  await page.getByRole('heading', { name: /^Connection / }).waitFor();
+  await snap(page, '03-connection', problems);
+  await page.locator('summary', { hasText: 'Close this connection' }).click();
+  await page.getByLabel('Reason (sent to the client)').fill('closed from the UI test');
+  await page.getByRole('button', { name: 'Force close' }).click();
+  assert.match(await closed, /closed from the UI test/);
+  await page.getByRole('heading', { name: 'Connections' }).waitFor();
+
   // Phone width: the tab bar folds into a menu, tables into cards.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByRole('button', { name: 'Menu' }).click();
@@ -260,8 +272,18 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.getByRole('button', { name: 'Log in' }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('warren.auth')), null);
 
-  await ch.close();
-  await conn.close();
+  // A monitoring user sees no Admin tab.
+  assert.equal((await api('PUT', '/users/ui-alice', { password: 's3cret', tags: 'monitoring' })).status, 204);
+  await page.getByLabel('Username').fill('ui-alice');
+  await page.getByLabel('Password').fill('s3cret');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Menu' }).isVisible(), true);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await tab(page, 'Queues').waitFor();
+  assert.equal(await tab(page, 'Admin').count(), 0, 'no Admin tab for a monitoring user');
+  await page.getByRole('button', { name: 'Log out' }).click();
+
   await ctx.close();
   assert.deepEqual(pageErrors, [], 'no script errors in the page');
   assert.deepEqual(problems, [], 'no serious or critical accessibility violations');
