@@ -249,7 +249,7 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   assert.equal((await api('GET', '/queues/%2F/ui-orders')).status, 404);
 
   // Close the publisher's connection with a reason; the client hears it.
-  const closed = new Promise<string>((resolve) => conn.on('error', (e: Error) => resolve(e.message)));
+  const closed = new Promise<string>((resolve) => conn.on('close', (e?: Error) => resolve(String(e?.message))));
   await tab(page, 'Connections').click();
   await page.getByRole('table', { name: 'connections' }).getByRole('link').first().click();
   await page.getByRole('heading', { name: /^Connection / }).waitFor();
