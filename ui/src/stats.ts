@@ -38,3 +38,37 @@ export class RateTracker {
     });
   }
 }
+
+interface Sample { sample: number; timestamp: number }
+function samplesOf(o: Record<string, unknown> | undefined, key: string): Sample[] | undefined {
+  const d = o?.[`${key}_details`] as { samples?: Sample[] } | undefined;
+  return Array.isArray(d?.samples) ? d.samples : undefined;
+}
+
+/**
+ * The history the API keeps (RabbitMQ's msg_rates_age/lengths_age samples) as chart rows:
+ * rates from the change of each counter between samples, lengths as they were.
+ * Rows are [time (s), ...values], oldest first; empty when the broker kept no history.
+ */
+export function historyRows(ms: MessageStats | undefined, totals: Record<string, unknown> | undefined, lengthKeys: string[]): { rates: number[][]; lengths: number[][] } {
+  const perSeries = RATE_SERIES.map((s) => s.keys.map((k) => samplesOf(ms as Record<string, unknown>, k)));
+  const base = perSeries.flat().find((x) => x !== undefined && x.length > 1);
+  const rates: number[][] = [];
+  if (base) {
+    const times = base.map((x) => x.timestamp).sort((a, b) => a - b);
+    const at = perSeries.map((keys) => keys.map((ss) => new Map((ss ?? []).map((x) => [x.timestamp, x.sample]))));
+    const count = (i: number, t: number) => at[i].reduce((a, m) => a + (m.get(t) ?? 0), 0);
+    for (let j = 1; j < times.length; j++) {
+      const dt = (times[j] - times[j - 1]) / 1000;
+      rates.push([times[j] / 1000, ...RATE_SERIES.map((_, i) => Math.max(0, (count(i, times[j]) - count(i, times[j - 1])) / dt))]);
+    }
+  }
+  const lengthSamples = lengthKeys.map((k) => samplesOf(totals, k));
+  const lbase = lengthSamples.find((x) => x !== undefined && x.length > 0);
+  const lengths: number[][] = [];
+  if (lbase) {
+    const maps = lengthSamples.map((ss) => new Map((ss ?? []).map((x) => [x.timestamp, x.sample])));
+    for (const t of lbase.map((x) => x.timestamp).sort((a, b) => a - b)) lengths.push([t / 1000, ...maps.map((m) => m.get(t) ?? 0)]);
+  }
+  return { rates, lengths };
+}

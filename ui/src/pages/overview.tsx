@@ -1,13 +1,13 @@
 // Overview: live message-rate and queued-message charts, totals, node facts, listeners, and
 // definitions export/import.
 import { useMemo, useRef, useState } from 'preact/hooks';
-import { api } from '../api';
+import { api, qs } from '../api';
 import { chartWindow, color, LiveChart, type Samples } from '../chart';
 import { ErrorNote, Facts, Field, Loading, Section, Table, useAction } from '../components';
 import { bytes, num, pct, rate, span } from '../format';
 import { usePoll } from '../poll';
 import { useSession } from '../session';
-import { RATE_SERIES, RateTracker, type MessageStats } from '../stats';
+import { historyRows, RATE_SERIES, RateTracker, type MessageStats } from '../stats';
 
 interface Totals { messages?: number; messages_ready?: number; messages_unacknowledged?: number }
 interface Overview {
@@ -28,9 +28,12 @@ const QUEUED = [{ label: 'Ready', color: color(0) }, { label: 'Unacked', color: 
 
 // Kept across page changes so the charts don't start empty each time the tab is opened again.
 const history = { rates: [] as Samples, queued: [] as Samples, tracker: new RateTracker() };
+
 function remember(ov: Overview): void {
   const t = Date.now();
   const cut = t / 1000 - 3600;
+  // Seeded rows carry the broker's clock: keep the times increasing if the browser's is behind.
+  for (const rows of [history.rates, history.queued]) while (rows.length && rows[rows.length - 1][0] >= t / 1000) rows.pop();
   history.rates.push([t / 1000, ...history.tracker.rates(ov.message_stats, t)]);
   const q = ov.queue_totals ?? {};
   history.queued.push([t / 1000, q.messages_ready ?? 0, q.messages_unacknowledged ?? 0, q.messages ?? 0]);
@@ -42,10 +45,20 @@ export function OverviewPage() {
   const s = useSession();
   const [windowS, setWindowS] = useState<number>(chartWindow());
   const ov = usePoll(async () => {
-    const o = await api<Overview>('GET', '/overview');
+    // The first time (and when a longer window is chosen) the broker's own history fills the
+    // charts; after that each refresh adds one sample.
+    const oldest = history.rates[0]?.[0] ?? Infinity;
+    const seed = oldest > Date.now() / 1000 - windowS + 30;
+    const incr = Math.max(5, Math.round(windowS / 60));
+    const o = await api<Overview>('GET', '/overview' + (seed ? qs({ msg_rates_age: windowS, msg_rates_incr: incr, lengths_age: windowS, lengths_incr: incr }) : ''));
+    if (seed) {
+      const h = historyRows(o.message_stats, o.queue_totals as Record<string, unknown>, ['messages_ready', 'messages_unacknowledged', 'messages']);
+      if (h.rates.length > 1) history.rates = h.rates;
+      if (h.lengths.length > 1) history.queued = h.lengths;
+    }
     remember(o);
     return { o, rates: [...history.rates], queued: [...history.queued] };
-  }, []);
+  }, [windowS]);
   const nodes = usePoll(() => (s.has('monitoring') ? api<Node[]>('GET', '/nodes') : Promise.resolve([] as Node[])), []);
   const o = ov.data?.o;
   const last = ov.data?.rates.at(-1);
@@ -74,7 +87,7 @@ export function OverviewPage() {
                 {WINDOWS.map(([v, l]) => <option key={v} value={v}>last {l}</option>)}
               </select>
             </label>
-            <span class="muted small">Sampled at each refresh since this page was opened.</span>
+            <span class="muted small">The broker's own history first, then a sample at each refresh.</span>
           </div>
           <div class="charts">
             <LiveChart title="Message rates" series={RATES} samples={ov.data!.rates} unit="/s" windowS={windowS} />
