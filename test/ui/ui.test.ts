@@ -69,6 +69,7 @@ async function api(method: string, path: string, body?: unknown): Promise<Respon
 }
 
 test('the web UI: log in, live overview, queues, exchanges, delayed messages, admin; accessible', { timeout: 180_000 }, async (t) => {
+  if (b.external) return t.skip("Warren's own UI: not served by the broker under WARREN_TEST_URL");
   const br = await orSkip(t, launch);
   if (br === undefined) return;
   const ctx = await br.newContext({ viewport: { width: 1280, height: 900 } });

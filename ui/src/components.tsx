@@ -73,7 +73,7 @@ export function Pager({ page, pageCount, pageSize, filtered, total, onPage, onSi
       <button disabled={page <= 1} onClick={() => onPage(page - 1)} aria-label="Previous page">‹</button>
       <span>Page {page} of {Math.max(pageCount, 1)}</span>
       <button disabled={page >= pageCount} onClick={() => onPage(page + 1)} aria-label="Next page">›</button>
-      <span class="muted">{filtered === total ? `${total.toLocaleString()} items` : `${filtered.toLocaleString()} of ${total.toLocaleString()} match`}</span>
+      <span class="muted">{filtered === total ? `${total.toLocaleString()} ${total === 1 ? 'item' : 'items'}` : `${filtered.toLocaleString()} of ${total.toLocaleString()} match`}</span>
       {onSize && (
         <label>Per page{' '}
           <select value={pageSize} onChange={(e) => onSize(Number(e.currentTarget.value))}>
