@@ -81,11 +81,11 @@ function Shell({ me, onLogout }: { me: Me; onLogout: () => void }) {
   useEffect(() => { document.title = `${TABS.find((t) => t.path === top)?.label ?? 'Warren'} · Warren`; }, [top]);
   let page;
   switch (top) {
-    case 'connections': page = route.length > 1 ? <ConnectionPage name={route[1]} /> : <ConnectionsPage />; break;
+    case 'connections': page = route.length > 1 ? <ConnectionPage key={route[1]} name={route[1]} /> : <ConnectionsPage />; break;
     case 'channels': page = <ChannelsPage />; break;
-    case 'exchanges': page = route.length > 2 ? <ExchangePage vhost={route[1]} name={route[2]} /> : <ExchangesPage />; break;
-    case 'queues': page = route.length > 2 ? <QueuePage vhost={route[1]} name={route[2]} /> : <QueuesPage />; break;
-    case 'admin': page = <AdminPage sub={route[1] ?? 'users'} rest={route.slice(2)} />; break;
+    case 'exchanges': page = route.length > 2 ? <ExchangePage key={route.join('/')} vhost={route[1]} name={route[2]} /> : <ExchangesPage />; break;
+    case 'queues': page = route.length > 2 ? <QueuePage key={route.join('/')} vhost={route[1]} name={route[2]} /> : <QueuesPage />; break;
+    case 'admin': page = <AdminPage key={route.join('/')} sub={route[1] ?? 'users'} rest={route.slice(2)} />; break;
     default: page = <OverviewPage />;
   }
   return (

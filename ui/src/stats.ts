@@ -50,8 +50,8 @@ function samplesOf(o: Record<string, unknown> | undefined, key: string): Sample[
  * rates from the change of each counter between samples, lengths as they were.
  * Rows are [time (s), ...values], oldest first; empty when the broker kept no history.
  */
-export function historyRows(ms: MessageStats | undefined, totals: Record<string, unknown> | undefined, lengthKeys: string[]): { rates: number[][]; lengths: number[][] } {
-  const perSeries = RATE_SERIES.map((s) => s.keys.map((k) => samplesOf(ms as Record<string, unknown>, k)));
+export function historyRows(ms: MessageStats | undefined, totals: Record<string, unknown> | undefined, lengthKeys: string[], series: { keys: string[] }[] = RATE_SERIES): { rates: number[][]; lengths: number[][] } {
+  const perSeries = series.map((s) => s.keys.map((k) => samplesOf(ms as Record<string, unknown>, k)));
   const base = perSeries.flat().find((x) => x !== undefined && x.length > 1);
   const rates: number[][] = [];
   if (base) {
@@ -60,7 +60,7 @@ export function historyRows(ms: MessageStats | undefined, totals: Record<string,
     const count = (i: number, t: number) => at[i].reduce((a, m) => a + (m.get(t) ?? 0), 0);
     for (let j = 1; j < times.length; j++) {
       const dt = (times[j] - times[j - 1]) / 1000;
-      rates.push([times[j] / 1000, ...RATE_SERIES.map((_, i) => Math.max(0, (count(i, times[j]) - count(i, times[j - 1])) / dt))]);
+      rates.push([times[j] / 1000, ...series.map((_, i) => Math.max(0, (count(i, times[j]) - count(i, times[j - 1])) / dt))]);
     }
   }
   const lengthSamples = lengthKeys.map((k) => samplesOf(totals, k));
@@ -71,4 +71,10 @@ export function historyRows(ms: MessageStats | undefined, totals: Record<string,
     for (const t of lbase.map((x) => x.timestamp).sort((a, b) => a - b)) lengths.push([t / 1000, ...maps.map((m) => m.get(t) ?? 0)]);
   }
   return { rates, lengths };
+}
+
+/** The query asking for `windowS` seconds of history, about 60 samples (at least 5 s apart). */
+export function historyQuery(windowS: number): Record<string, number> {
+  const incr = Math.max(5, Math.round(windowS / 60));
+  return { msg_rates_age: windowS, msg_rates_incr: incr, lengths_age: windowS, lengths_incr: incr };
 }

@@ -7,7 +7,7 @@ import { ErrorNote, Facts, Field, Loading, Section, Table, useAction } from '../
 import { bytes, num, pct, rate, span } from '../format';
 import { usePoll } from '../poll';
 import { useSession } from '../session';
-import { historyRows, RATE_SERIES, RateTracker, type MessageStats } from '../stats';
+import { historyQuery, historyRows, RATE_SERIES, RateTracker, type MessageStats } from '../stats';
 
 interface Totals { messages?: number; messages_ready?: number; messages_unacknowledged?: number }
 interface Overview {
@@ -49,8 +49,7 @@ export function OverviewPage() {
     // charts; after that each refresh adds one sample.
     const oldest = history.rates[0]?.[0] ?? Infinity;
     const seed = oldest > Date.now() / 1000 - windowS + 30;
-    const incr = Math.max(5, Math.round(windowS / 60));
-    const o = await api<Overview>('GET', '/overview' + (seed ? qs({ msg_rates_age: windowS, msg_rates_incr: incr, lengths_age: windowS, lengths_incr: incr }) : ''));
+    const o = await api<Overview>('GET', '/overview' + (seed ? qs(historyQuery(windowS)) : ''));
     if (seed) {
       const h = historyRows(o.message_stats, o.queue_totals as Record<string, unknown>, ['messages_ready', 'messages_unacknowledged', 'messages']);
       if (h.rates.length > 1) history.rates = h.rates;

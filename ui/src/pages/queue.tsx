@@ -8,7 +8,7 @@ import { bytes, num, rate } from '../format';
 import { MessageView, PublishForm, type MessageItem } from '../messages';
 import { usePoll } from '../poll';
 import { go, href } from '../router';
-import { statRate } from '../stats';
+import { historyQuery, historyRows, statRate } from '../stats';
 import { BindingsTable, AddBinding, type Binding } from './bindings';
 import { Features, type Queue } from './queues';
 
@@ -20,13 +20,22 @@ interface QueueDetail extends Queue {
 
 const SERIES = [{ label: 'Ready', color: color(0) }, { label: 'Unacked', color: color(2) }];
 const RATE_SERIES = [{ label: 'Publish', color: color(0) }, { label: 'Deliver / get', color: color(1) }, { label: 'Ack', color: color(4) }];
+const QUEUE_RATES = [{ keys: ['publish'] }, { keys: ['deliver_get'] }, { keys: ['ack'] }];
 
 export function QueuePage({ vhost, name }: { vhost: string; name: string }) {
   const path = `/queues/${enc(vhost)}/${enc(name)}`;
   const [samples] = useState<{ q: Samples; r: Samples }>({ q: [], r: [] });
   const q = usePoll(async () => {
-    const d = await api<QueueDetail>('GET', path);
+    // The first load asks for the broker's history of this queue, so the charts start filled.
+    const seed = samples.q.length === 0;
+    const d = await api<QueueDetail>('GET', path + (seed ? qs(historyQuery(chartWindow())) : ''));
+    if (seed) {
+      const h = historyRows(d.message_stats, d as unknown as Record<string, unknown>, ['messages_ready', 'messages_unacknowledged'], QUEUE_RATES);
+      samples.q.push(...h.lengths);
+      samples.r.push(...h.rates);
+    }
     const t = Date.now() / 1000;
+    for (const rows of [samples.q, samples.r]) while (rows.length && rows[rows.length - 1][0] >= t) rows.pop();
     samples.q.push([t, d.messages_ready ?? 0, d.messages_unacknowledged ?? 0]);
     samples.r.push([t, statRate(d.message_stats, 'publish'), statRate(d.message_stats, 'deliver_get'), statRate(d.message_stats, 'ack')]);
     for (const s of [samples.q, samples.r]) while (s.length > 900) s.shift();
