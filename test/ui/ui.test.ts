@@ -56,6 +56,12 @@ async function snap(page: Page, name: string, problems: string[]): Promise<void>
   for (const p of await accessibilityProblems(page)) problems.push(`${name}: ${p}`);
 }
 
+async function streamText(s: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of s) text += String(chunk);
+  return text;
+}
+
 function tab(page: Page, name: string) {
   return page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true });
 }
@@ -124,6 +130,13 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.emulateMedia({ colorScheme: 'light' });
   publishing = false;
   await publisher;
+
+  // Definitions export downloads RabbitMQ-format JSON.
+  await page.locator('summary', { hasText: 'Export and import definitions' }).click();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download definitions' }).click()]);
+  const defs = JSON.parse(await streamText(await download.createReadStream())) as { vhosts: { name: string }[]; users: { name: string }[] };
+  assert.ok(defs.users.some((u) => u.name === 'guest'));
+  assert.ok(defs.vhosts.some((v) => v.name === '/'));
 
   // Connections and channels list the publisher.
   await tab(page, 'Connections').click();

@@ -261,6 +261,11 @@ function Policies({ kind }: { kind: 'policies' | 'operator-policies' }) {
   const [priority, setPriority] = useState('0');
   const [def, setDef] = useState<ArgRow[]>([]);
   const operator = kind === 'operator-policies';
+  const edit = (x: Policy) => {
+    setVhost(x.vhost); setName(x.name); setPattern(x.pattern); setApplyTo(x['apply-to']); setPriority(String(x.priority));
+    setDef(Object.entries(x.definition).map(([key, v]) => ({ key, value: typeof v === 'string' ? v : JSON.stringify(v), type: typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'boolean' : Array.isArray(v) ? 'list' : 'string' })));
+    document.getElementById('policy-form')?.scrollIntoView();
+  };
   const title = operator ? 'Operator policies' : 'Policies';
   const submit = (e: Event) => {
     e.preventDefault();
@@ -282,7 +287,7 @@ function Policies({ kind }: { kind: 'policies' | 'operator-policies' }) {
       {p.data && (p.data.length === 0 ? <Empty>No {title.toLowerCase()}. Add one below to set TTLs, limits or dead-lettering on many queues at once.</Empty> : (
         <Table rows={p.data} rowKey={(x) => `${x.vhost}/${x.name}`} caption={title} cols={[
           ...(s.vhost ? [] : [{ key: 'v', label: 'Vhost', cell: (x: Policy) => x.vhost }]),
-          { key: 'n', label: 'Name', cell: (x) => x.name },
+          { key: 'n', label: 'Name', cell: (x) => <button class="link" title="Edit in the form below" onClick={() => edit(x)}>{x.name}</button> },
           { key: 'p', label: 'Pattern', cell: (x) => <code>{x.pattern}</code> },
           { key: 'a', label: 'Apply to', cell: (x) => x['apply-to'] },
           { key: 'd', label: 'Definition', cell: (x) => <Args args={x.definition} /> },
