@@ -25,7 +25,8 @@ const idSchema = {
 } as const;
 
 export function buildHttp(db: Db, broker: Broker, log: Logger) {
-  const app = Fastify({ loggerInstance: log, disableRequestLogging: true });
+  // removeAdditional off: an unknown field is refused (400), not silently dropped
+  const app = Fastify({ loggerInstance: log, disableRequestLogging: true, ajv: { customOptions: { removeAdditional: false } } });
 
   // errors as {"error", "reason"}; validation failures are 400 with the validator's reason
   app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, _req, reply) => {
