@@ -14,6 +14,11 @@ import assert from 'node:assert/strict';
 // dist/test/examples -> examples/user-notify/dist/src (the root build runs the example's own build)
 export const EXAMPLE_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'user-notify', 'dist', 'src');
 
+/** A fresh SQLite database file for one test. */
+export function sqliteUrl(): string {
+  return `sqlite:${join(mkdtempSync(join(tmpdir(), 'user-notify-db-')), 'user-notify.sqlite')}`;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -102,8 +107,9 @@ export class MailServer {
     return t.slice(1).map((v, i) => v - t[i]);
   }
 
+  /** Stops listening; connections of killed clients may linger, so this waits at most 1 s for them. */
   async stop(): Promise<void> {
-    await new Promise<void>((r) => this.server.close(() => r()));
+    await Promise.race([new Promise<void>((r) => this.server.close(() => r())), sleep(1000)]);
   }
 }
 
@@ -177,9 +183,10 @@ export class Deployment {
     };
     const d = new Deployment(env, port);
     const main = d.spawn('main');
-    await main.waitLog('consumer started');
+    const started = Array.from({ length: workers }, () => d.spawn('worker').waitLog('consumer started', undefined, 20_000));
+    await main.waitLog('consumer started', undefined, 20_000);
     await until(`service listening:\n${main.dump()}`, () => main.logs.some((l) => String(l.msg).startsWith('Server listening')));
-    for (let i = 0; i < workers; i++) await d.spawn('worker').waitLog('consumer started');
+    await Promise.all(started);
     return d;
   }
 
@@ -198,8 +205,10 @@ export class Deployment {
     return undefined;
   }
 
+  /** Every log line with this message (and user) from all processes, in time order. */
   all(msg: string, userId?: number): LogLine[] {
-    return this.processes.flatMap((p) => p.logs.filter((l) => l.msg === msg && (userId === undefined || l.userId === userId)));
+    return this.processes.flatMap((p) => p.logs.filter((l) => l.msg === msg && (userId === undefined || l.userId === userId)))
+      .sort((a, b) => Number(a.time) - Number(b.time));
   }
 
   waitLog(msg: string, userId?: number, ms = 10_000): Promise<LogLine> {

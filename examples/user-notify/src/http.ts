@@ -26,7 +26,7 @@ const idSchema = {
 
 export function buildHttp(db: Db, broker: Broker, log: Logger) {
   // removeAdditional off: an unknown field is refused (400), not silently dropped
-  const app = Fastify({ loggerInstance: log, disableRequestLogging: true, ajv: { customOptions: { removeAdditional: false } } });
+  const app = Fastify({ loggerInstance: log, ajv: { customOptions: { removeAdditional: false } } });
 
   // errors as {"error", "reason"}; validation failures are 400 with the validator's reason
   app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, _req, reply) => {
