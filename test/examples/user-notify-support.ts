@@ -246,8 +246,9 @@ export class Deployment {
 export function mysqlUrl(): string {
   const url = process.env.WARREN_TEST_MYSQL_URL;
   if (url) return url;
-  const msg = 'MariaDB is not configured: apt-get install -y mariadb-server, start it (service mariadb start), ' +
-    'create a database and user, and set WARREN_TEST_MYSQL_URL=mysql://USER:PASS@127.0.0.1/DB (as .ci/run does)';
-  if (process.env.CI) assert.fail(msg);
-  throw new ToolMissing(msg);
+  if (process.env.CI) assert.fail(MYSQL_MISSING);
+  throw new ToolMissing(MYSQL_MISSING);
 }
+
+export const MYSQL_MISSING = 'MariaDB is not configured: apt-get install -y mariadb-server, start it (service mariadb start), ' +
+  'create a database and user, and set WARREN_TEST_MYSQL_URL=mysql://USER:PASS@127.0.0.1/DB (as .ci/run does)';
