@@ -15,11 +15,11 @@ describe('examples/user-notify on SQLite', () => {
     await ledgerSemantics(sqliteUrl());
   });
 
-  test('RETRY_MODE=republish: mails, doubling delays, give-up after MAX_ATTEMPTS, ledger rows', async () => {
-    await mailingFlow(broker, sqliteUrl(), 'republish');
+  test('RETRY_MODE=republish: mails, doubling delays, give-up after MAX_ATTEMPTS, ledger rows', async (t) => {
+    t.diagnostic(await mailingFlow(broker, sqliteUrl(), 'republish'));
   });
 
-  test('RETRY_MODE=broker: the queue delays, dead-letters the give-up, same mails and ledger', async () => {
-    await mailingFlow(broker, sqliteUrl(), 'broker');
+  test('RETRY_MODE=broker: the queue delays, dead-letters the give-up, same mails and ledger', async (t) => {
+    t.diagnostic(await mailingFlow(broker, sqliteUrl(), 'broker'));
   });
 });

@@ -78,9 +78,10 @@ async function handle(deps: ConsumerDeps, ch: amqp.Channel, msg: amqp.ConsumeMes
  */
 async function republish(deps: ConsumerDeps, ch: amqp.Channel, msg: amqp.ConsumeMessage, userId: number, failures: number): Promise<void> {
   const delay = retryDelay(deps.config.firstDelayMs, failures);
+  const publishedAt = Date.now();
   await deps.broker.publish(userId, delay, { 'x-failures': failures });
   ch.reject(msg, false);
-  deps.log.info({ userId, failures, delayMs: delay }, 'retry scheduled');
+  deps.log.info({ userId, failures, delayMs: delay, publishedAt }, 'retry scheduled');
 }
 
 function giveUp(deps: ConsumerDeps, ch: amqp.Channel, msg: amqp.ConsumeMessage, userId: number, failures: number): void {
