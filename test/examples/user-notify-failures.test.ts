@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { Deployment, MailServer, sqliteUrl, until } from './user-notify-support.js';
+import { Deployment, ExampleProcess, MailServer, sqliteUrl, until } from './user-notify-support.js';
 
 let broker: TestBroker;
 
@@ -127,6 +127,15 @@ describe('examples/user-notify: failures around the mail', () => {
     } finally {
       await app.stop();
       await own.stop();
+    }
+  });
+
+  test('bad settings: the process exits 2 naming the variable', async () => {
+    for (const [name, value] of [['RETRY_MODE', 'sometimes'], ['MAX_ATTEMPTS', '0'], ['FIRST_DELAY_MS', 'soon']]) {
+      const p = new ExampleProcess('worker', { AMQP_URL: broker.url, DATABASE_URL: sqliteUrl(), [name]: value });
+      await p.exited;
+      assert.equal(p.child.exitCode, 2, p.dump());
+      assert.ok(p.logs.some((l) => l.level === 60 && String(l.msg).startsWith(`${name} must be`)), p.dump());
     }
   });
 });
