@@ -4,13 +4,13 @@
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { orSkip } from '../interop/support.js';
-import { MYSQL_MISSING, mysqlUrl } from './user-notify-support.js';
+import { EXTERNAL_SKIP, MYSQL_MISSING, mysqlUrl } from './user-notify-support.js';
 import { ledgerSemantics, mailingFlow } from './user-notify-scenarios.js';
 
 let broker: TestBroker;
 
 // no database outside CI: one skip line for the whole suite (under CI the tests run and fail)
-const skip = process.env.WARREN_TEST_MYSQL_URL || process.env.CI ? false : `skipped: ${MYSQL_MISSING}`;
+const skip = EXTERNAL_SKIP || (process.env.WARREN_TEST_MYSQL_URL || process.env.CI ? false : `skipped: ${MYSQL_MISSING}`);
 
 describe('examples/user-notify on MariaDB', { skip }, () => {
   before(async () => { broker = await startBroker(); });

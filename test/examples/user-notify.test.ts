@@ -2,12 +2,12 @@
 // SQLite: the ledger upsert and the whole flow in both retry modes (failures: user-notify-failures).
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { sqliteUrl } from './user-notify-support.js';
+import { EXTERNAL_SKIP, sqliteUrl } from './user-notify-support.js';
 import { ledgerSemantics, mailingFlow } from './user-notify-scenarios.js';
 
 let broker: TestBroker;
 
-describe('examples/user-notify on SQLite', () => {
+describe('examples/user-notify on SQLite', { skip: EXTERNAL_SKIP }, () => {
   before(async () => { broker = await startBroker(); });
   after(async () => { await broker.stop(); });
 
