@@ -79,7 +79,7 @@ async function handle(deps: ConsumerDeps, ch: amqp.Channel, msg: amqp.ConsumeMes
 async function republish(deps: ConsumerDeps, ch: amqp.Channel, msg: amqp.ConsumeMessage, userId: number, failures: number): Promise<void> {
   const delay = retryDelay(deps.config.firstDelayMs, failures);
   const publishedAt = Date.now();
-  await deps.broker.publish(userId, delay, { 'x-failures': failures });
+  await deps.broker.publish(userId, delay, { 'x-failures': failures }); // for whoever inspects the queue
   ch.reject(msg, false);
   deps.log.info({ userId, failures, delayMs: delay, publishedAt }, 'retry scheduled');
 }
