@@ -131,11 +131,13 @@ export function Field({ label, children, hint }: { label: string; children: Comp
   );
 }
 
+/** A collapsible section; its content (and whatever it polls) exists only while it is open. */
 export function Section({ title, children, open = true, id }: { title: string; children: ComponentChildren; open?: boolean; id?: string }) {
+  const [isOpen, setOpen] = useState(open);
   return (
-    <details class="section" open={open} id={id}>
+    <details class="section" open={isOpen} id={id} onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
       <summary><h2>{title}</h2></summary>
-      <div class="section-body">{children}</div>
+      <div class="section-body">{isOpen && children}</div>
     </details>
   );
 }

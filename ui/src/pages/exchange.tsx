@@ -55,7 +55,6 @@ export function ExchangePage({ vhost, name }: { vhost: string; name: string }) {
 function ExchangeBindings({ vhost, name }: { vhost: string; name: string }) {
   const base = `/exchanges/${enc(vhost)}/${enc(name)}/bindings`;
   const out = usePoll(() => api<Binding[]>('GET', `${base}/source`), [base]);
-  const inn = usePoll(() => api<Binding[]>('GET', `${base}/destination`), [base]);
   return (
     <>
       <Section title="Bindings from this exchange">
@@ -64,9 +63,18 @@ function ExchangeBindings({ vhost, name }: { vhost: string; name: string }) {
         <AddBinding vhost={vhost} fixed={{ kind: 'e', name }} onAdded={out.reload} />
       </Section>
       <Section title="Bindings to this exchange" open={false}>
-        <ErrorNote error={inn.error} what="Could not load bindings" />
-        {inn.data && (inn.data.length === 0 ? <Empty>No exchange routes into this one.</Empty> : <BindingsTable rows={inn.data} side="source" onChange={inn.reload} />)}
+        <IncomingBindings url={`${base}/destination`} />
       </Section>
+    </>
+  );
+}
+
+function IncomingBindings({ url }: { url: string }) {
+  const inn = usePoll(() => api<Binding[]>('GET', url), [url]);
+  return (
+    <>
+      <ErrorNote error={inn.error} what="Could not load bindings" />
+      {inn.data && (inn.data.length === 0 ? <Empty>No exchange routes into this one.</Empty> : <BindingsTable rows={inn.data} side="source" onChange={inn.reload} />)}
     </>
   );
 }

@@ -167,13 +167,11 @@ function PeekMessages({ path }: { path: string }) {
 }
 
 function PagedMessages({ path, title, empty }: { path: string; title: string; empty: string }) {
-  const [open, setOpen] = useState(false);
   const [page, setPage] = useState(1);
   return (
-    <details class="section" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
-      <summary><h2>{title}</h2></summary>
-      <div class="section-body">{open && <PagedList url={`${path}${qs({ page, page_size: 20 })}`} empty={empty} page={page} setPage={setPage} />}</div>
-    </details>
+    <Section title={title} open={false}>
+      <PagedList url={`${path}${qs({ page, page_size: 20 })}`} empty={empty} page={page} setPage={setPage} />
+    </Section>
   );
 }
 
