@@ -7,12 +7,16 @@ export function ErrorNote({ error, what }: { error: Error | undefined; what?: st
   if (error === undefined) return null;
   let hint = '';
   if (error instanceof ApiError) {
-    if (error.status === 404) hint = ' It may have been deleted; go back to the list.';
+    if (error.status === 404) hint = ' It may have been deleted (or never existed); go back to the list.';
     else if (error.status === 401 && error.error === 'not_authorised') hint = ' Your user lacks the tag or vhost permission for this; ask an administrator.';
     else if (error.status >= 500) hint = ' This is a bug in Warren; the broker log has details.';
   }
-  return <p class="error" role="alert">{what ? `${what}: ` : ''}{error.message}{hint}</p>;
+  const text = error.message + (/[.!?)]$/.test(error.message) ? '' : '.');
+  return <p class="error" role="alert">{what ? `${what}: ` : ''}{text}{hint}</p>;
 }
+
+/** True when the API said the object is not there. */
+export function isGone(error: Error | undefined): boolean { return error instanceof ApiError && error.status === 404; }
 
 export function Loading() { return <p class="muted" aria-live="polite">Loading…</p>; }
 

@@ -2,7 +2,7 @@
 // pending messages in due order, page by page, with cancel one / matching / all.
 import { useState } from 'preact/hooks';
 import { api, enc, qs, type Page } from '../api';
-import { Args, ConfirmButton, Empty, ErrorNote, Facts, Field, Loading, Section, useAction } from '../components';
+import { Args, ConfirmButton, Empty, ErrorNote, Facts, isGone, Field, Loading, Section, useAction } from '../components';
 import { clock, fromNow, num, rate } from '../format';
 import { MessageView, PublishForm, type MessageItem } from '../messages';
 import { usePoll } from '../poll';
@@ -25,6 +25,7 @@ export function ExchangePage({ vhost, name }: { vhost: string; name: string }) {
         <span class="crumbs"><a href={href('exchanges')}>Exchanges</a> · vhost {vhost}</span>
       </div>
       <ErrorNote error={x.error} what={`Could not load exchange ${name}`} />
+      {isGone(x.error) ? null : <>
       {!d && !x.error && <Loading />}
       {d && (
         <Facts items={[
@@ -48,6 +49,7 @@ export function ExchangePage({ vhost, name }: { vhost: string; name: string }) {
           <DeleteExchange path={path} name={name} />
         </Section>
       )}
+      </>}
     </>
   );
 }

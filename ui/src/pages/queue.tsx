@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 import { api, enc, qs, type Page } from '../api';
 import { chartWindow, color, LiveChart, type Samples } from '../chart';
-import { Args, ConfirmButton, Empty, ErrorNote, Facts, Field, Loading, Section, Table, useAction } from '../components';
+import { Args, ConfirmButton, Empty, ErrorNote, Facts, isGone, Field, Loading, Section, Table, useAction } from '../components';
 import { bytes, num, rate } from '../format';
 import { MessageView, PublishForm, type MessageItem } from '../messages';
 import { usePoll } from '../poll';
@@ -49,6 +49,7 @@ export function QueuePage({ vhost, name }: { vhost: string; name: string }) {
         <span class="crumbs"><a href={href('queues')}>Queues</a> · vhost {vhost}</span>
       </div>
       <ErrorNote error={q.error} what={`Could not load queue ${name}`} />
+      {isGone(q.error) ? null : <>
       {!d && !q.error && <Loading />}
       {d && (
         <>
@@ -80,6 +81,7 @@ export function QueuePage({ vhost, name }: { vhost: string; name: string }) {
       <Section title="Purge and delete" open={false}>
         <DeleteQueue path={path} name={name} />
       </Section>
+      </>}
     </>
   );
 }
