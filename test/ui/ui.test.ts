@@ -157,6 +157,32 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.getByRole('status').filter({ hasText: 'Queue ui-orders added' }).waitFor();
   await page.getByRole('link', { name: 'ui-orders' }).waitFor();
   await snap(page, '05-queues', problems);
+
+  // The list is filtered (plain and regex) and sorted by the server.
+  const firstNames = async () => (await page.getByRole('table', { name: 'queues' }).locator('tbody tr td[data-label="Name"]').allInnerTexts());
+  const filter = page.getByLabel('Filter queues by name');
+  await filter.fill('orders');
+  await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+  assert.deepEqual(await firstNames(), ['ui-orders']);
+  await page.getByLabel('Regex').check();
+  await filter.fill('^ui-(l|x)');
+  await page.waitForFunction(() => document.querySelector('tbody tr td[data-label="Name"]')?.textContent === 'ui-load' && document.querySelectorAll('tbody tr').length === 1);
+  await filter.fill('');
+  await page.getByLabel('Regex').uncheck();
+  await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 2);
+  assert.deepEqual(await firstNames(), ['ui-load', 'ui-orders']);
+  await page.getByRole('button', { name: /^Name/ }).click();
+  await page.waitForFunction(() => document.querySelector('tbody tr td[data-label="Name"]')?.textContent === 'ui-orders');
+  assert.equal(await page.getByRole('columnheader', { name: /Name/ }).getAttribute('aria-sort'), 'descending');
+  await page.getByRole('button', { name: /^Name/ }).click();
+
+  // Keyboard: on a fresh page the first Tab reaches the skip link, which moves focus to the content.
+  await page.reload();
+  await page.getByRole('table', { name: 'queues' }).waitFor();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
   const declared = await (await api('GET', '/queues/%2F/ui-orders')).json() as { arguments: Record<string, unknown> };
   assert.deepEqual(declared.arguments, { 'x-max-length': 1000 });
 
