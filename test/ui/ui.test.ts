@@ -83,6 +83,8 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   const problems: string[] = [];
+  const apiCalls: string[] = [];
+  page.on('request', (r) => { if (r.url().includes('/api/')) apiCalls.push(r.url().slice(b.httpUrl.length)); });
 
   // Served from the management port with nothing else running.
   const index = await fetch(`${b.httpUrl}/`);
@@ -131,6 +133,18 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   publishing = false;
   await publisher;
 
+  // Polling stops while the tab is hidden and resumes at once when it shows again (the browser's
+  // visibility is simulated: headless Chromium never hides a tab).
+  const setHidden = (hidden: boolean) => page.evaluate((h) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  await setHidden(true);
+  const callsBefore = apiCalls.length;
+  await page.waitForTimeout(5000);
+  assert.equal(apiCalls.length, callsBefore, 'no requests while hidden');
+  await Promise.all([page.waitForRequest((r) => r.url().includes('/api/overview'), { timeout: 1000 }), setHidden(false)]);
+
   // Definitions export downloads RabbitMQ-format JSON.
   await page.locator('summary', { hasText: 'Export and import definitions' }).click();
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download definitions' }).click()]);
@@ -175,6 +189,12 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.waitForFunction(() => document.querySelector('tbody tr td[data-label="Name"]')?.textContent === 'ui-orders');
   assert.equal(await page.getByRole('columnheader', { name: /Name/ }).getAttribute('aria-sort'), 'descending');
   await page.getByRole('button', { name: /^Name/ }).click();
+
+  // Only one page of queues, with only the columns shown, is ever asked for.
+  const listCalls = apiCalls.filter((u) => u.startsWith('/api/queues?'));
+  assert.ok(listCalls.length > 0);
+  for (const u of listCalls) assert.match(u, /[?&]page=\d+&page_size=50&.*columns=name%2C/, u);
+  assert.ok(listCalls.some((u) => /name=%5Eui-\(l%7Cx\)&use_regex=true/.test(u)), 'the regex filter went to the server');
 
   // Keyboard: on a fresh page the first Tab reaches the skip link, which moves focus to the content.
   await page.reload();
