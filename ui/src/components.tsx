@@ -98,7 +98,7 @@ export function ConfirmButton({ label, confirm, onConfirm, class: cls }: { label
     <span class="confirm" role="group" aria-label={confirm}>
       <span>{confirm}</span>{' '}
       <button class="danger" disabled={busy} autoFocus onClick={async () => { setBusy(true); try { await onConfirm(); } finally { setBusy(false); setAsking(false); } }}>Yes, {label.toLowerCase()}</button>{' '}
-      <button onClick={() => setAsking(false)}>Cancel</button>
+      <button onClick={() => setAsking(false)}>No</button>
     </span>
   );
 }
