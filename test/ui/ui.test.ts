@@ -128,7 +128,7 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.waitForTimeout(8000); // a few more samples, so the screenshot shows lines
   await snap(page, '02-overview', problems);
   await page.emulateMedia({ colorScheme: 'dark' });
-  await page.screenshot({ path: join(ARTIFACTS, '02-overview-dark.png'), fullPage: true });
+  await snap(page, '02-overview-dark', problems);
   await page.emulateMedia({ colorScheme: 'light' });
   publishing = false;
   await publisher;
