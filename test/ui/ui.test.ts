@@ -151,6 +151,15 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   const defs = JSON.parse(await streamText(await download.createReadStream())) as { vhosts: { name: string }[]; users: { name: string }[] };
   assert.ok(defs.users.some((u) => u.name === 'guest'));
   assert.ok(defs.vhosts.some((v) => v.name === '/'));
+  // ... and importing a file adds what it defines.
+  await page.getByLabel('Definitions file').setInputFiles({
+    name: 'defs.json', mimeType: 'application/json',
+    buffer: Buffer.from(JSON.stringify({ queues: [{ name: 'ui-imported', vhost: '/', durable: true, auto_delete: false, arguments: {} }] })),
+  });
+  await page.getByRole('button', { name: 'Upload and import' }).click();
+  await page.getByRole('status').filter({ hasText: 'Imported defs.json' }).waitFor();
+  assert.equal((await api('GET', '/queues/%2F/ui-imported')).status, 200);
+  assert.equal((await api('DELETE', '/queues/%2F/ui-imported')).status, 204);
 
   // Connections and channels list the publisher.
   await tab(page, 'Connections').click();
