@@ -35,6 +35,9 @@ function loadAssets(dir: string): Map<string, Asset> {
 function send(req: FastifyRequest, reply: FastifyReply, a: Asset): FastifyReply {
   // no-cache: the browser revalidates with the ETag, so a rebuilt UI is picked up at once
   reply.header('content-type', a.type).header('cache-control', 'no-cache').header('etag', a.etag).header('vary', 'accept-encoding');
+  // The page loads only its own script and styles and talks only to this origin; no framing.
+  reply.header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+    .header('x-content-type-options', 'nosniff');
   if (req.headers['if-none-match'] === a.etag) return reply.status(304).send();
   if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) return reply.header('content-encoding', 'gzip').send(a.gzipped);
   return reply.send(a.body);

@@ -27,6 +27,9 @@ test('/ serves the UI page without a login; it loads its script and styles from 
   const r = await get('/');
   assert.equal(r.status, 200);
   assert.match(String(r.headers['content-type']), /^text\/html/);
+  assert.match(String(r.headers['content-security-policy']), /default-src 'self'/);
+  assert.match(String(r.headers['content-security-policy']), /frame-ancestors 'none'/);
+  assert.equal(r.headers['x-content-type-options'], 'nosniff');
   const html = r.body.toString();
   assert.match(html, /<script type="module" src="assets\/app\.js">/);
   assert.match(html, /<link rel="stylesheet" href="assets\/app\.css">/);
