@@ -336,7 +336,10 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.getByRole('button', { name: 'Menu' }).click();
   await tab(page, 'Overview').click();
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Log out' }).isVisible(), false, 'controls are in the folded menu');
   await snap(page, '12-overview-phone', problems);
+  await page.getByRole('button', { name: 'Menu' }).click();
+  await snap(page, '12-menu-phone', problems);
 
   // Log out: back to the login form, and the stored credentials are gone.
   await page.getByRole('button', { name: 'Log out' }).click();

@@ -7,7 +7,7 @@ import { ErrorNote } from './components';
 import { REFRESH_CHOICES, refreshMs, setRefreshMs } from './poll';
 import { href, useRoute } from './router';
 import { SessionContext, tagSet, type Session } from './session';
-import { OverviewPage } from './pages/overview';
+import { forgetHistory, OverviewPage } from './pages/overview';
 import { QueuesPage } from './pages/queues';
 import { QueuePage } from './pages/queue';
 import { ExchangesPage } from './pages/exchanges';
@@ -93,26 +93,29 @@ function Shell({ me, onLogout }: { me: Me; onLogout: () => void }) {
       <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
       <header class="top">
         <a class="brand" href={href('overview')}><img src="assets/favicon.svg" alt="" width="24" height="24" /> Warren</a>
-        <button class="menu-toggle" aria-expanded={menuOpen} aria-controls="tabs" onClick={() => setMenuOpen(!menuOpen)}>Menu</button>
-        <nav id="tabs" class={menuOpen ? 'tabs open' : 'tabs'} aria-label="Sections">
-          {TABS.filter((t) => t.tag === undefined || tags.has(t.tag)).map((t) => (
-            <a key={t.path} href={href(t.path)} aria-current={top === t.path ? 'page' : undefined}>{t.label}</a>
-          ))}
-        </nav>
-        <div class="controls">
-          <label>Vhost{' '}
-            <select value={vhost} onChange={(e) => session.setVhost(e.currentTarget.value)}>
-              <option value="">All</option>
-              {vhosts.map((v) => <option key={v} value={v}>{v}</option>)}
-            </select>
-          </label>
-          <label>Refresh{' '}
-            <select value={refresh} onChange={(e) => { const v = Number(e.currentTarget.value); setRefreshMs(v); setRefresh(v); }}>
-              {REFRESH_CHOICES.map((ms) => <option key={ms} value={ms}>{ms === 0 ? 'off' : `${ms / 1000} s`}</option>)}
-            </select>
-          </label>
-          <span class="user" title={`tags: ${me.tags.join(', ') || 'none'}`}>{me.name}</span>
-          <button onClick={onLogout}>Log out</button>
+        <button class="menu-toggle" aria-expanded={menuOpen} aria-controls="menu" onClick={() => setMenuOpen(!menuOpen)}>Menu</button>
+        {/* On a phone, tabs and controls fold into the menu; on wider screens this wrapper has no box. */}
+        <div id="menu" class={menuOpen ? 'menu open' : 'menu'}>
+          <nav id="tabs" class="tabs" aria-label="Sections">
+            {TABS.filter((t) => t.tag === undefined || tags.has(t.tag)).map((t) => (
+              <a key={t.path} href={href(t.path)} aria-current={top === t.path ? 'page' : undefined}>{t.label}</a>
+            ))}
+          </nav>
+          <div class="controls">
+            <label>Vhost{' '}
+              <select value={vhost} onChange={(e) => session.setVhost(e.currentTarget.value)}>
+                <option value="">All</option>
+                {vhosts.map((v) => <option key={v} value={v}>{v}</option>)}
+              </select>
+            </label>
+            <label>Refresh{' '}
+              <select value={refresh} onChange={(e) => { const v = Number(e.currentTarget.value); setRefreshMs(v); setRefresh(v); }}>
+                {REFRESH_CHOICES.map((ms) => <option key={ms} value={ms}>{ms === 0 ? 'off' : `${ms / 1000} s`}</option>)}
+              </select>
+            </label>
+            <span class="user" title={`tags: ${me.tags.join(', ') || 'none'}`}>{me.name}</span>
+            <button onClick={onLogout}>Log out</button>
+          </div>
         </div>
       </header>
       <main id="main" tabIndex={-1}>{page}</main>
@@ -125,13 +128,13 @@ function App() {
   const [checking, setChecking] = useState(savedAuth() !== null);
   const [why, setWhy] = useState('');
   useEffect(() => {
-    whenLoggedOut((reason) => { forgetAuth(); setMe(null); setWhy(`Logged out: ${reason}`); });
+    whenLoggedOut((reason) => { forgetAuth(); forgetHistory(); setMe(null); setWhy(`Logged out: ${reason}`); });
     if (savedAuth() === null) return;
     api<Me>('GET', '/whoami').then(setMe, () => forgetAuth()).finally(() => setChecking(false));
   }, []);
   if (checking) return null;
   if (me === null) return <Login onLogin={(m) => { setWhy(''); setMe(m); }} why={why} />;
-  return <Shell me={me} onLogout={() => { forgetAuth(); setMe(null); setWhy('Logged out.'); }} />;
+  return <Shell me={me} onLogout={() => { forgetAuth(); forgetHistory(); setMe(null); setWhy('Logged out.'); }} />;
 }
 
 render(<App />, document.getElementById('app')!);

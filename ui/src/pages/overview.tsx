@@ -29,6 +29,13 @@ const QUEUED = [{ label: 'Ready', color: color(0) }, { label: 'Unacked', color: 
 // Kept across page changes so the charts don't start empty each time the tab is opened again.
 const history = { rates: [] as Samples, queued: [] as Samples, tracker: new RateTracker() };
 
+/** Forgets the samples (at logout: the next user starts from the broker's history). */
+export function forgetHistory(): void {
+  history.rates = [];
+  history.queued = [];
+  history.tracker = new RateTracker();
+}
+
 function remember(ov: Overview): void {
   const t = Date.now();
   const cut = t / 1000 - 3600;
