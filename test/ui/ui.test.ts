@@ -279,6 +279,24 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   const ex = await (await api('GET', '/exchanges/%2F/ui-later')).json() as { messages_delayed: number };
   assert.equal(ex.messages_delayed, 0);
 
+  // Cancel by routing key, then all.
+  for (const key of ['later', 'other', 'other']) {
+    const r = await api('POST', '/exchanges/%2F/ui-later/publish', { routing_key: key, payload: key, payload_encoding: 'string', properties: { headers: { 'x-delay': 3_600_000 } } });
+    assert.equal(r.status, 200);
+  }
+  const delayedCount = async () => ((await (await api('GET', '/exchanges/%2F/ui-later')).json()) as { messages_delayed: number }).messages_delayed;
+  await page.locator('#delayed').getByRole('article', { name: 'Message 3' }).waitFor({ timeout: 15_000 });
+  const cancelForm = page.getByRole('form', { name: 'Cancel matching delayed messages' });
+  await cancelForm.getByLabel('Routing key').fill('other');
+  await cancelForm.getByRole('button', { name: 'Cancel matching' }).click();
+  await page.getByRole('status').filter({ hasText: 'Matching delayed messages cancelled' }).waitFor();
+  assert.equal(await delayedCount(), 1);
+  await page.locator('#delayed').getByRole('article', { name: 'Message 2' }).waitFor({ state: 'detached', timeout: 15_000 });
+  await cancelForm.getByRole('button', { name: 'Cancel all' }).click();
+  await cancelForm.getByRole('button', { name: 'Yes, cancel all' }).click();
+  await page.locator('#delayed').getByText('No delayed messages pending').waitFor();
+  assert.equal(await delayedCount(), 0);
+
   // Admin: add a user, then a policy.
   await tab(page, 'Admin').click();
   await page.getByRole('heading', { name: 'Users' }).waitFor();
