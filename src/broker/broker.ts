@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { notAllowed } from './errors.js';
 import { type Access, UserStore } from './users.js';
-import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
+import { QueueChurn, VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
 
 /** Told about changes to vhosts, users and permissions (the store persists them). */
 export interface AccessListener {
@@ -20,6 +20,8 @@ export class Broker extends EventEmitter {
   delayStoreFactory: DelayStoreFactory | null = null;
   /** Active resource alarms ('memory', 'disk'); publishing is blocked while any is set. */
   readonly alarms = new Set<string>();
+  /** Queue churn across every vhost (each vhost counts into it). */
+  readonly queueChurn = new QueueChurn();
 
   /** Starts recording definition changes (after boot-time restore, which must not re-record). */
   setListeners(defs: DefinitionListener, access: AccessListener): void {
@@ -39,6 +41,7 @@ export class Broker extends EventEmitter {
     v.listener = this.definitionListener;
     v.messagesFactory = this.messagesFactory;
     v.delayStoreFactory = this.delayStoreFactory;
+    v.churn = this.queueChurn;
     v.reportError = (err, what) => this.emit('internal-error', err, what);
     this.vhosts.set(name, v);
     this.accessListener?.vhostsChanged();

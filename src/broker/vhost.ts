@@ -67,6 +67,13 @@ const BUILTIN_EXCHANGES: [string, string][] = [
   ['amq.headers', 'headers'], ['amq.match', 'headers'],
 ];
 
+/** Queues declared (any declare), created and deleted: RabbitMQ's queue churn, shared by a broker's vhosts. */
+export class QueueChurn {
+  declared = 0;
+  created = 0;
+  deleted = 0;
+}
+
 export class VHost implements RouteSink {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
@@ -80,6 +87,7 @@ export class VHost implements RouteSink {
   listener: DefinitionListener | null = null;
   messagesFactory: QueueMessagesFactory | null = null;
   delayStoreFactory: DelayStoreFactory | null = null;
+  churn = new QueueChurn();
   /**
    * Set by route(): delayed exchanges the message reached with a positive x-delay (it is not
    * routed on from them now), and whether any of them could route it now (for `mandatory`).
@@ -207,6 +215,7 @@ export class VHost implements RouteSink {
   }
 
   declareQueue(d: QueueDeclare, passive: boolean, conn: object): { queue: Queue; created: boolean } {
+    if (!passive) this.churn.declared++;
     const existing = this.queues.get(d.name);
     if (passive) {
       if (!existing) throw notFound(`no ${describe('queue', d.name, this.name)}`);
@@ -241,6 +250,7 @@ export class VHost implements RouteSink {
         (msg) => q.reenter(msg));
     }
     this.queues.set(name, q);
+    this.churn.created++;
     if (q.durable) this.listener?.queueDeclared(q);
     return q;
   }
@@ -256,6 +266,7 @@ export class VHost implements RouteSink {
   removeQueue(q: Queue): number {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
+    this.churn.deleted++;
     // As in RabbitMQ, an auto-delete exchange goes with its last binding, however it went.
     for (const b of [...(this.bindingsTo.get(q) ?? [])]) this.dropBinding(b, true);
     this.bindingsTo.delete(q);

@@ -46,6 +46,21 @@ export class Channel implements DeliverySink {
 
   constructor(readonly conn: Connection, readonly id: number) {
     this.directReply = new DirectReply(this);
+    conn.ctx.churn.channelCreated++;
+  }
+
+  /** basic.qos prefetch for new consumers / across the channel (for the management API). */
+  get prefetchCount(): number {
+    return this.consumerPrefetch;
+  }
+
+  get globalPrefetchCount(): number {
+    return this.channelPrefetch;
+  }
+
+  /** channel.flow from the client is active (deliveries not paused). */
+  get flowing(): boolean {
+    return this.flowActive;
   }
 
   get vhost() {
@@ -619,6 +634,7 @@ export class Channel implements DeliverySink {
     this.content.reset();
     this.conn.ctx.syncWaiters.delete(this);
     this.conn.ctx.closedChannelStats(this.conn.vhost?.name ?? '').add(this.stats);
+    this.conn.ctx.churn.channelClosed++;
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
     this.directReply.cancel(this.conn.ctx);

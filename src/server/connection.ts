@@ -337,6 +337,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.state = State.Opened;
     this.socket.setTimeout(0);
     this.ctx.connections.add(this);
+    this.ctx.churn.connectionCreated++;
     this.send(0, M.encodeConnectionOpenOk, { knownHosts: '' });
     this.log.info({ user: this.userName, vhost: a.virtualHost }, 'connection opened');
     if (this.broker.alarms.size > 0) this.onAlarm(true, [...this.broker.alarms].join(','));
@@ -557,7 +558,10 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.state = State.Closed;
     this.reader.stopped = true;
     this.flowHolds.clear();
-    if (this.ctx.connections.delete(this)) this.log.info('connection closed');
+    if (this.ctx.connections.delete(this)) {
+      this.ctx.churn.connectionClosed++;
+      this.log.info('connection closed');
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 // What every connection of one listener shares: configuration, logger, server properties,
 // the set of open connections and the output flusher.
-import type { MessageCounters } from './stats.js';
+import type { ChurnCounters, MessageCounters } from './stats.js';
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Connection } from './connection.js';
@@ -53,6 +53,8 @@ export interface ServerContext {
   requestSync(epoch: number): void;
   /** Message counters of the closed channels of a vhost (created on first use). */
   closedChannelStats(vhost: string): MessageCounters;
+  /** Connections and channels opened and closed so far. */
+  churn: ChurnCounters;
   /** Channels consuming from amq.rabbitmq.reply-to, by their reply key. */
   directReply: Map<string, import('./direct-reply.js').DirectReply>;
 }

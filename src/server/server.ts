@@ -7,7 +7,7 @@ import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
 import { listenOn } from './listen.js';
-import { MessageCounters } from './stats.js';
+import { ChurnCounters, MessageCounters } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
 
 export const PRODUCT = 'Warren';
@@ -54,6 +54,7 @@ export class AmqpServer {
         return c;
       },
       directReply: new Map(),
+      churn: new ChurnCounters(),
     };
     this.server = createServer({ noDelay: true }, (socket) => {
       new Connection(socket, broker, this.ctx);

@@ -38,3 +38,11 @@ export class MessageCounters {
     this.dropUnroutable += o.dropUnroutable;
   }
 }
+
+/** Connections and channels opened and closed (RabbitMQ's churn_rates), bumped once per open/close. */
+export class ChurnCounters {
+  connectionCreated = 0;
+  connectionClosed = 0;
+  channelCreated = 0;
+  channelClosed = 0;
+}
