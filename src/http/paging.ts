@@ -129,3 +129,17 @@ export function listObjects<T>(items: T[], q: Query, spec: ListSpec<T>): unknown
     total_count: total,
   };
 }
+
+/**
+ * A page of a list that is read in order from its source (pending delayed messages on disk):
+ * only the page is fetched. Without `page`, the first page of the default size.
+ */
+export function pageFrom<T>(q: Query, total: number, fetch: (offset: number, limit: number) => T[]): unknown {
+  const { page, pageSize } = pageParams({ ...q, page: q.page ?? '1' })!;
+  const pageCount = Math.ceil(total / pageSize);
+  if (page > Math.max(pageCount, 1)) {
+    throw new HttpError(400, 'invalid_pagination_parameters', `Invalid pagination parameters: page number ${page}, page size ${pageSize}, page count ${pageCount}`);
+  }
+  const items = total === 0 ? [] : fetch((page - 1) * pageSize, pageSize);
+  return { filtered_count: total, item_count: items.length, items, page, page_count: pageCount, page_size: pageSize, total_count: total };
+}
