@@ -95,7 +95,8 @@ export function queueJson(q: Queue, o: BuildOptions): Json {
     type: 'classic',
     vhost: q.vhost,
   };
-  if (consumers.length === 0 && track !== undefined) out.idle_since = idleSince(track.changedAt);
+  // Not sampled yet: a queue declared since the last tick has been idle since about now.
+  if (consumers.length === 0) out.idle_since = idleSince(track?.changedAt ?? Date.now());
   const values = Array.from({ length: QUEUE_STATS.length + QUEUE_LENGTHS.length }, (_, i) => queueValue(q, i));
   const lengths = values.slice(QUEUE_STATS.length);
   if (o.stats) {
