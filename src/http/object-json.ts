@@ -97,8 +97,9 @@ export function queueJson(q: Queue, o: BuildOptions): Json {
   };
   // Not sampled yet: a queue declared since the last tick has been idle since about now.
   if (consumers.length === 0) out.idle_since = idleSince(track?.changedAt ?? Date.now());
-  const values = Array.from({ length: QUEUE_STATS.length + QUEUE_LENGTHS.length }, (_, i) => queueValue(q, i));
-  const lengths = values.slice(QUEUE_STATS.length);
+  const values: number[] = [];
+  for (let i = 0; i < QUEUE_STATS.length; i++) values.push(queueValue(q, i));
+  const lengths = [ready + unacked, ready, unacked];
   if (o.stats) {
     withDetails(out, QUEUE_LENGTHS, lengths, track, sampler.clock, o.history.lengths, QUEUE_STATS.length);
     const stats: Json = {};
@@ -107,7 +108,7 @@ export function queueJson(q: Queue, o: BuildOptions): Json {
   } else {
     for (let i = 0; i < QUEUE_LENGTHS.length; i++) out[QUEUE_LENGTHS[i]] = lengths[i];
   }
-  return sortKeys(out);
+  return out;
 }
 
 export function exchangeJson(x: Exchange, o: BuildOptions): Json {
@@ -165,10 +166,4 @@ export function bindingJson(b: Binding, vhost: string): Json {
 /** RabbitMQ lists each queue's implicit binding from the default exchange first. */
 export function defaultBindingJson(q: Queue): Json {
   return { source: '', vhost: q.vhost, destination: q.name, destination_type: 'queue', routing_key: q.name, arguments: {}, properties_key: encodeURIComponent(q.name) || '~' };
-}
-
-function sortKeys(o: Json): Json {
-  const out: Json = {};
-  for (const k of Object.keys(o).sort()) out[k] = o[k];
-  return out;
 }

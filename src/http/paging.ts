@@ -2,6 +2,8 @@
 // field path) and sort_reverse, columns (dotted paths to keep), and page/page_size for the paged
 // shape {items, filtered_count, item_count, page, page_count, page_size, total_count}. Without
 // `page` the whole list is returned: no silent cut-off.
+import type { FastifyReply } from 'fastify';
+import { MinHeap } from '../store/min-heap.js';
 import { badRequest, HttpError } from './errors.js';
 
 export type Query = Record<string, string | undefined>;
@@ -23,10 +25,13 @@ export function pick(o: unknown, path: string): unknown {
 function compare(a: unknown, b: unknown): number {
   // Missing values sort first, as in RabbitMQ; numbers numerically, the rest as strings.
   if (a === b) return 0;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : 1;
   if (a === undefined || a === null) return -1;
   if (b === undefined || b === null) return 1;
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+  const sa = String(a);
+  const sb = String(b);
+  return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 
 function keepColumns(o: Json, columns: string[]): Json {
@@ -44,7 +49,8 @@ function keepColumns(o: Json, columns: string[]): Json {
 
 /** Applies the list parameters of `q` to `items` (already visible to the user). */
 export function listResponse(items: Json[], q: Query, defaultSort = 'name'): unknown {
-  return listObjects(items, q, { build: (o) => o, defaultSort });
+  const a = arrange(items, q, { build: (o) => o, defaultSort });
+  return a.page ?? a.list.map(a.shape);
 }
 
 /**
@@ -82,8 +88,38 @@ function nameTest(q: Query): ((s: string) => boolean) | null {
   return (s) => re.test(s);
 }
 
-/** The list parameters applied to model objects; full JSON is built only for what is returned. */
-export function listObjects<T>(items: T[], q: Query, spec: ListSpec<T>): unknown {
+interface Keyed<T> {
+  o: T;
+  k: unknown;
+  v: unknown;
+  /** Position in the input: ties keep it, as a stable sort would. */
+  i: number;
+}
+
+/** Items at or above this many in an unpaged list are serialised in slices that yield to the event loop. */
+const SLICE = 1000;
+
+/**
+ * The list parameters applied to model objects; full JSON is built only for what is returned.
+ * A page near the front is found by selecting the first page × page_size items (n log k), not by
+ * sorting all; a long unpaged list is serialised in slices, so other work (AMQP traffic) runs
+ * in between. Resolves to JsonText for those, an object otherwise (see `sendList`).
+ */
+export async function listObjects<T>(items: T[], q: Query, spec: ListSpec<T>): Promise<unknown> {
+  const a = arrange(items, q, spec);
+  if (a.page !== undefined) return a.page;
+  const list = a.list;
+  if (list.length < SLICE) return list.map(a.shape);
+  const parts: string[] = [];
+  for (let i = 0; i < list.length; i += SLICE) {
+    parts.push(JSON.stringify(list.slice(i, i + SLICE).map(a.shape)).slice(1, -1));
+    await new Promise((r) => setImmediate(r));
+  }
+  return new JsonText(`[${parts.join(',')}]`);
+}
+
+/** Filters and sorts; builds the page, or hands back the whole list and how to shape each item. */
+function arrange<T>(items: T[], q: Query, spec: ListSpec<T>): { page?: unknown; list: T[]; shape: (o: T) => Json } {
   const paging = pageParams(q);
   const total = items.length;
   const keys = spec.keys ?? {};
@@ -100,34 +136,71 @@ export function listObjects<T>(items: T[], q: Query, spec: ListSpec<T>): unknown
     const name = valueOf('name');
     list = list.filter((o) => test(String(name(o) ?? '')));
   }
+  const filtered = list.length;
   const sort = q.sort !== undefined && q.sort !== '' ? q.sort : spec.defaultSort ?? 'name';
+  // How many of the sorted list the answer needs.
+  const want = paging === null ? filtered : Math.min(filtered, paging.page * paging.pageSize);
   if (sort !== '') {
     const key = valueOf(sort);
     const vhost = valueOf('vhost');
-    // Each key is read once (a getter may not be free), then the pairs are sorted.
-    const pairs = list.map((o) => ({ o, k: key(o), v: vhost(o) }));
-    pairs.sort((a, b) => compare(a.k, b.k) || compare(a.v, b.v));
-    if (q.sort_reverse === 'true') pairs.reverse();
-    list = pairs.map((p) => p.o);
+    const reverse = q.sort_reverse === 'true';
+    const asc = (a: Keyed<T>, b: Keyed<T>) => compare(a.k, b.k) || compare(a.v, b.v) || a.i - b.i;
+    const order = reverse ? (a: Keyed<T>, b: Keyed<T>) => asc(b, a) : asc;
+    // Each key is read once (a getter may not be free).
+    const keyed: Keyed<T>[] = new Array(list.length);
+    for (let i = 0; i < list.length; i++) keyed[i] = { o: list[i], k: key(list[i]), v: vhost(list[i]), i };
+    list = (want * 8 < keyed.length ? firstInOrder(keyed, want, order) : keyed.sort(order)).map((p) => p.o);
   }
   const columns = q.columns !== undefined && q.columns !== '' ? q.columns.split(',').map((c) => c.trim()).filter(Boolean) : null;
-  const shape = (xs: T[]) => xs.map((o) => (columns === null ? full(o) : keepColumns(full(o), columns)));
-  if (paging === null) return shape(list);
+  // Unpaged: each item is built once as it is shaped (no cache to fill with 100k objects).
+  const shape = paging === null
+    ? (o: T) => { const j = built.get(o) ?? spec.build(o); return columns === null ? j : keepColumns(j, columns); }
+    : (o: T) => (columns === null ? full(o) : keepColumns(full(o), columns));
+  if (paging === null) return { list, shape };
   const { page, pageSize } = paging;
-  const pageCount = Math.ceil(list.length / pageSize);
+  const pageCount = Math.ceil(filtered / pageSize);
   if (page > Math.max(pageCount, 1)) {
     throw new HttpError(400, 'invalid_pagination_parameters', `Invalid pagination parameters: page number ${page}, page size ${pageSize}, page count ${pageCount}`);
   }
   const slice = list.slice((page - 1) * pageSize, page * pageSize);
   return {
-    filtered_count: list.length,
-    item_count: slice.length,
-    items: shape(slice),
-    page,
-    page_count: pageCount,
-    page_size: pageSize,
-    total_count: total,
+    list,
+    shape,
+    page: {
+      filtered_count: filtered,
+      item_count: slice.length,
+      items: slice.map(shape),
+      page,
+      page_count: pageCount,
+      page_size: pageSize,
+      total_count: total,
+    },
   };
+}
+
+/** The first `n` of `xs` in `order`, in that order: a bounded heap keeps the n smallest seen. */
+function firstInOrder<K>(xs: K[], n: number, order: (a: K, b: K) => number): K[] {
+  if (n === 0) return [];
+  const heap = new MinHeap<K>((a, b) => order(a, b) > 0);
+  for (const x of xs) {
+    if (heap.size < n) heap.push(x);
+    else if (order(x, heap.peek()!) < 0) {
+      heap.pop();
+      heap.push(x);
+    }
+  }
+  return [...heap.values()].sort(order);
+}
+
+/** An answer already serialised. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** Sends what listObjects resolved to. */
+export function sendList(reply: FastifyReply, result: unknown): FastifyReply {
+  if (result instanceof JsonText) return reply.type('application/json; charset=utf-8').send(result.text);
+  return reply.send(result);
 }
 
 /**

@@ -1,14 +1,14 @@
 // /api/bindings: every binding, per vhost, between an exchange and a queue (e/q) or two exchanges
 // (e/e); created with POST (201 and a Location naming its properties key), shown and deleted by
 // that key.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Binding, Destination } from '../../broker/exchange.js';
 import type { VHost } from '../../broker/vhost.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
 import { jsonToTable, tableToJson } from '../json-values.js';
 import { bindingJson, defaultBindingJson, propertiesKey } from '../object-json.js';
-import { listObjects, type Query } from '../paging.js';
+import { listObjects, type Query, sendList } from '../paging.js';
 import { findExchange } from './exchanges.js';
 import { findQueue } from './queues.js';
 import { bodyOf, listedVhosts, type Params, requirePermission, viaBroker, visibleVhost, writableVhost } from './object-access.js';
@@ -24,9 +24,9 @@ function vhostBindings(v: VHost): Json[] {
 }
 
 export function bindingRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  const list = async (req: FastifyRequest) => {
+  const list = async (req: FastifyRequest, reply: FastifyReply) => {
     const vhosts = listedVhosts(ctx, req, (req.params as Params).vhost);
-    return listObjects(vhosts.flatMap(vhostBindings), req.query as Query, { build: (b) => b, defaultSort: '' });
+    return sendList(reply, await listObjects(vhosts.flatMap(vhostBindings), req.query as Query, { build: (b) => b, defaultSort: '' }));
   };
   app.get('/api/bindings', list);
   app.get('/api/bindings/:vhost', list);

@@ -1,13 +1,13 @@
 // /api/connections, /api/channels, /api/consumers. Users without the monitoring tag see only
 // their own connections and channels (RabbitMQ's rule); consumers follow vhost visibility.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Channel } from '../../server/channel.js';
 import type { Connection } from '../../server/connection.js';
 import { seesVhost } from '../auth.js';
 import { channelName, channelOf, channelJson, connectionJson, connectionName, consumerJson } from '../connection-json.js';
 import type { ManagementContext } from '../context.js';
 import { notFound } from '../errors.js';
-import { listObjects, type Query } from '../paging.js';
+import { listObjects, type Query, sendList } from '../paging.js';
 import { buildOptions, type Params, visibleVhost } from './object-access.js';
 
 export function connectionRoutes(app: FastifyInstance, ctx: ManagementContext): void {
@@ -26,13 +26,13 @@ export function connectionRoutes(app: FastifyInstance, ctx: ManagementContext): 
     throw notFound();
   };
 
-  const listConnections = async (req: FastifyRequest) => {
+  const listConnections = async (req: FastifyRequest, reply: FastifyReply) => {
     const q = req.query as Query;
     const o = buildOptions(ctx, q);
-    return listObjects(connections(req), q, {
+    return sendList(reply, await listObjects(connections(req), q, {
       build: (c) => connectionJson(c, o),
       keys: { name: connectionName, vhost: (c) => c.vhost?.name ?? '', user: (c) => c.userName, connected_at: (c) => c.connectedAt },
-    });
+    }));
   };
   app.get('/api/connections', listConnections);
   app.get('/api/vhosts/:vhost/connections', listConnections);
@@ -47,15 +47,15 @@ export function connectionRoutes(app: FastifyInstance, ctx: ManagementContext): 
     return reply.status(204).send();
   });
 
-  const listChannels = (pick: (req: FastifyRequest) => Connection[]) => async (req: FastifyRequest) => {
+  const listChannels = (pick: (req: FastifyRequest) => Connection[]) => async (req: FastifyRequest, reply: FastifyReply) => {
     const q = req.query as Query;
     const o = buildOptions(ctx, q);
     const items: Channel[] = [];
     for (const c of pick(req)) for (const ch of c.channels.values()) items.push(ch);
-    return listObjects(items, q, {
+    return sendList(reply, await listObjects(items, q, {
       build: (ch) => channelJson(ch, o),
       keys: { name: channelName, vhost: (ch) => ch.conn.vhost?.name ?? '', number: (ch) => ch.id },
-    });
+    }));
   };
   app.get('/api/channels', listChannels(connections));
   app.get('/api/vhosts/:vhost/channels', listChannels(connections));
@@ -76,7 +76,7 @@ export function connectionRoutes(app: FastifyInstance, ctx: ManagementContext): 
     throw notFound();
   });
 
-  const listConsumers = async (req: FastifyRequest) => {
+  const listConsumers = async (req: FastifyRequest, reply: FastifyReply) => {
     const vhost = (req.params as Params).vhost;
     if (vhost !== undefined) visibleVhost(ctx, req, vhost);
     const out = [];

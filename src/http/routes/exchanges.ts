@@ -1,5 +1,5 @@
 // /api/exchanges: list, show, declare, delete, publish, and an exchange's bindings.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { propertiesToBuffer } from '../../amqp/properties.js';
 import type { Exchange } from '../../broker/exchange.js';
 import { buildMessage } from '../../broker/message.js';
@@ -10,7 +10,7 @@ import { badRequest, notFound } from '../errors.js';
 import { jsonToTable } from '../json-values.js';
 import { payloadFromJson, propertiesFromJson } from '../message-json.js';
 import { bindingJson, exchangeJson } from '../object-json.js';
-import { listObjects, type Query } from '../paging.js';
+import { listObjects, type Query, sendList } from '../paging.js';
 import { bodyOf, boolField, buildOptions, listedVhosts, type Params, requirePermission, viaBroker, visibleVhost, writableVhost } from './object-access.js';
 
 /** "amq.default" in a path is the default exchange, whose name is "". */
@@ -23,15 +23,15 @@ export function findExchange(v: VHost, name: string): Exchange {
 }
 
 export function exchangeRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  const list = async (req: FastifyRequest) => {
+  const list = async (req: FastifyRequest, reply: FastifyReply) => {
     const p = req.params as Params;
     const q = req.query as Query;
     const items = listedVhosts(ctx, req, p.vhost).flatMap((v) => [...v.exchanges.values()]);
     const o = buildOptions(ctx, q);
-    return listObjects(items, q, {
+    return sendList(reply, await listObjects(items, q, {
       build: (x) => exchangeJson(x, o),
       keys: { name: (x) => x.name, vhost: (x) => x.vhost, type: (x) => x.type, durable: (x) => x.durable },
-    });
+    }));
   };
   app.get('/api/exchanges', list);
   app.get('/api/exchanges/:vhost', list);
@@ -86,7 +86,7 @@ export function exchangeRoutes(app: FastifyInstance, ctx: ManagementContext): vo
     return { routed: routeMessage(v, x, published) };
   });
 
-  const bindings = (side: 'source' | 'destination') => async (req: FastifyRequest) => {
+  const bindings = (side: 'source' | 'destination') => async (req: FastifyRequest, reply: FastifyReply) => {
     const p = req.params as Params;
     const v = visibleVhost(ctx, req, p.vhost);
     const x = findExchange(v, p.name);

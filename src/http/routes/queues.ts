@@ -1,13 +1,14 @@
 // /api/queues: list, show, declare, delete, purge, and a queue's bindings.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Queue } from '../../broker/queue.js';
 import type { VHost } from '../../broker/vhost.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
 import { jsonToTable } from '../json-values.js';
 import { bindingJson, defaultBindingJson, queueJson } from '../object-json.js';
-import { listObjects, type Query } from '../paging.js';
+import { listObjects, type Query, sendList } from '../paging.js';
 import { channelOf, consumerJson } from '../connection-json.js';
+import { QUEUE_LENGTHS, QUEUE_STATS, type StatsSampler } from '../stats-sampler.js';
 import { bodyOf, boolField, buildOptions, HTTP_CONNECTION, listedVhosts, type Params, requirePermission, viaBroker, visibleVhost, writableVhost } from './object-access.js';
 
 export function findQueue(v: VHost, name: string): Queue {
@@ -34,14 +35,23 @@ const QUEUE_KEYS: Record<string, (q: Queue) => unknown> = {
   'message_stats.ack': (q) => q.ackCount,
 };
 
+/** Sorting by a rate reads the sampler's track, not the built JSON. */
+function rateKeys(s: StatsSampler): Record<string, (q: Queue) => unknown> {
+  const out: Record<string, (q: Queue) => unknown> = {};
+  const rate = (i: number) => (q: Queue) => s.queues.get(q)?.rate(i, s.clock) ?? 0;
+  QUEUE_STATS.forEach((n, i) => { out[`message_stats.${n}_details.rate`] = rate(i); });
+  QUEUE_LENGTHS.forEach((n, i) => { out[`${n}_details.rate`] = rate(QUEUE_STATS.length + i); });
+  return out;
+}
+
 export function queueRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  const list = async (req: FastifyRequest) => {
+  const list = async (req: FastifyRequest, reply: FastifyReply) => {
     const p = req.params as Params;
     const q = req.query as Query;
     const items: Queue[] = [];
     for (const v of listedVhosts(ctx, req, p.vhost)) for (const queue of v.queues.values()) items.push(queue);
     const o = buildOptions(ctx, q);
-    return listObjects(items, q, { build: (queue) => queueJson(queue, o), keys: QUEUE_KEYS });
+    return sendList(reply, await listObjects(items, q, { build: (queue) => queueJson(queue, o), keys: { ...QUEUE_KEYS, ...rateKeys(o.sampler) } }));
   };
   app.get('/api/queues', list);
   app.get('/api/queues/:vhost', list);
