@@ -2,6 +2,7 @@
 // field path) and sort_reverse, columns (dotted paths to keep), and page/page_size for the paged
 // shape {items, filtered_count, item_count, page, page_count, page_size, total_count}. Without
 // `page` the whole list is returned: no silent cut-off.
+import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { MinHeap } from '../store/min-heap.js';
 import { badRequest, HttpError } from './errors.js';
@@ -103,19 +104,24 @@ const SLICE = 1000;
  * The list parameters applied to model objects; full JSON is built only for what is returned.
  * A page near the front is found by selecting the first page × page_size items (n log k), not by
  * sorting all; a long unpaged list is serialised in slices, so other work (AMQP traffic) runs
- * in between. Resolves to JsonText for those, an object otherwise (see `sendList`).
+ * in between. Resolves to a JsonStream for those, an object otherwise (see `sendList`).
  */
 export async function listObjects<T>(items: T[], q: Query, spec: ListSpec<T>): Promise<unknown> {
   const a = arrange(items, q, spec);
   if (a.page !== undefined) return a.page;
   const list = a.list;
   if (list.length < SLICE) return list.map(a.shape);
-  const parts: string[] = [];
-  for (let i = 0; i < list.length; i += SLICE) {
-    parts.push(JSON.stringify(list.slice(i, i + SLICE).map(a.shape)).slice(1, -1));
-    await new Promise((r) => setImmediate(r));
+  const shape = a.shape;
+  // Built and written a slice at a time as the socket takes them: no 100 MB string, and the
+  // event loop serves AMQP traffic between slices.
+  async function* slices(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < list.length; i += SLICE) {
+      const text = JSON.stringify(list.slice(i, i + SLICE).map(shape));
+      yield Buffer.from(`${i === 0 ? '[' : ','}${text.slice(1, -1)}${i + SLICE >= list.length ? ']' : ''}`);
+      await new Promise((r) => setImmediate(r));
+    }
   }
-  return new JsonText(`[${parts.join(',')}]`);
+  return new JsonStream(slices);
 }
 
 /** Filters and sorts; builds the page, or hands back the whole list and how to shape each item. */
@@ -146,10 +152,14 @@ function arrange<T>(items: T[], q: Query, spec: ListSpec<T>): { page?: unknown; 
     const reverse = q.sort_reverse === 'true';
     const asc = (a: Keyed<T>, b: Keyed<T>) => compare(a.k, b.k) || compare(a.v, b.v) || a.i - b.i;
     const order = reverse ? (a: Keyed<T>, b: Keyed<T>) => asc(b, a) : asc;
-    // Each key is read once (a getter may not be free).
-    const keyed: Keyed<T>[] = new Array(list.length);
-    for (let i = 0; i < list.length; i++) keyed[i] = { o: list[i], k: key(list[i]), v: vhost(list[i]), i };
-    list = (want * 8 < keyed.length ? firstInOrder(keyed, want, order) : keyed.sort(order)).map((p) => p.o);
+    if (want * 8 < list.length) {
+      list = firstInOrder(list, want, key, vhost, order, reverse).map((p) => p.o);
+    } else {
+      // Each key is read once (a getter may not be free).
+      const keyed: Keyed<T>[] = new Array(list.length);
+      for (let i = 0; i < list.length; i++) keyed[i] = { o: list[i], k: key(list[i]), v: vhost(list[i]), i };
+      list = keyed.sort(order).map((p) => p.o);
+    }
   }
   const columns = q.columns !== undefined && q.columns !== '' ? q.columns.split(',').map((c) => c.trim()).filter(Boolean) : null;
   // Unpaged: each item is built once as it is shaped (no cache to fill with 100k objects).
@@ -178,28 +188,40 @@ function arrange<T>(items: T[], q: Query, spec: ListSpec<T>): { page?: unknown; 
   };
 }
 
-/** The first `n` of `xs` in `order`, in that order: a bounded heap keeps the n smallest seen. */
-function firstInOrder<K>(xs: K[], n: number, order: (a: K, b: K) => number): K[] {
+/**
+ * The first `n` of `xs` in `order`, in that order: a bounded heap keeps the n first seen so far;
+ * an item whose key alone puts it after the heap's last is skipped without allocating.
+ */
+function firstInOrder<T>(xs: T[], n: number, key: (o: T) => unknown, vhost: (o: T) => unknown,
+  order: (a: Keyed<T>, b: Keyed<T>) => number, reverse: boolean): Keyed<T>[] {
   if (n === 0) return [];
-  const heap = new MinHeap<K>((a, b) => order(a, b) > 0);
-  for (const x of xs) {
-    if (heap.size < n) heap.push(x);
-    else if (order(x, heap.peek()!) < 0) {
+  const heap = new MinHeap<Keyed<T>>((a, b) => order(a, b) > 0);
+  for (let i = 0; i < xs.length; i++) {
+    const o = xs[i];
+    const k = key(o);
+    if (heap.size >= n) {
+      const last = heap.peek()!;
+      const c = reverse ? compare(last.k, k) : compare(k, last.k);
+      if (c > 0) continue;
+      const x = { o, k, v: vhost(o), i };
+      if (c === 0 && order(x, last) > 0) continue;
       heap.pop();
       heap.push(x);
+    } else {
+      heap.push({ o, k, v: vhost(o), i });
     }
   }
   return [...heap.values()].sort(order);
 }
 
-/** An answer already serialised. */
-export class JsonText {
-  constructor(readonly text: string) {}
+/** A long JSON array, produced in slices. */
+export class JsonStream {
+  constructor(readonly slices: () => AsyncGenerator<Buffer>) {}
 }
 
 /** Sends what listObjects resolved to. */
 export function sendList(reply: FastifyReply, result: unknown): FastifyReply {
-  if (result instanceof JsonText) return reply.type('application/json; charset=utf-8').send(result.text);
+  if (result instanceof JsonStream) return reply.type('application/json; charset=utf-8').send(Readable.from(result.slices()));
   return reply.send(result);
 }
 

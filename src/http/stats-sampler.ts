@@ -60,7 +60,8 @@ export class Totals {
   readonly values = new Float64Array(MESSAGE_STATS.length + QUEUE_LENGTHS.length);
 }
 
-const QUEUE_SLICE = 20_000;
+/** Queues sampled between yields to the event loop (a few ms each). */
+const QUEUE_SLICE = 5_000;
 /** Ticks kept per object (a minute at 5 s) and for vhosts and the broker (10 minutes, RabbitMQ's basic retention). */
 const OBJECT_TICKS = 12;
 const TOTAL_TICKS = 120;
