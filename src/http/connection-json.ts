@@ -96,7 +96,8 @@ export function channelJson(ch: Channel, o: BuildOptions): Json {
     user_who_performed_action: c.userName,
     vhost: c.vhost?.name ?? '',
   };
-  if (track !== undefined && ch.consumers.size === 0) out.idle_since = idleSince(track.changedAt);
+  // Not sampled yet: a channel opened since the last tick has been idle since about now.
+  if (ch.consumers.size === 0) out.idle_since = idleSince(track?.changedAt ?? Date.now());
   if (o.stats) {
     const stats: Json = {};
     const values = MESSAGE_STATS.map((_, i) => counterValue(ch.stats, i));

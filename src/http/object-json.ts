@@ -129,6 +129,8 @@ export function exchangeJson(x: Exchange, o: BuildOptions): Json {
   if (x.delays !== null) {
     out.messages_delayed = x.delays.count;
     out.next_due_at = x.delays.nextDue;
+    // Warren's own: pending messages that fell due and were routed on.
+    if (o.stats) withDetails(out.message_stats as Json, ['delayed_routed'], [x.delays.routedCount], o.sampler.exchanges.get(x), o.sampler.clock, o.history.msgRates, EXCHANGE_STATS.length);
   }
   return out;
 }

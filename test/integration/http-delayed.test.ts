@@ -85,6 +85,9 @@ describe('management API: delayed, unacked and peek', { timeout: 60_000 }, () =>
     await sleep(700);
     const got = (await api('POST', 'queues/%2F/dq2/get', { count: 5, ackmode: 'ack_requeue_false', encoding: 'auto' })).body;
     assert.deepEqual(got.map((m: any) => m.payload), ['keep']);
+    const x = (await api('GET', 'exchanges/%2F/dx2')).body;
+    assert.equal(x.message_stats.delayed_routed, 1, 'the cancelled one was never routed');
+    assert.deepEqual([x.messages_delayed, x.next_due_at], [0, null]);
   });
 
   it('a queue\'s waiting delayed retries, its unacked messages, and peek without delivering', async () => {
