@@ -53,6 +53,31 @@ try {
   await time('overview', 9);
   const all = await time('queues', 3);
   console.log(`  unpaged: ${all.length} queues`);
+  // A 1k msg/s flow: its latency alone, then while the unpaged list is fetched twice.
+  const flow = await conn.createChannel();
+  await flow.assertQueue('bench-flow', { durable: false });
+  let lat = [];
+  await flow.consume('bench-flow', (m) => { lat.push(performance.now() - Number(m.content.toString())); }, { noAck: true });
+  const timer = setInterval(() => flow.sendToQueue('bench-flow', Buffer.from(String(performance.now()))), 1);
+  const report = (what) => {
+    lat.sort((a, b) => a - b);
+    console.log(`1k msg/s flow ${what}: ${lat.length} msgs, p50 ${lat[Math.floor(lat.length / 2)].toFixed(1)} ms, p99 ${lat[Math.floor(lat.length * 0.99)].toFixed(1)} ms, max ${lat[lat.length - 1].toFixed(1)} ms`);
+    lat = [];
+  };
+  await sleep(5000);
+  report('alone');
+  // Read and dropped, not parsed: parsing 100+ MB here would stall this process's own consumer.
+  for (let i = 0; i < 2; i++) {
+    const s = performance.now();
+    const r = await fetch(`http://127.0.0.1:${httpPort}/api/queues`, { headers: auth });
+    let bytes = 0;
+    for await (const chunk of r.body) bytes += chunk.length;
+    console.log(`GET /api/queues (not parsed): ${(performance.now() - s).toFixed(0)} ms, ${(bytes / 1e6).toFixed(0)} MB`);
+  }
+  report('during unpaged GET /api/queues');
+  for (let i = 0; i < 20; i++) await (await fetch(`http://127.0.0.1:${httpPort}/api/queues?page=1&page_size=100&sort=messages`, { headers: auth })).arrayBuffer();
+  report('during 20 paged sorted GETs');
+  clearInterval(timer);
   await conn.close();
 } finally {
   const exited = new Promise((r) => child.once('exit', r));

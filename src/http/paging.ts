@@ -98,7 +98,7 @@ interface Keyed<T> {
 }
 
 /** Items at or above this many in an unpaged list are serialised in slices that yield to the event loop. */
-const SLICE = 1000;
+const SLICE = 250;
 
 /**
  * The list parameters applied to model objects; full JSON is built only for what is returned.
