@@ -284,6 +284,19 @@ describe('management API: objects', { timeout: 60_000 }, () => {
     assert.equal((await api('GET', `queues?name=${enc('(')}&use_regex=true`)).status, 400);
   });
 
+  it('an unpaged list longer than one slice comes whole, as one JSON array', async () => {
+    const c = await connect();
+    const ch = await openChannel(c);
+    await Promise.all(Array.from({ length: 600 }, (_, i) => ch.assertQueue(`bulk-${i}`, { durable: false })));
+    const r = await api('GET', `queues/${enc(V)}?name=bulk-`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
+    assert.equal(r.body.length, 600);
+    assert.deepEqual(r.body.map((q: any) => q.name), Array.from({ length: 600 }, (_, i) => `bulk-${i}`).sort());
+    const all = (await api('GET', 'queues')).body;
+    assert.ok(all.filter((q: any) => q.name.startsWith('bulk-')).length === 600);
+  });
+
   it('rates become non-zero under traffic; totals keep counting closed channels; samples on request', async () => {
     const c = await connect();
     const ch = await openChannel(c);
