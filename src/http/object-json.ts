@@ -137,12 +137,24 @@ export function exchangeJson(x: Exchange, o: BuildOptions): Json {
 
 /** RabbitMQ's properties_key: the escaped routing key, and "~" and a hash of the arguments when it has any. */
 export function propertiesKey(routingKey: string, args: Record<string, unknown>): string {
-  const key = encodeURIComponent(routingKey);
+  const key = quotePlus(routingKey);
   if (Object.keys(args).length === 0) return routingKey === '' ? '~' : key;
   // RabbitMQ hashes Erlang terms (phash2); Warren hashes the arguments' JSON with sorted keys.
   // Same shape, different digits: clients take the key from listings, never compute it.
   const digest = createHash('sha1').update(stableJson(args)).digest().subarray(0, 4);
   return `${key}~${digest.toString('base64url')}`;
+}
+
+/** RabbitMQ's escaping of routing keys in properties keys: letters, digits and "-_." kept, space "+", the rest %XX. */
+export function quotePlus(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    if (/[A-Za-z0-9._-]/.test(c)) out += c;
+    else if (b === 0x20) out += '+';
+    else out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }
 
 function stableJson(v: unknown): string {
@@ -167,5 +179,5 @@ export function bindingJson(b: Binding, vhost: string): Json {
 
 /** RabbitMQ lists each queue's implicit binding from the default exchange first. */
 export function defaultBindingJson(q: Queue): Json {
-  return { source: '', vhost: q.vhost, destination: q.name, destination_type: 'queue', routing_key: q.name, arguments: {}, properties_key: encodeURIComponent(q.name) || '~' };
+  return { source: '', vhost: q.vhost, destination: q.name, destination_type: 'queue', routing_key: q.name, arguments: {}, properties_key: q.name === '' ? '~' : quotePlus(q.name) };
 }

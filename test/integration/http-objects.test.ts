@@ -72,6 +72,11 @@ describe('management API: objects', { timeout: 60_000 }, () => {
     assert.deepEqual((await api('GET', `queues/${enc(V)}/nope`)).body, NOT_FOUND);
     assert.deepEqual((await api('GET', `queues/no-such-vhost-${sfx}/q`)).body, NOT_FOUND);
     assert.equal((await api('GET', `queues/no-such-vhost-${sfx}`)).status, 404);
+    // Names with slashes and spaces travel URL-encoded, like the vhost.
+    assert.equal((await api('PUT', `queues/${enc(V)}/${enc('a/b c')}`, {})).status, 201);
+    assert.equal((await api('GET', `queues/${enc(V)}/${enc('a/b c')}`)).body.name, 'a/b c');
+    assert.equal((await api('GET', `queues/${enc(V)}/${enc('a/b c')}/bindings`)).body[0].properties_key, 'a%2Fb+c', 'RabbitMQ\'s quote_plus');
+    assert.equal((await api('DELETE', `queues/${enc(V)}/${enc('a/b c')}`)).status, 204);
     assert.equal((await api('DELETE', `queues/${enc(V)}/q-shape`)).status, 204);
     assert.equal((await api('DELETE', `queues/${enc(V)}/q-shape`)).status, 404);
   });
@@ -144,7 +149,7 @@ describe('management API: objects', { timeout: 60_000 }, () => {
     assert.equal((await api('GET', `exchanges/${enc(V)}/amq.default`)).body.name, '');
     assert.equal((await api('POST', `bindings/${enc(V)}/e/x-src/e/x-dst`, { routing_key: 'a.*' })).status, 201);
     const src = (await api('GET', `exchanges/${enc(V)}/x-src/bindings/source`)).body;
-    assert.deepEqual(src, [{ source: 'x-src', vhost: V, destination: 'x-dst', destination_type: 'exchange', routing_key: 'a.*', arguments: {}, properties_key: 'a.*' }]);
+    assert.deepEqual(src, [{ source: 'x-src', vhost: V, destination: 'x-dst', destination_type: 'exchange', routing_key: 'a.*', arguments: {}, properties_key: 'a.%2A' }]);
     assert.deepEqual((await api('GET', `exchanges/${enc(V)}/x-dst/bindings/destination`)).body, src);
     assert.equal((await api('DELETE', `exchanges/${enc(V)}/x-src?if-unused=true`)).status, 400);
     assert.equal((await api('DELETE', `exchanges/${enc(V)}/x-src`)).status, 204);
@@ -158,10 +163,10 @@ describe('management API: objects', { timeout: 60_000 }, () => {
     const base = `bindings/${enc(V)}/e/x-bind/q/q-bind`;
     let r = await api('POST', base, { routing_key: 'a#b', arguments: {} });
     assert.equal(r.status, 201);
-    assert.equal(r.headers.get('location'), 'q-bind/a%23b');
+    assert.equal(r.headers.get('location'), 'q-bind/a%2523b', 'the properties key a%23b, URL-encoded');
     r = await api('POST', base, { routing_key: 'k', arguments: { x: 1 } });
     assert.equal(r.status, 201);
-    const withArgs = r.headers.get('location')!.slice('q-bind/'.length);
+    const withArgs = decodeURIComponent(r.headers.get('location')!.slice('q-bind/'.length));
     assert.match(withArgs, /^k~[A-Za-z0-9_-]{6}$/);
     await api('POST', base, { routing_key: '' });
     const list = (await api('GET', base)).body;

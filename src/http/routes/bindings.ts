@@ -64,7 +64,7 @@ export function bindingRoutes(app: FastifyInstance, ctx: ManagementContext): voi
       viaBroker(() => v.bind(source, dest, rk, args));
       const key = propertiesKey(rk, tableToJson(args));
       // Relative to the request path, as RabbitMQ sends it: ".../q/NAME" + "/KEY".
-      return reply.status(201).header('location', `${encodeURIComponent(dest.name)}/${key}`).send();
+      return reply.status(201).header('location', `${encodeURIComponent(dest.name)}/${encodeURIComponent(key)}`).send();
     });
 
     const byKey = (req: FastifyRequest, write: boolean): { v: VHost; b: Binding } => {
