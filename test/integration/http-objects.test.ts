@@ -152,6 +152,8 @@ describe('management API: objects', { timeout: 60_000 }, () => {
     assert.deepEqual(src, [{ source: 'x-src', vhost: V, destination: 'x-dst', destination_type: 'exchange', routing_key: 'a.*', arguments: {}, properties_key: 'a.%2A' }]);
     assert.deepEqual((await api('GET', `exchanges/${enc(V)}/x-dst/bindings/destination`)).body, src);
     assert.equal((await api('DELETE', `exchanges/${enc(V)}/x-src?if-unused=true`)).status, 400);
+    assert.deepEqual((await api('DELETE', `exchanges/${enc(V)}/amq.direct`)).body, { error: 'not_authorised', reason: 'Access refused.' });
+    assert.equal((await api('PUT', `exchanges/${enc(V)}/amq.mine`, { type: 'direct' })).status, 401);
     assert.equal((await api('DELETE', `exchanges/${enc(V)}/x-src`)).status, 204);
     assert.equal((await api('DELETE', `exchanges/${enc(V)}/x-dst?if-unused=true`)).status, 204);
     assert.deepEqual((await api('GET', `exchanges/${enc(V)}/x-src`)).body, NOT_FOUND);

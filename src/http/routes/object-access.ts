@@ -14,6 +14,9 @@ import { samplerOf } from '../stats-sampler.js';
 
 export type Params = Record<string, string>;
 
+/** RabbitMQ's answer when the broker refuses an operation (403 ACCESS_REFUSED on AMQP). */
+const accessRefused = () => new HttpError(401, 'not_authorised', 'Access refused.');
+
 export const notAuthorisedForVhost = () => new HttpError(401, 'not_authorised', 'User not authorised to access virtual host');
 
 /** The vhost named in the path: 404 when it does not exist, 401 when the user may not see it. */
@@ -42,7 +45,7 @@ export function listedVhosts(ctx: ManagementContext, req: FastifyRequest, name: 
 export function requirePermission(ctx: ManagementContext, req: FastifyRequest, vhost: string, access: Access, kind: 'queue' | 'exchange', name: string): void {
   const resource = kind === 'exchange' && name === '' ? 'amq.default' : name;
   if (!ctx.broker.allowed(req.auth.user.name, vhost, access, resource)) {
-    throw new HttpError(401, 'not_authorised', `ACCESS_REFUSED - access to ${kind} '${resource}' in vhost '${vhost}' refused for user '${req.auth.user.name}'`);
+    throw accessRefused();
   }
 }
 
@@ -50,7 +53,7 @@ export function buildOptions(ctx: ManagementContext, q: Query): BuildOptions {
   return { ctx, sampler: samplerOf(ctx), history: historyRequest(q), stats: q.disable_stats !== 'true' };
 }
 
-/** Runs a broker operation; its AMQP errors become RabbitMQ's HTTP answers (406/403/405 -> 400, 404 -> 404). */
+/** Runs a broker operation; its AMQP errors become RabbitMQ's HTTP answers (403 -> 401, 404 -> 404, others 400). */
 export function viaBroker<T>(fn: () => T): T {
   try {
     return fn();
@@ -58,6 +61,7 @@ export function viaBroker<T>(fn: () => T): T {
     if (err instanceof AmqpError) {
       const detail = err.message.replace(/^[A-Z_]+ - /, '');
       if (err.code === 404) throw notFound(detail);
+      if (err.code === 403) throw accessRefused();
       throw badRequest(detail);
     }
     throw err;
