@@ -1,27 +1,42 @@
 // The broker: vhosts, users and permissions, and the resource alarms that block publishers.
 // It knows nothing of sockets; the server layer drives it.
 import { EventEmitter } from 'node:events';
+import { AuthCounters, ChurnCounters, DeadLetterCounters } from './counters.js';
 import { notAllowed } from './errors.js';
+import { ParameterStore } from './parameters.js';
+import { type Policy, reapplyPolicies } from './policies.js';
 import { type Access, UserStore } from './users.js';
-import { QueueChurn, VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
+import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
 
 /** Told about changes to vhosts, users and permissions (the store persists them). */
 export interface AccessListener {
   vhostsChanged(): void;
   usersChanged(): void;
+  parametersChanged(): void;
 }
+
+/** Told about changes to a vhost's policies, operator policies and limits (the store persists them). */
+export interface PolicyListener {
+  policiesChanged(vhost: string): void;
+}
+
+export type PolicyKind = 'policy' | 'operator_policy';
 
 export class Broker extends EventEmitter {
   readonly vhosts = new Map<string, VHost>();
   readonly users = new UserStore();
+  readonly parameters = new ParameterStore();
   accessListener: AccessListener | null = null;
+  policyListener: PolicyListener | null = null;
   definitionListener: DefinitionListener | null = null;
   messagesFactory: QueueMessagesFactory | null = null;
   delayStoreFactory: DelayStoreFactory | null = null;
   /** Active resource alarms ('memory', 'disk'); publishing is blocked while any is set. */
   readonly alarms = new Set<string>();
-  /** Queue churn across every vhost (each vhost counts into it). */
-  readonly queueChurn = new QueueChurn();
+  /** Connections, channels and queues opened and closed since start (Prometheus churn series). */
+  readonly churn = new ChurnCounters();
+  readonly auth = new AuthCounters();
+  readonly deadLettered = new DeadLetterCounters();
 
   /** Starts recording definition changes (after boot-time restore, which must not re-record). */
   setListeners(defs: DefinitionListener, access: AccessListener): void {
@@ -41,7 +56,8 @@ export class Broker extends EventEmitter {
     v.listener = this.definitionListener;
     v.messagesFactory = this.messagesFactory;
     v.delayStoreFactory = this.delayStoreFactory;
-    v.churn = this.queueChurn;
+    v.churn = this.churn;
+    v.deadLettered = this.deadLettered;
     v.reportError = (err, what) => this.emit('internal-error', err, what);
     this.vhosts.set(name, v);
     this.accessListener?.vhostsChanged();
@@ -55,17 +71,53 @@ export class Broker extends EventEmitter {
     for (const x of [...v.exchanges.values()]) if (x.name !== '' && !x.name.startsWith('amq.')) v.deleteExchange(x.name, false);
     this.vhosts.delete(name);
     this.users.clearVhost(name);
+    this.parameters.clearVhost(name);
     this.accessListener?.vhostsChanged();
+    this.accessListener?.usersChanged();
+    this.accessListener?.parametersChanged();
+    this.policyListener?.policiesChanged(name);
     this.emit('vhost-deleted', name);
     return true;
   }
 
-  /** Fails with 530 unless the vhost exists and the user has permissions there. */
-  openVhost(user: string, name: string): VHost {
+  /** Deletes a user with its permissions; its connections are closed by the server ('user-deleted'). */
+  deleteUser(name: string): boolean {
+    if (!this.users.users.has(name)) return false;
+    this.users.deleteUser(name);
+    this.accessListener?.usersChanged();
+    this.emit('user-deleted', name);
+    return true;
+  }
+
+  /**
+   * Fails with 530 unless the vhost exists, the user has permissions there and the vhost's
+   * max-connections allows one more; then counts `conn` as open there until connectionClosed.
+   */
+  openVhost(user: string, name: string, conn: object): VHost {
     const v = this.vhosts.get(name);
     if (!v) throw notAllowed(`vhost ${name} not found`);
     VHost.checkVhostAccess(this.users.hasVhostAccess(user, name), user, name);
+    const max = v.limits['max-connections'];
+    if (max !== undefined && max >= 0 && v.connections.size >= max) {
+      throw notAllowed(`access to vhost '${name}' refused for user '${user}': connection limit (${max}) is reached`);
+    }
+    v.connections.add(conn);
     return v;
+  }
+
+  /** Sets or clears (null) a policy or operator policy and applies the change to the vhost's objects. */
+  setPolicy(vhost: VHost, kind: PolicyKind, name: string, policy: Policy | null): void {
+    const map = kind === 'policy' ? vhost.policies : vhost.operatorPolicies;
+    if (policy === null) map.delete(name);
+    else map.set(name, policy);
+    reapplyPolicies(vhost);
+    this.policyListener?.policiesChanged(vhost.name);
+  }
+
+  /** Replaces a vhost's limits ({"max-queues": n, ...}); they apply to the next connection or declare. */
+  setVhostLimits(vhost: VHost, limits: Record<string, number>): void {
+    vhost.limits = limits;
+    this.policyListener?.policiesChanged(vhost.name);
   }
 
   allowed(user: string, vhost: string, access: Access, resource: string): boolean {

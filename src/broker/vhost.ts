@@ -12,6 +12,8 @@ import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf, withNegatedDelay
 import { ccKeys, mayHaveCc } from './sender-selected.js';
 import type { DelayBuckets } from '../store/delay-buckets.js';
 import type { QueueMessages } from './queue-messages.js';
+import { ChurnCounters, DeadLetterCounters } from './counters.js';
+import { applyExchangePolicy, applyQueuePolicy, type Policy } from './policies.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
 export interface DefinitionListener {
@@ -67,14 +69,16 @@ const BUILTIN_EXCHANGES: [string, string][] = [
   ['amq.headers', 'headers'], ['amq.match', 'headers'],
 ];
 
-/** Queues declared (any declare), created and deleted: RabbitMQ's queue churn, shared by a broker's vhosts. */
-export class QueueChurn {
-  declared = 0;
-  created = 0;
-  deleted = 0;
+/** What a vhost is described with (RabbitMQ's vhost metadata). */
+export interface VhostMetadata {
+  description: string;
+  tags: string[];
+  /** The queue type asked for at creation; null when none was given. */
+  defaultQueueType: string | null;
 }
 
 export class VHost implements RouteSink {
+  metadata: VhostMetadata = { description: '', tags: [], defaultQueueType: null };
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   /** Bindings by destination, to drop them when the destination goes. */
@@ -85,9 +89,19 @@ export class VHost implements RouteSink {
   private matched = 0;
 
   listener: DefinitionListener | null = null;
+  /** Policies and operator policies by name; applied at declare and whenever they change. */
+  readonly policies = new Map<string, Policy>();
+  readonly operatorPolicies = new Map<string, Policy>();
+  /** Vhost limits as RabbitMQ keeps them ({"max-queues": n, "max-connections": n}); negative or absent: none. */
+  limits: Record<string, number> = {};
+  /** Open AMQP connections to this vhost (for max-connections). */
+  readonly connections = new Set<object>();
   messagesFactory: QueueMessagesFactory | null = null;
   delayStoreFactory: DelayStoreFactory | null = null;
-  churn = new QueueChurn();
+  /** Shared with the broker: queue declarations, creations and deletions. */
+  churn = new ChurnCounters();
+  /** Shared with the broker: messages dead-lettered, by reason. */
+  deadLettered = new DeadLetterCounters();
   /**
    * Set by route(): delayed exchanges the message reached with a positive x-delay (it is not
    * routed on from them now), and whether any of them could route it now (for `mandatory`).
@@ -125,6 +139,7 @@ export class VHost implements RouteSink {
       throw accessRefused(`exchange name '${d.name}' contains reserved prefix 'amq.*'`);
     }
     const x = d.type === DELAYED_TYPE ? this.createDelayed(d, fresh) : createExchange(d.name, d.type, this.name, d);
+    applyExchangePolicy(this, x);
     this.exchanges.set(d.name, x);
     if (x.durable) this.listener?.exchangeDeclared(x);
     return x;
@@ -215,7 +230,6 @@ export class VHost implements RouteSink {
   }
 
   declareQueue(d: QueueDeclare, passive: boolean, conn: object): { queue: Queue; created: boolean } {
-    if (!passive) this.churn.declared++;
     const existing = this.queues.get(d.name);
     if (passive) {
       if (!existing) throw notFound(`no ${describe('queue', d.name, this.name)}`);
@@ -223,6 +237,7 @@ export class VHost implements RouteSink {
       existing.touch();
       return { queue: existing, created: false };
     }
+    this.churn.queuesDeclared++;
     if (existing) {
       // Redeclaring must agree on exclusivity too: same owner, or neither exclusive.
       if (existing.owner !== (d.exclusive ? conn : null)) this.checkExclusive({ exclusive: true, owner: null, name: d.name } as Queue, conn);
@@ -234,9 +249,14 @@ export class VHost implements RouteSink {
       throw accessRefused(`queue name '${d.name}' contains reserved prefix 'amq.*'`);
     }
     validateQueueArguments(d.arguments, d.name, this.name);
+    const maxQueues = this.limits['max-queues'];
+    if (maxQueues !== undefined && maxQueues >= 0 && this.queues.size >= maxQueues) {
+      throw preconditionFailed(`cannot declare queue '${d.name}': queue limit in vhost '${this.name}' (${maxQueues}) is reached`);
+    }
     const opts: QueueOptions = { durable: d.durable, exclusive: d.exclusive, autoDelete: d.autoDelete,
       arguments: d.arguments, owner: d.exclusive ? conn : null };
     const q = this.createQueue(d.name, opts);
+    this.churn.queuesCreated++;
     return { queue: q, created: true };
   }
 
@@ -244,15 +264,18 @@ export class VHost implements RouteSink {
   createQueue(name: string, opts: QueueOptions, fresh = true): Queue {
     const q = new Queue(name, this.name, opts, this.queueHooks,
       this.messagesFactory ? (queue) => this.messagesFactory!(queue, fresh) : undefined);
-    if (q.limits.retryType !== 'disabled' && this.delayStoreFactory !== null) {
-      const durable = q.durable && !q.exclusive;
-      q.retry = new DelaySchedule(durable, this.delayStoreFactory({ kind: 'queue', vhost: this.name, name, durable }, fresh),
-        (msg) => q.reenter(msg));
-    }
+    applyQueuePolicy(this, q, fresh);
     this.queues.set(name, q);
-    this.churn.created++;
     if (q.durable) this.listener?.queueDeclared(q);
     return q;
+  }
+
+  /** Gives a queue with delayed retry set (by argument or policy) its schedule, once. */
+  ensureRetry(q: Queue, fresh: boolean): void {
+    if (q.retry !== null || q.limits.retryType === 'disabled' || this.delayStoreFactory === null) return;
+    const durable = q.durable && !q.exclusive;
+    q.retry = new DelaySchedule(durable, this.delayStoreFactory({ kind: 'queue', vhost: this.name, name: q.name, durable }, fresh),
+      (msg) => q.reenter(msg));
   }
 
   deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, conn: object): number {
@@ -266,7 +289,7 @@ export class VHost implements RouteSink {
   removeQueue(q: Queue): number {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
-    this.churn.deleted++;
+    this.churn.queuesDeleted++;
     // As in RabbitMQ, an auto-delete exchange goes with its last binding, however it went.
     for (const b of [...(this.bindingsTo.get(q) ?? [])]) this.dropBinding(b, true);
     this.bindingsTo.delete(q);
@@ -277,6 +300,7 @@ export class VHost implements RouteSink {
 
   /** A connection went away: its exclusive queues go with it. */
   connectionClosed(conn: object): void {
+    this.connections.delete(conn);
     for (const q of [...this.queues.values()]) {
       if (q.exclusive && q.owner === conn) this.removeQueue(q);
     }
@@ -294,6 +318,7 @@ export class VHost implements RouteSink {
   private deadLetter(queue: Queue, msg: Message, reason: DeadLetterReason): void {
     const dlx = queue.deadLetterExchange;
     if (dlx === null) return;
+    this.deadLettered[reason]++;
     const x = this.exchanges.get(dlx);
     if (x === undefined) return; // RabbitMQ drops it when the dead-letter exchange is missing
     const rk = queue.deadLetterRoutingKey ?? msg.routingKey;

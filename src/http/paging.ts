@@ -238,3 +238,14 @@ export function pageFrom<T>(q: Query, total: number, fetch: (offset: number, lim
   const items = total === 0 ? [] : fetch((page - 1) * pageSize, pageSize);
   return { filtered_count: total, item_count: items.length, items, page, page_count: pageCount, page_size: pageSize, total_count: total };
 }
+
+/** Sorts by several fields in turn, the way RabbitMQ's reply_list does with its default sort keys. */
+export function sortedBy<T extends Json>(items: T[], ...keys: string[]): T[] {
+  return [...items].sort((a, b) => {
+    for (const k of keys) {
+      const c = compare(a[k], b[k]);
+      if (c !== 0) return c;
+    }
+    return 0;
+  });
+}

@@ -13,6 +13,9 @@ declare module 'fastify' {
   }
 }
 
+/** Paths RabbitMQ answers without credentials (the login page reads them before logging in). */
+const PUBLIC_PATHS = new Set(['/api/auth']);
+
 export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
   const app = Fastify({
     logger: false,
@@ -34,12 +37,12 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
   });
   const loopbackOnly = new Set(ctx.config.loopbackUsers);
   app.addHook('onRequest', async (req: FastifyRequest) => {
-    if (!req.url.startsWith('/api/')) return;
+    if (!req.url.startsWith('/api/') || PUBLIC_PATHS.has(req.url.split('?')[0])) return;
     req.auth = authenticate(ctx.broker, req, loopbackOnly);
   });
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply: FastifyReply) => {
     if (err instanceof HttpError) {
-      if (err.status === 401) reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
+      if (err.error === 'not_authorized') reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
       return reply.status(err.status).send({ error: err.error, reason: err.reason });
     }
     if (err.statusCode !== undefined && err.statusCode < 500) {
@@ -58,10 +61,14 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
   return app;
 }
 
-/** Starts the API; resolves with the port listened on. */
-export async function startManagement(ctx: ManagementContext, port: number, host: string): Promise<{ app: FastifyInstance; port: number }> {
-  const app = buildManagementApp(ctx);
+/** Listens (IPv4 and IPv6 on '::'); resolves with the app and the port listened on (for port 0). */
+export async function listenApp(app: FastifyInstance, port: number, host: string): Promise<{ app: FastifyInstance; port: number }> {
   await app.listen({ port, host, ipv6Only: false });
   const addr = app.server.address();
   return { app, port: typeof addr === 'object' && addr !== null ? addr.port : port };
+}
+
+/** Starts the API; resolves with the port listened on. */
+export async function startManagement(ctx: ManagementContext, port: number, host: string): Promise<{ app: FastifyInstance; port: number }> {
+  return listenApp(buildManagementApp(ctx), port, host);
 }

@@ -149,11 +149,12 @@ export class StatsSampler {
         for (let i = 0; i < t.length; i++) all[i] += t[i];
       }
       // Vhosts deleted keep counting in the broker's totals through their closed channels' counts.
-      for (const [, c] of this.closedOfDeletedVhosts(perVhost)) for (let i = 0; i < n; i++) all[i] += counterValue(c, i);
+      for (const [name, c] of this.ctx.amqp.closedChannels) {
+        if (!perVhost.has(name)) for (let i = 0; i < n; i++) all[i] += counterValue(c, i);
+      }
       this.overall.record(tick, now, (i) => all[i]);
-      const ch = this.ctx.amqp.churn;
-      const qc = this.ctx.broker.queueChurn;
-      const churn = [ch.channelClosed, ch.channelCreated, ch.connectionClosed, ch.connectionCreated, qc.created, qc.declared, qc.deleted];
+      const c = this.ctx.broker.churn;
+      const churn = [c.channelsClosed, c.channelsOpened, c.connectionsClosed, c.connectionsOpened, c.queuesCreated, c.queuesDeclared, c.queuesDeleted];
       this.churn.record(tick, now, (i) => churn[i]);
       sweep(this.queues, mark);
       sweep(this.exchanges, mark);
@@ -165,19 +166,6 @@ export class StatsSampler {
     } finally {
       this.running = false;
     }
-  }
-
-  private readonly deletedVhostNames = new Set<string>();
-
-  /** Closed-channel counters of vhosts that no longer exist (their names are remembered once seen). */
-  private closedOfDeletedVhosts(live: Map<string, unknown>): [string, MessageCounters][] {
-    for (const name of this.vhosts.keys()) if (!live.has(name)) this.deletedVhostNames.add(name);
-    const out: [string, MessageCounters][] = [];
-    for (const name of this.deletedVhostNames) {
-      if (live.has(name)) continue;
-      out.push([name, this.ctx.amqp.closedChannelStats(name)]);
-    }
-    return out;
   }
 
   private sampleConnections(tick: number, now: number, mark: number): void {

@@ -15,7 +15,7 @@ import { ContentAssembler } from './content-assembler.js';
 import type { Connection } from './connection.js';
 import { handleDefinitionMethod } from './channel-definitions.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
-import { MessageCounters } from './stats.js';
+import { MessageCounters, type MessageSizes } from './stats.js';
 import { Transaction, type TxPublish } from './transaction.js';
 
 export class Channel implements DeliverySink {
@@ -26,10 +26,10 @@ export class Channel implements DeliverySink {
   /** Deliveries awaiting ack, by delivery tag, in tag order. */
   readonly unacked = new Map<number, QueueEntry>();
   private nextTag = 1;
-  /** basic.qos global=false: prefetch given to consumers created afterwards. */
-  private consumerPrefetch = 0;
+  /** basic.qos global=false: prefetch given to consumers created afterwards. Read by the metrics. */
+  consumerPrefetch = 0;
   /** basic.qos global=true: limit across the channel. */
-  private channelPrefetch = 0;
+  channelPrefetch = 0;
   /** The last queue declared on this channel, for methods that name queue "". */
   lastQueue = '';
   confirms: ConfirmTracker | null = null;
@@ -40,13 +40,17 @@ export class Channel implements DeliverySink {
   /** The exchange of the publish being assembled, resolved and access-checked once per change. */
   private pubExchange: Exchange | null = null;
   private permVersion = -1;
+  /** Whether this channel's user has topic permissions in its vhost (refreshed with permVersion). */
+  private topicChecks = false;
 
   /** Counters for the management API and Prometheus (sampled, never reset). */
   readonly stats = new MessageCounters();
+  /** The listener's message-size histogram, observed once per publish. */
+  private readonly sizes: MessageSizes;
 
   constructor(readonly conn: Connection, readonly id: number) {
     this.directReply = new DirectReply(this);
-    conn.ctx.churn.channelCreated++;
+    this.sizes = conn.ctx.messageSizes;
   }
 
   /** basic.qos prefetch for new consumers / across the channel (for the management API). */
@@ -184,7 +188,9 @@ export class Channel implements DeliverySink {
       if (x.internal) throw accessRefused(`cannot publish to internal ${describe('exchange', name, this.vhost.name)}`);
       this.checkAccess('write', 'exchange', name);
       this.permVersion = users.version;
+      this.topicChecks = users.hasTopicPermissions(this.user, this.vhost.name);
     }
+    if (this.topicChecks && x.type === 'topic') this.checkTopicAccess('write', name, content.routingKey);
     this.pubExchange = x;
     this.conn.published();
   }
@@ -203,6 +209,8 @@ export class Channel implements DeliverySink {
 
   private publishAssembled(assembled: Message): void {
     this.stats.publish++;
+    if (this.confirms !== null) this.stats.receivedConfirm++;
+    this.sizes.observe(assembled.bodySize);
     const msg = this.content.replyToDirect ? this.directReply.rewriteReplyTo(assembled) : assembled;
     const x = this.pubExchange!;
     const mandatory = this.content.mandatory;
@@ -615,6 +623,13 @@ export class Channel implements DeliverySink {
     }
   }
 
+  /** RabbitMQ's topic authorisation on a topic exchange: `write` when publishing, `read` when binding. */
+  checkTopicAccess(access: 'write' | 'read', exchange: string, routingKey: string): void {
+    if (!this.conn.broker.users.topicAllowed(this.user, this.vhost.name, exchange, access, routingKey)) {
+      throw accessRefused(`access to topic '${routingKey}' in ${describe('exchange', exchange, this.vhost.name)} refused for user '${this.user}'`);
+    }
+  }
+
   // ----------------------------------------------------------------- closing
 
   /** Channel exception: release everything, send channel.close, drop frames until close-ok. */
@@ -634,7 +649,7 @@ export class Channel implements DeliverySink {
     this.content.reset();
     this.conn.ctx.syncWaiters.delete(this);
     this.conn.ctx.closedChannelStats(this.conn.vhost?.name ?? '').add(this.stats);
-    this.conn.ctx.churn.channelClosed++;
+    this.conn.broker.churn.channelsClosed++;
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
     this.directReply.cancel(this.conn.ctx);

@@ -60,7 +60,7 @@ export class ConfirmTracker {
     return moved;
   }
 
-  /** Publishes not yet confirmed to the client (management API's messages_unconfirmed). */
+  /** Publishes not yet acked or nacked to the client (channel_messages_unconfirmed). */
   get unconfirmed(): number {
     return this.seq - this.sent;
   }

@@ -1,5 +1,6 @@
 // The AMQP listener: accepts sockets, hands each to a Connection, and relays broker-wide events
 // (resource alarms, shutdown) to the open connections.
+import { AmqpError } from '../broker/errors.js';
 import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -7,7 +8,7 @@ import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
 import { listenOn } from './listen.js';
-import { ChurnCounters, MessageCounters } from './stats.js';
+import { MessageCounters, MessageSizes } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
 
 export const PRODUCT = 'Warren';
@@ -48,13 +49,14 @@ export class AmqpServer {
       flusher: new Flusher(),
       syncWaiters: new Set(),
       requestSync: () => {},
+      messageSizes: new MessageSizes(),
       closedChannelStats: (vhost) => {
         let c = closed.get(vhost);
         if (c === undefined) closed.set(vhost, (c = new MessageCounters()));
         return c;
       },
+      closedChannels: closed,
       directReply: new Map(),
-      churn: new ChurnCounters(),
     };
     this.server = createServer({ noDelay: true }, (socket) => {
       new Connection(socket, broker, this.ctx);
@@ -64,6 +66,14 @@ export class AmqpServer {
     });
     broker.on('unblocked', () => {
       for (const c of this.ctx.connections) c.onAlarm(false, '');
+    });
+    // As RabbitMQ: deleting a vhost or a user closes its connections (320 CONNECTION_FORCED).
+    broker.on('vhost-deleted', (vhost: string) => {
+      closed.delete(vhost);
+      for (const c of this.ctx.connections) if (c.vhost?.name === vhost) c.closeWithError(new AmqpError(320, `vhost '${vhost}' is deleted`));
+    });
+    broker.on('user-deleted', (user: string) => {
+      for (const c of this.ctx.connections) if (c.vhost !== null && c.userName === user) c.closeWithError(new AmqpError(320, `user '${user}' is deleted`));
     });
     broker.on('internal-error', (err: unknown, what: string) => {
       log.error({ err }, `internal error while ${what}; contained, but this is a bug in Warren, please report it`);

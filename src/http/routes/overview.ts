@@ -2,24 +2,28 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { requireTag } from '../auth.js';
-import { RABBITMQ_VERSION, type ManagementContext } from '../context.js';
+import { clusterNameOf, RABBITMQ_VERSION, type ManagementContext } from '../context.js';
 import type { Query } from '../paging.js';
 import { historyRequest, withDetails } from '../rates.js';
 import { CHURN, MESSAGE_STATS, QUEUE_LENGTHS, samplerOf } from '../stats-sampler.js';
 
 export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  let clusterName = `${ctx.node}`;
+  const params = ctx.broker.parameters;
+  const clusterName = () => clusterNameOf(ctx);
 
   app.get('/api/whoami', async (req) => ({
     name: req.auth.user.name,
     tags: req.auth.user.tags,
   }));
 
-  app.get('/api/cluster-name', async () => ({ name: clusterName }));
+  app.get('/api/cluster-name', async () => ({ name: clusterName() }));
   app.put('/api/cluster-name', async (req, reply) => {
     requireTag(req.auth, 'administrator');
     const name = (req.body as { name?: unknown }).name;
-    if (typeof name === 'string' && name !== '') clusterName = name;
+    if (typeof name === 'string' && name !== '') {
+      params.global.set('cluster_name', name);
+      ctx.broker.accessListener?.parametersChanged();
+    }
     return reply.status(204).send();
   });
 
@@ -48,7 +52,7 @@ export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): vo
       product_version: ctx.version,
       erlang_version: 'none (Warren runs on Node.js)',
       erlang_full_version: `Node.js ${process.version}`,
-      cluster_name: clusterName,
+      cluster_name: clusterName(),
       node: ctx.node,
       rates_mode: 'basic',
       disable_stats: false,
