@@ -98,6 +98,19 @@ export class StatsSampler {
     this.timer = null;
   }
 
+  /** A vhost's per-second rate of a message_stats field or a queue length (messages, messages_ready, ...), 0 when unknown. */
+  vhostRate(vhost: string, field: string): number {
+    const tr = this.vhosts.get(vhost);
+    if (tr === undefined) return 0;
+    let i = (MESSAGE_STATS as readonly string[]).indexOf(field);
+    if (i < 0) {
+      const l = (QUEUE_LENGTHS as readonly string[]).indexOf(field);
+      if (l < 0) return 0;
+      i = MESSAGE_STATS.length + l;
+    }
+    return tr.rate(i, this.clock);
+  }
+
   /** The message counters of a vhost now: open channels plus those closed before (never going backwards). */
   vhostCounters(vhost: string, out: Float64Array): void {
     out.fill(0);

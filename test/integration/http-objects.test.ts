@@ -319,6 +319,9 @@ describe('management API: objects', { timeout: 60_000 }, () => {
     assert.ok(Array.isArray(q.messages_details.samples) && q.messages_details.samples.length >= 2, 'samples');
     assert.ok(q.messages_details.samples[0].timestamp > q.messages_details.samples[1].timestamp, 'newest first');
     for (const k of ['avg', 'avg_rate']) assert.equal(typeof q.messages_details[k], 'number');
+    const vh = (await api('GET', `vhosts/${enc(V)}`)).body;
+    assert.ok(vh.message_stats.publish_details.rate > 0, `vhost publish rate ${vh.message_stats.publish_details.rate}`);
+    assert.ok(vh.messages_details.rate > 0, 'vhost queue totals grow');
     const ov = (await api('GET', 'overview')).body;
     assert.ok(ov.message_stats.publish_details.rate > 0, 'overview publish rate');
     assert.ok(ov.message_stats.publish > 0);
