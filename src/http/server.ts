@@ -6,6 +6,7 @@ import type { ManagementContext } from './context.js';
 import { HttpError } from './errors.js';
 import { registerRoutes } from './routes/index.js';
 import { uiRoutes } from './ui.js';
+import { samplerOf } from './stats-sampler.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -56,6 +57,9 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
   });
   registerRoutes(app, ctx);
   uiRoutes(app);
+  // Rates need a history from the start, not from the first request.
+  const sampler = samplerOf(ctx);
+  app.addHook('onClose', async () => sampler.stop());
   return app;
 }
 
