@@ -445,6 +445,15 @@ export class Channel implements DeliverySink {
     this.conn.wrote();
   }
 
+  /** An operator cancels consumer `tag` (management API): as if by the broker, basic.cancel to clients that take it. */
+  cancelByOperator(tag: string): boolean {
+    const c = this.consumers.get(tag);
+    if (c === undefined) return false;
+    c.queue.removeConsumer(c);
+    this.cancelledByBroker(c);
+    return true;
+  }
+
   cancelledByBroker(c: Consumer): void {
     if (this.consumers.get(c.tag) !== c) return;
     this.consumers.delete(c.tag);

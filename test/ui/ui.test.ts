@@ -111,7 +111,8 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await ch.assertQueue('ui-load', { durable: false });
   // A consumer that acks, so deliver and ack move too.
   await ch.prefetch(200);
-  await ch.consume('ui-load', (m) => { if (m) ch.ack(m); });
+  let cancelledByBroker = false;
+  await ch.consume('ui-load', (m) => { if (m) ch.ack(m); else cancelledByBroker = true; }, { consumerTag: 'ui-consumer' });
   let publishing = true;
   const publisher = (async () => {
     while (publishing) {
@@ -336,6 +337,15 @@ test('the web UI: log in, live overview, queues, exchanges, delayed messages, ad
   await page.getByRole('button', { name: 'Yes, delete queue' }).click();
   await page.getByRole('heading', { name: 'Queues' }).waitFor();
   assert.equal((await api('GET', '/queues/%2F/ui-orders')).status, 404);
+
+  // Cancel the consumer from its queue's page; the client gets basic.cancel.
+  await page.goto(`${b.httpUrl}/#/queues/%2F/ui-load`);
+  const consumers = page.locator('details', { hasText: 'Consumers (1)' });
+  await consumers.getByRole('cell', { name: 'ui-consumer' }).waitFor();
+  await consumers.getByRole('button', { name: 'Cancel' }).click();
+  await consumers.getByRole('button', { name: 'Yes, cancel' }).click();
+  await page.getByText('No consumers.').waitFor();
+  assert.equal(cancelledByBroker, true, 'the client was told its consumer was cancelled');
 
   // Close the publisher's connection with a reason; the client hears it.
   const closed = new Promise<string>((resolve) => conn.on('close', (e?: Error) => resolve(String(e?.message))));

@@ -76,6 +76,17 @@ export function connectionRoutes(app: FastifyInstance, ctx: ManagementContext): 
     throw notFound();
   });
 
+  // Warren-only: cancel one consumer (RabbitMQ's UI can only close the whole connection). Whoever
+  // may close the connection may cancel its consumers; the client gets basic.cancel.
+  app.delete('/api/channels/:name/consumers/:tag', async (req, reply) => {
+    const { name, tag } = req.params as Params & { tag: string };
+    for (const c of ctx.amqp.connections) {
+      if (!sees(req, c)) continue;
+      for (const ch of c.channels.values()) if (channelName(ch) === name && ch.cancelByOperator(tag)) return reply.status(204).send();
+    }
+    throw notFound();
+  });
+
   const listConsumers = async (req: FastifyRequest, reply: FastifyReply) => {
     const vhost = (req.params as Params).vhost;
     if (vhost !== undefined) visibleVhost(ctx, req, vhost);

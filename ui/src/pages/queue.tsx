@@ -64,7 +64,7 @@ export function QueuePage({ vhost, name }: { vhost: string; name: string }) {
             <LiveChart title="Queued messages" series={SERIES} samples={[...samples.q]} unit="" windowS={chartWindow()} />
             <LiveChart title="Message rates" series={RATE_SERIES} samples={[...samples.r]} unit="/s" windowS={chartWindow()} />
           </div>
-          <Consumers d={d} />
+          <Consumers d={d} onChange={q.reload} />
         </>
       )}
       <QueueBindings vhost={vhost} name={name} />
@@ -86,8 +86,9 @@ export function QueuePage({ vhost, name }: { vhost: string; name: string }) {
   );
 }
 
-function Consumers({ d }: { d: QueueDetail }) {
+function Consumers({ d, onChange }: { d: QueueDetail; onChange: () => void }) {
   const list = d.consumer_details ?? [];
+  const [run, note] = useAction();
   return (
     <Section title={`Consumers (${list.length})`}>
       {list.length === 0 ? <Empty>No consumers. Messages wait here until a client consumes or gets them.</Empty> : (
@@ -98,8 +99,13 @@ function Consumers({ d }: { d: QueueDetail }) {
           { key: 'excl', label: 'Exclusive', cell: (c) => (c.exclusive ? 'yes' : 'no') },
           { key: 'prefetch', label: 'Prefetch', num: true, cell: (c) => c.prefetch_count || 'unlimited' },
           { key: 'active', label: 'Active', cell: (c) => (c.active === false ? 'waiting (single active consumer)' : 'yes') },
+          { key: 'x', label: 'Action', cell: (c) => c.channel_details && (
+            <ConfirmButton label="Cancel" confirm={`Cancel consumer ${c.consumer_tag}? The client is told (basic.cancel); its unacked messages stay with it.`}
+              onConfirm={() => run(async () => { await api('DELETE', `/channels/${enc(c.channel_details!.name)}/consumers/${enc(c.consumer_tag)}`); onChange(); }, 'Consumer cancelled.')} />
+          ) },
         ]} />
       )}
+      {note}
     </Section>
   );
 }
