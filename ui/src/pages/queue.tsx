@@ -58,7 +58,8 @@ export function QueuePage({ vhost, name }: { vhost: string; name: string }) {
             ['Ready', num(d.messages_ready)], ['Unacked', num(d.messages_unacknowledged)], ['Total', num(d.messages)],
             ['Message bytes', bytes(d.message_bytes)], ['Consumers', num(d.consumers)],
             ['Incoming', rate(statRate(d.message_stats, 'publish'))], ['Deliver / get', rate(statRate(d.message_stats, 'deliver_get'))],
-            ['Policy', d.policy ?? 'none'], ['Arguments', <Args args={d.arguments} />],
+            ['Policy', d.policy ?? 'none'], ['Operator policy', d.operator_policy ?? 'none'],
+            ['Effective policy definition', <Args args={d.effective_policy_definition} />], ['Arguments', <Args args={d.arguments} />],
           ]} />
           <div class="charts" style="margin-top:1rem">
             <LiveChart title="Queued messages" series={SERIES} samples={[...samples.q]} unit="" windowS={chartWindow()} />
