@@ -63,6 +63,7 @@ export class Warren {
       (dir.unclean ? { below: Number.MAX_SAFE_INTEGER, seqs: [] } : before[key(vhost, queue)] ?? none));
     const recorder = new DefinitionsRecorder(definitions, broker);
     broker.setListeners(recorder, recorder);
+    broker.policyListener = recorder;
     bootstrap(broker, config, log, !definitions.existed);
     recorder.vhostsChanged();
     recorder.usersChanged();

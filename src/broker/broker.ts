@@ -2,6 +2,7 @@
 // It knows nothing of sockets; the server layer drives it.
 import { EventEmitter } from 'node:events';
 import { notAllowed } from './errors.js';
+import { type Policy, reapplyPolicies } from './policies.js';
 import { type Access, UserStore } from './users.js';
 import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
 
@@ -11,10 +12,18 @@ export interface AccessListener {
   usersChanged(): void;
 }
 
+/** Told about changes to a vhost's policies, operator policies and limits (the store persists them). */
+export interface PolicyListener {
+  policiesChanged(vhost: string): void;
+}
+
+export type PolicyKind = 'policy' | 'operator_policy';
+
 export class Broker extends EventEmitter {
   readonly vhosts = new Map<string, VHost>();
   readonly users = new UserStore();
   accessListener: AccessListener | null = null;
+  policyListener: PolicyListener | null = null;
   definitionListener: DefinitionListener | null = null;
   messagesFactory: QueueMessagesFactory | null = null;
   delayStoreFactory: DelayStoreFactory | null = null;
@@ -53,16 +62,40 @@ export class Broker extends EventEmitter {
     this.vhosts.delete(name);
     this.users.clearVhost(name);
     this.accessListener?.vhostsChanged();
+    this.policyListener?.policiesChanged(name);
     this.emit('vhost-deleted', name);
     return true;
   }
 
-  /** Fails with 530 unless the vhost exists and the user has permissions there. */
-  openVhost(user: string, name: string): VHost {
+  /**
+   * Fails with 530 unless the vhost exists, the user has permissions there and the vhost's
+   * max-connections allows one more; then counts `conn` as open there until connectionClosed.
+   */
+  openVhost(user: string, name: string, conn: object): VHost {
     const v = this.vhosts.get(name);
     if (!v) throw notAllowed(`vhost ${name} not found`);
     VHost.checkVhostAccess(this.users.hasVhostAccess(user, name), user, name);
+    const max = v.limits['max-connections'];
+    if (max !== undefined && max >= 0 && v.connections.size >= max) {
+      throw notAllowed(`access to vhost '${name}' refused for user '${user}': connection limit (${max}) is reached`);
+    }
+    v.connections.add(conn);
     return v;
+  }
+
+  /** Sets or clears (null) a policy or operator policy and applies the change to the vhost's objects. */
+  setPolicy(vhost: VHost, kind: PolicyKind, name: string, policy: Policy | null): void {
+    const map = kind === 'policy' ? vhost.policies : vhost.operatorPolicies;
+    if (policy === null) map.delete(name);
+    else map.set(name, policy);
+    reapplyPolicies(vhost);
+    this.policyListener?.policiesChanged(vhost.name);
+  }
+
+  /** Replaces a vhost's limits ({"max-queues": n, ...}); they apply to the next connection or declare. */
+  setVhostLimits(vhost: VHost, limits: Record<string, number>): void {
+    vhost.limits = limits;
+    this.policyListener?.policiesChanged(vhost.name);
   }
 
   allowed(user: string, vhost: string, access: Access, resource: string): boolean {

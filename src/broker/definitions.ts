@@ -4,10 +4,11 @@
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from './broker.js';
 import { Exchange } from './exchange.js';
+import { exportPolicyDefinitions, importPolicyDefinitions, type PolicyDefinitions } from './policy-definitions.js';
 
-export interface Definitions {
+export interface Definitions extends PolicyDefinitions {
   users?: { name: string; password?: string; password_hash?: string; hashing_algorithm?: string; tags?: string | string[] }[];
-  vhosts?: { name: string }[];
+  vhosts?: { name: string; limits?: unknown }[];
   permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
   exchanges?: { name: string; vhost: string; type: string; durable?: boolean; auto_delete?: boolean; internal?: boolean; arguments?: FieldTable }[];
   queues?: { name: string; vhost: string; durable?: boolean; auto_delete?: boolean; arguments?: FieldTable }[];
@@ -29,6 +30,8 @@ export function importDefinitions(broker: Broker, defs: Definitions): void {
     broker.users.setPermission(p.user, p.vhost, p);
   }
   broker.accessListener?.usersChanged();
+  // Before queues and exchanges, so that they are declared with their policies in effect.
+  importPolicyDefinitions(broker, defs);
   const system = {} as object;
   for (const x of defs.exchanges ?? []) {
     const vhost = broker.vhost(x.vhost) ?? broker.addVhost(x.vhost);
@@ -75,5 +78,6 @@ export function exportDefinitions(broker: Broker, version: string): Definitions 
       destination_type: b.destination instanceof Exchange ? 'exchange' as const : 'queue' as const,
       routing_key: b.routingKey, arguments: b.args,
     }))),
+    ...exportPolicyDefinitions(broker),
   };
 }

@@ -60,6 +60,8 @@ export abstract class Exchange {
     this.autoDelete = opts.autoDelete;
     this.internal = opts.internal;
     this.arguments = opts.arguments;
+    const ae = opts.arguments['alternate-exchange'];
+    this.alternate = typeof ae === 'string' ? ae : null;
   }
 
   /** The kind whose routing rules apply (a delayed exchange routes as its x-delayed-type). */
@@ -67,9 +69,18 @@ export abstract class Exchange {
     return this.type;
   }
 
-  get alternate(): string | null {
-    const ae = this.arguments['alternate-exchange'];
-    return typeof ae === 'string' ? ae : null;
+  /** Where unroutable messages go: the alternate-exchange argument, or a policy's (see applyPolicy). */
+  alternate: string | null;
+  /** The policy and operator policy in effect (names), and their merged definition. */
+  policy: string | null = null;
+  operatorPolicy: string | null = null;
+  effectivePolicyDefinition: Record<string, unknown> = {};
+
+  applyPolicy(policy: string | null, operatorPolicy: string | null, definition: Record<string, unknown>, alternate: string | null): void {
+    this.policy = policy;
+    this.operatorPolicy = operatorPolicy;
+    this.effectivePolicyDefinition = definition;
+    this.alternate = alternate;
   }
 
   addBinding(b: Binding): boolean {

@@ -4,7 +4,9 @@
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { DefinitionRecord, DefinitionsStore } from '../store/definitions-store.js';
-import type { AccessListener, Broker } from './broker.js';
+import type { AccessListener, Broker, PolicyListener } from './broker.js';
+import { applyQueuePolicy } from './policies.js';
+import { recordPolicies, restorePolicies } from './policy-persistence.js';
 import { type Binding, Exchange } from './exchange.js';
 import { Queue } from './queue.js';
 import type { Redelivered } from './queue-messages.js';
@@ -22,8 +24,12 @@ export function survivesRestart(q: Queue): boolean {
   return q.durable && !q.exclusive;
 }
 
-export class DefinitionsRecorder implements DefinitionListener, AccessListener {
+export class DefinitionsRecorder implements DefinitionListener, AccessListener, PolicyListener {
   constructor(private readonly store: DefinitionsStore, private readonly broker: Broker) {}
+
+  policiesChanged(vhost: string): void {
+    recordPolicies(this.store, this.broker, vhost);
+  }
 
   exchangeDeclared(x: Exchange): void {
     this.store.put('exchange', key(x.vhost, x.name), {
@@ -106,6 +112,7 @@ export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logg
   for (const p of store.all('permission')) {
     broker.users.setPermission(p.user as string, p.vhost as string, p as unknown as { configure: string; write: string; read: string });
   }
+  restorePolicies(broker, store);
   for (const x of store.all('exchange')) {
     const vhost = broker.vhost(x.vhost as string);
     if (!vhost || vhost.exchanges.has(x.name as string)) continue;
@@ -122,6 +129,8 @@ export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logg
       arguments: (q.arguments ?? {}) as FieldTable, owner: null,
     }, false);
     const r = queue.messages.recover(redelivered(vhost.name, queue.name), unclean);
+    // Limits apply to what was recovered too (a lower max-length trims the head, as RabbitMQ at recovery).
+    if (queue.policy !== null || queue.operatorPolicy !== null) applyQueuePolicy(vhost, queue, false);
     stats.queues++;
     stats.messages += r.recovered;
     stats.droppedBytes += r.droppedBytes;

@@ -66,7 +66,10 @@ export interface QueueOptions {
   owner: object | null;
 }
 
-/** The x-arguments that shape a queue's behaviour, read once at declare. */
+/**
+ * The x-arguments that shape a queue's behaviour (its own, with the effective policy folded in),
+ * read at declare and again whenever a policy that matches it changes; never per message.
+ */
 class QueueLimits {
   readonly ttl: number;
   readonly maxLength: number;
@@ -83,6 +86,8 @@ class QueueLimits {
   readonly retryMin: number;
   readonly retryMax: number;
   readonly retryMultiplier: number;
+  readonly deadLetterExchange: string | null;
+  readonly deadLetterRoutingKey: string | null;
 
   constructor(args: FieldTable) {
     const num = (k: string) => (typeof args[k] === 'number' ? args[k] as number : -1);
@@ -100,6 +105,10 @@ class QueueLimits {
     this.retryType = this.retryMin > 0 && (t === 'all' || t === 'failed' || t === 'returned') ? t : 'disabled';
     this.retryMax = num('x-delayed-retry-max');
     this.retryMultiplier = num('x-delayed-retry-multiplier');
+    const dlx = args['x-dead-letter-exchange'];
+    this.deadLetterExchange = typeof dlx === 'string' ? dlx : null;
+    const dlrk = args['x-dead-letter-routing-key'];
+    this.deadLetterRoutingKey = typeof dlrk === 'string' ? dlrk : null;
   }
 
   /**
@@ -129,7 +138,12 @@ export class Queue {
   readonly owner: object | null;
   readonly messages: QueueMessages;
   readonly consumers: Consumer[] = [];
-  readonly limits: QueueLimits;
+  /** Effective settings: x-arguments and policies (see applyPolicy). */
+  limits: QueueLimits;
+  /** The policy and operator policy in effect (names), and their merged definition. */
+  policy: string | null = null;
+  operatorPolicy: string | null = null;
+  effectivePolicyDefinition: Record<string, unknown> = {};
   /** Unacked deliveries, across channels. */
   unackedCount = 0;
   /** Returned messages waiting out their delayed retry (set by the vhost when the queue has one). */
@@ -188,13 +202,35 @@ export class Queue {
   }
 
   get deadLetterExchange(): string | null {
-    const x = this.arguments['x-dead-letter-exchange'];
-    return typeof x === 'string' ? x : null;
+    return this.limits.deadLetterExchange;
   }
 
   get deadLetterRoutingKey(): string | null {
-    const k = this.arguments['x-dead-letter-routing-key'];
-    return typeof k === 'string' ? k : null;
+    return this.limits.deadLetterRoutingKey;
+  }
+
+  /**
+   * A policy was set, changed or cleared (or the queue was just declared): the settings are
+   * rebuilt from `effectiveArgs` and applied to the messages already here as RabbitMQ does: a
+   * lower max-length trims the head (drop-head), expiry restarts its countdown, and expired
+   * heads go. Messages keep the expiry they were given when they arrived.
+   */
+  applyPolicy(policy: string | null, operatorPolicy: string | null, definition: Record<string, unknown>, effectiveArgs: FieldTable): void {
+    this.policy = policy;
+    this.operatorPolicy = operatorPolicy;
+    this.effectivePolicyDefinition = definition;
+    const before = this.limits;
+    this.limits = new QueueLimits(effectiveArgs);
+    if (this.limits.ttl >= 0) this.ttlSeen = true;
+    if (this.limits.expires !== before.expires) {
+      if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+      this.touch();
+    }
+    if (this.deleted) return;
+    if (this.limits.limited) this.dropOverflow();
+    if (this.ttlSeen) this.expireHead();
+    this.releaseFlowIfDrained();
   }
 
   /**

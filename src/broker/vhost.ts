@@ -12,6 +12,7 @@ import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf, withNegatedDelay
 import { ccKeys, mayHaveCc } from './sender-selected.js';
 import type { DelayBuckets } from '../store/delay-buckets.js';
 import type { QueueMessages } from './queue-messages.js';
+import { applyExchangePolicy, applyQueuePolicy, type Policy } from './policies.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
 export interface DefinitionListener {
@@ -78,6 +79,13 @@ export class VHost implements RouteSink {
   private matched = 0;
 
   listener: DefinitionListener | null = null;
+  /** Policies and operator policies by name; applied at declare and whenever they change. */
+  readonly policies = new Map<string, Policy>();
+  readonly operatorPolicies = new Map<string, Policy>();
+  /** Vhost limits as RabbitMQ keeps them ({"max-queues": n, "max-connections": n}); negative or absent: none. */
+  limits: Record<string, number> = {};
+  /** Open AMQP connections to this vhost (for max-connections). */
+  readonly connections = new Set<object>();
   messagesFactory: QueueMessagesFactory | null = null;
   delayStoreFactory: DelayStoreFactory | null = null;
   /**
@@ -117,6 +125,7 @@ export class VHost implements RouteSink {
       throw accessRefused(`exchange name '${d.name}' contains reserved prefix 'amq.*'`);
     }
     const x = d.type === DELAYED_TYPE ? this.createDelayed(d, fresh) : createExchange(d.name, d.type, this.name, d);
+    applyExchangePolicy(this, x);
     this.exchanges.set(d.name, x);
     if (x.durable) this.listener?.exchangeDeclared(x);
     return x;
@@ -225,6 +234,10 @@ export class VHost implements RouteSink {
       throw accessRefused(`queue name '${d.name}' contains reserved prefix 'amq.*'`);
     }
     validateQueueArguments(d.arguments, d.name, this.name);
+    const maxQueues = this.limits['max-queues'];
+    if (maxQueues !== undefined && maxQueues >= 0 && this.queues.size >= maxQueues) {
+      throw preconditionFailed(`cannot declare queue '${d.name}': queue limit in vhost '${this.name}' (${maxQueues}) is reached`);
+    }
     const opts: QueueOptions = { durable: d.durable, exclusive: d.exclusive, autoDelete: d.autoDelete,
       arguments: d.arguments, owner: d.exclusive ? conn : null };
     const q = this.createQueue(d.name, opts);
@@ -235,14 +248,18 @@ export class VHost implements RouteSink {
   createQueue(name: string, opts: QueueOptions, fresh = true): Queue {
     const q = new Queue(name, this.name, opts, this.queueHooks,
       this.messagesFactory ? (queue) => this.messagesFactory!(queue, fresh) : undefined);
-    if (q.limits.retryType !== 'disabled' && this.delayStoreFactory !== null) {
-      const durable = q.durable && !q.exclusive;
-      q.retry = new DelaySchedule(durable, this.delayStoreFactory({ kind: 'queue', vhost: this.name, name, durable }, fresh),
-        (msg) => q.reenter(msg));
-    }
+    applyQueuePolicy(this, q, fresh);
     this.queues.set(name, q);
     if (q.durable) this.listener?.queueDeclared(q);
     return q;
+  }
+
+  /** Gives a queue with delayed retry set (by argument or policy) its schedule, once. */
+  ensureRetry(q: Queue, fresh: boolean): void {
+    if (q.retry !== null || q.limits.retryType === 'disabled' || this.delayStoreFactory === null) return;
+    const durable = q.durable && !q.exclusive;
+    q.retry = new DelaySchedule(durable, this.delayStoreFactory({ kind: 'queue', vhost: this.name, name: q.name, durable }, fresh),
+      (msg) => q.reenter(msg));
   }
 
   deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, conn: object): number {
@@ -266,6 +283,7 @@ export class VHost implements RouteSink {
 
   /** A connection went away: its exclusive queues go with it. */
   connectionClosed(conn: object): void {
+    this.connections.delete(conn);
     for (const q of [...this.queues.values()]) {
       if (q.exclusive && q.owner === conn) this.removeQueue(q);
     }

@@ -4,7 +4,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Broker } from '../broker/broker.js';
 import { checkPassword, type User } from '../broker/users.js';
-import { forbidden, loginFailed } from './errors.js';
+import { notAuthorised, loginFailed } from './errors.js';
 
 export type Tag = 'administrator' | 'monitoring' | 'policymaker' | 'management';
 /** Each tag and the tags it implies. */
@@ -13,6 +13,14 @@ const IMPLIES: Record<Tag, Tag[]> = {
   monitoring: ['monitoring', 'management'],
   policymaker: ['policymaker', 'management'],
   management: ['management'],
+};
+
+/** RabbitMQ's reasons when a tag is missing. */
+const TAG_REFUSAL: Record<Tag, string> = {
+  administrator: 'Not administrator user',
+  monitoring: 'Not monitor user',
+  policymaker: 'Not policymaker user',
+  management: 'Not management user',
 };
 
 export interface AuthUser {
@@ -42,9 +50,9 @@ export function authenticate(broker: Broker, req: FastifyRequest, loopbackOnly: 
   return { user, tags };
 }
 
-/** Fails with 403 unless the user has `tag` (or a tag implying it). */
+/** Fails with 401 not_authorised unless the user has `tag` (or a tag implying it). */
 export function requireTag(auth: AuthUser, tag: Tag): void {
-  if (!auth.tags.has(tag)) throw forbidden(tag === 'administrator' ? 'Not administrator user' : `Not ${tag} user`);
+  if (!auth.tags.has(tag)) throw notAuthorised(TAG_REFUSAL[tag]);
 }
 
 /** Whether the user may see the objects of `vhost`: monitoring sees all, others their permitted vhosts. */
@@ -52,7 +60,7 @@ export function seesVhost(broker: Broker, auth: AuthUser, vhost: string): boolea
   return auth.tags.has('monitoring') || broker.users.hasVhostAccess(auth.user.name, vhost);
 }
 
-/** Fails with 403 unless the user may act in `vhost` (an administrator without permissions there may not either, as in RabbitMQ). */
+/** Fails with 401 not_authorised unless the user may act in `vhost` (an administrator without permissions there may not either, as in RabbitMQ). */
 export function requireVhostAccess(broker: Broker, auth: AuthUser, vhost: string): void {
-  if (!broker.users.hasVhostAccess(auth.user.name, vhost)) throw forbidden(`User not authorised to access virtual host`);
+  if (!broker.users.hasVhostAccess(auth.user.name, vhost)) throw notAuthorised(`User not authorised to access virtual host`);
 }

@@ -38,7 +38,7 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
   });
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply: FastifyReply) => {
     if (err instanceof HttpError) {
-      if (err.status === 401) reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
+      if (err.error === 'not_authorized') reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
       return reply.status(err.status).send({ error: err.error, reason: err.reason });
     }
     if (err.statusCode !== undefined && err.statusCode < 500) {

@@ -333,7 +333,7 @@ export class Connection implements FrameHandler, FlowWaiter {
   }
 
   private onOpen(a: M.ConnectionOpen): void {
-    this.vhost = this.broker.openVhost(this.userName, a.virtualHost);
+    this.vhost = this.broker.openVhost(this.userName, a.virtualHost, this);
     this.state = State.Opened;
     this.socket.setTimeout(0);
     this.ctx.connections.add(this);

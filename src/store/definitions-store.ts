@@ -9,8 +9,11 @@ import type { Logger } from 'pino';
 import { writeFully } from './write-fully.js';
 import { RawField } from '../amqp/field-table.js';
 
-export type Kind = 'vhost' | 'user' | 'permission' | 'exchange' | 'queue' | 'binding';
-export const KINDS: Kind[] = ['vhost', 'user', 'permission', 'exchange', 'queue', 'binding'];
+/** Policies, operator policies (keyed vhost NUL name) and vhost limits (keyed by vhost). */
+export type PolicyKind = 'policy' | 'operator_policy' | 'vhost_limits';
+export const POLICY_KINDS: PolicyKind[] = ['policy', 'operator_policy', 'vhost_limits'];
+export type Kind = 'vhost' | 'user' | 'permission' | 'exchange' | 'queue' | 'binding' | PolicyKind;
+export const KINDS: Kind[] = ['vhost', 'user', 'permission', 'exchange', 'queue', 'binding', ...POLICY_KINDS];
 
 export type DefinitionRecord = Record<string, unknown>;
 

@@ -11,9 +11,9 @@
 // in almost every batch, on RabbitMQ as on Warren). The script hooks Celery's result consumer
 // to record the order results arrive in and reports k per batch.
 //
-// The check: no batch takes more than 0.9 s beyond what its displacement explains, i.e. the
-// broker never makes the client wait for a result it has not yet delivered. Measured on the
-// 2-core test VM over 6 alternating runs of 12 batches each (2026-12-01): Warren median 1.25 s,
+// The check: no batch takes more than 0.9 s beyond its sending time and what its displacement
+// explains, i.e. the broker never makes the client wait for a result it has not yet delivered.
+// Measured on the 2-core test VM over 6 alternating runs of 12 batches each (2026-12-01): Warren median 1.25 s,
 // RabbitMQ 3.10 1.29 s; batches with k >= 2: Warren 9/72, RabbitMQ 14/72; batch time - k was
 // 0.19-0.41 s on Warren and 0.25-0.45 s on RabbitMQ. How often k >= 2 depends on the load on the
 // machine (with a busy loop on one core: 28/48 on Warren, 34/48 on RabbitMQ), so the batch times
@@ -33,6 +33,8 @@ const MIN_BATCHES = 6;
 interface CeleryRun {
   batch: number;
   batches: number[];
+  /** Per batch: seconds spent sending its tasks (draining starts after). */
+  sending: number[];
   /** Per batch: how many later results overtook the most overtaken one (null: Celery could not be hooked). */
   displacements: number[] | null;
   wrong: number;
@@ -75,8 +77,10 @@ describe('interop: Celery (Python)', { timeout: 120_000 }, () => {
       `celery_batches.py could not record the order results arrived in (Celery's result consumer moved?)\n${run.output}`);
     t.diagnostic(`displacements: ${ks.join(' ')}`);
     result.batches.forEach((took, i) => {
-      assert.ok(took - ks[i] < RESIDUAL_S,
-        `batch ${i} took ${took} s with displacement ${ks[i]}: ${(took - ks[i]).toFixed(2)} s more than Celery's ` +
+      // Draining starts once the batch is sent; on a busy machine sending alone can take seconds.
+      const residual = took - result.sending[i] - ks[i];
+      assert.ok(residual < RESIDUAL_S,
+        `batch ${i} took ${took} s (sending ${result.sending[i]} s) with displacement ${ks[i]}: ${residual.toFixed(2)} s more than Celery's ` +
         `own 1 s drain waits explain (limit ${RESIDUAL_S} s); the client waited for a result the broker had not delivered\n${run.output}`);
     });
   });

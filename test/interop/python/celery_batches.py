@@ -123,7 +123,7 @@ def main():
         [sys.executable, '-m', 'celery', '-A', 'celery_batches', 'worker', '-c', '2', '--pool', 'prefork',
          '-l', 'warning', '-n', f'{queue}@%h', '--without-mingle', '--without-gossip'],
         cwd=here, env=env, stdout=log, stderr=subprocess.STDOUT)
-    result = {'batch': batch, 'queue': queue, 'batches': [], 'displacements': [], 'wrong': 0, 'error': None}
+    result = {'batch': batch, 'queue': queue, 'batches': [], 'sending': [], 'displacements': [], 'wrong': 0, 'error': None}
     hooked = record_arrivals()
     if not hooked:
         result['displacements'] = None
@@ -166,6 +166,7 @@ def main():
             wrong = sum(1 for i, v in enumerate(values) if v != i + b)
             result['wrong'] += wrong
             result['batches'].append(round(took, 3))
+            result['sending'].append(round(sent, 3))
             k = ''
             if hooked:
                 d = displacement([v - b for v in ARRIVALS])
