@@ -67,6 +67,7 @@ export class Warren {
     bootstrap(broker, config, log, !definitions.existed);
     recorder.vhostsChanged();
     recorder.usersChanged();
+    recorder.parametersChanged();
     if (definitions.existed) {
       log.info({ queues: stats.queues, messages: stats.messages, droppedBytes: stats.droppedBytes, ms: Date.now() - t0,
         unclean: dir.unclean }, `recovered ${stats.messages} messages in ${stats.queues} durable queues`);
@@ -136,7 +137,7 @@ export class Warren {
 /** A fresh broker gets the default vhost and user; definitions from a file come on top. */
 function bootstrap(broker: Broker, config: Config, log: Logger, fresh: boolean): void {
   if (fresh) {
-    broker.addVhost(config.defaultVhost);
+    broker.addVhost(config.defaultVhost).metadata.description = 'Default virtual host';
     broker.users.putUser(config.defaultUser, config.defaultPass, ['administrator']);
     broker.users.setPermission(config.defaultUser, config.defaultVhost, { configure: '.*', write: '.*', read: '.*' });
     log.info({ user: config.defaultUser, vhost: config.defaultVhost }, 'created default user and vhost');

@@ -2,6 +2,7 @@
 // It knows nothing of sockets; the server layer drives it.
 import { EventEmitter } from 'node:events';
 import { notAllowed } from './errors.js';
+import { ParameterStore } from './parameters.js';
 import { type Policy, reapplyPolicies } from './policies.js';
 import { type Access, UserStore } from './users.js';
 import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
@@ -10,6 +11,7 @@ import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessa
 export interface AccessListener {
   vhostsChanged(): void;
   usersChanged(): void;
+  parametersChanged(): void;
 }
 
 /** Told about changes to a vhost's policies, operator policies and limits (the store persists them). */
@@ -22,6 +24,7 @@ export type PolicyKind = 'policy' | 'operator_policy';
 export class Broker extends EventEmitter {
   readonly vhosts = new Map<string, VHost>();
   readonly users = new UserStore();
+  readonly parameters = new ParameterStore();
   accessListener: AccessListener | null = null;
   policyListener: PolicyListener | null = null;
   definitionListener: DefinitionListener | null = null;
@@ -61,9 +64,21 @@ export class Broker extends EventEmitter {
     for (const x of [...v.exchanges.values()]) if (x.name !== '' && !x.name.startsWith('amq.')) v.deleteExchange(x.name, false);
     this.vhosts.delete(name);
     this.users.clearVhost(name);
+    this.parameters.clearVhost(name);
     this.accessListener?.vhostsChanged();
+    this.accessListener?.usersChanged();
+    this.accessListener?.parametersChanged();
     this.policyListener?.policiesChanged(name);
     this.emit('vhost-deleted', name);
+    return true;
+  }
+
+  /** Deletes a user with its permissions; its connections are closed by the server ('user-deleted'). */
+  deleteUser(name: string): boolean {
+    if (!this.users.users.has(name)) return false;
+    this.users.deleteUser(name);
+    this.accessListener?.usersChanged();
+    this.emit('user-deleted', name);
     return true;
   }
 

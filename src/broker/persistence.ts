@@ -3,13 +3,15 @@
 // bindings from what the store holds.
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
-import type { DefinitionRecord, DefinitionsStore } from '../store/definitions-store.js';
+import { definitionsReplacer, type DefinitionRecord, type DefinitionsStore, type Kind } from '../store/definitions-store.js';
 import type { AccessListener, Broker, PolicyListener } from './broker.js';
 import { applyQueuePolicy } from './policies.js';
 import { recordPolicies, restorePolicies } from './policy-persistence.js';
 import { type Binding, Exchange } from './exchange.js';
 import { Queue } from './queue.js';
 import type { Redelivered } from './queue-messages.js';
+import type { RuntimeParameter } from './parameters.js';
+import type { TopicPermission } from './users.js';
 import type { DefinitionListener } from './vhost.js';
 
 const key = (...parts: string[]) => parts.join('\u0000');
@@ -67,29 +69,40 @@ export class DefinitionsRecorder implements DefinitionListener, AccessListener, 
   }
 
   vhostsChanged(): void {
-    const names = new Set(this.broker.vhosts.keys());
-    for (const r of this.store.all('vhost')) if (!names.has(r.name as string)) this.store.del('vhost', r.name as string);
-    const stored = new Set(this.store.all('vhost').map((r) => r.name as string));
-    for (const n of names) if (!stored.has(n)) this.store.put('vhost', n, { name: n });
+    const want = new Map<string, DefinitionRecord>();
+    for (const v of this.broker.vhosts.values()) want.set(v.name, { name: v.name, ...v.metadata });
+    syncKind(this.store, 'vhost', want, (r) => r.name as string);
   }
 
   usersChanged(): void {
     const users = this.broker.users;
     const want = new Map<string, DefinitionRecord>();
     for (const u of users.users.values()) want.set(u.name, { ...u });
-    syncKind(this.store, 'user', want);
+    syncKind(this.store, 'user', want, (r) => r.name as string);
     const perms = new Map<string, DefinitionRecord>();
     for (const p of users.listPermissions()) perms.set(key(p.vhost, p.user), { ...p });
-    syncKind(this.store, 'permission', perms);
+    syncKind(this.store, 'permission', perms, (r) => key(r.vhost as string, r.user as string));
+    const topic = new Map<string, DefinitionRecord>();
+    for (const p of users.listTopicPermissions()) topic.set(key(p.vhost, p.user, p.exchange), { ...p });
+    syncKind(this.store, 'topic_permission', topic, (r) => key(r.vhost as string, r.user as string, r.exchange as string));
+  }
+
+  parametersChanged(): void {
+    const params = this.broker.parameters;
+    const want = new Map<string, DefinitionRecord>();
+    for (const p of params.list()) want.set(key(p.component, p.vhost, p.name), { ...p });
+    syncKind(this.store, 'parameter', want, (r) => key(r.component as string, r.vhost as string, r.name as string));
+    const global = new Map<string, DefinitionRecord>();
+    for (const [name, value] of params.global) global.set(name, { name, value });
+    syncKind(this.store, 'global_parameter', global, (r) => r.name as string);
   }
 }
 
 /** Makes the stored set of `kind` equal to `want`, writing only the differences. */
-function syncKind(store: DefinitionsStore, kind: 'user' | 'permission', want: Map<string, DefinitionRecord>): void {
-  const keyOf = (r: DefinitionRecord) => (kind === 'user' ? (r.name as string) : key(r.vhost as string, r.user as string));
+function syncKind(store: DefinitionsStore, kind: Kind, want: Map<string, DefinitionRecord>, keyOf: (r: DefinitionRecord) => string): void {
   const have = new Map(store.all(kind).map((r) => [keyOf(r), r]));
   for (const k of have.keys()) if (!want.has(k)) store.del(kind, k);
-  for (const [k, r] of want) if (JSON.stringify(have.get(k)) !== JSON.stringify(r)) store.put(kind, k, r);
+  for (const [k, r] of want) if (JSON.stringify(have.get(k), definitionsReplacer) !== JSON.stringify(r, definitionsReplacer)) store.put(kind, k, r);
 }
 
 export interface RestoreStats {
@@ -105,13 +118,24 @@ export interface RestoreStats {
 export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logger, unclean: boolean,
   redelivered: (vhost: string, queue: string) => Redelivered): RestoreStats {
   const stats: RestoreStats = { queues: 0, messages: 0, droppedBytes: 0 };
-  for (const v of store.all('vhost')) broker.addVhost(v.name as string);
+  for (const v of store.all('vhost')) {
+    const vhost = broker.addVhost(v.name as string);
+    vhost.metadata = {
+      description: (v.description as string | undefined) ?? '', tags: (v.tags as string[] | undefined) ?? [],
+      defaultQueueType: (v.defaultQueueType as string | null | undefined) ?? null,
+    };
+  }
   for (const u of store.all('user')) {
     broker.users.putUser(u.name as string, null, u.tags as string[], u.passwordHash as string, u.hashingAlgorithm as string);
   }
   for (const p of store.all('permission')) {
     broker.users.setPermission(p.user as string, p.vhost as string, p as unknown as { configure: string; write: string; read: string });
   }
+  for (const p of store.all('topic_permission')) {
+    broker.users.setTopicPermission(p.user as string, p.vhost as string, p as unknown as TopicPermission);
+  }
+  for (const p of store.all('parameter')) broker.parameters.set(p as unknown as RuntimeParameter);
+  for (const p of store.all('global_parameter')) broker.parameters.global.set(p.name as string, p.value);
   restorePolicies(broker, store);
   for (const x of store.all('exchange')) {
     const vhost = broker.vhost(x.vhost as string);

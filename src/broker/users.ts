@@ -23,6 +23,32 @@ interface CompiledPermission extends Permission {
 
 export type Access = 'configure' | 'write' | 'read';
 
+/** A topic permission: which routing keys a user may publish with (write) and bind with (read) on one exchange. */
+export interface TopicPermission {
+  exchange: string;
+  write: string;
+  read: string;
+}
+
+interface CompiledTopicPermission extends TopicPermission {
+  writeRe: RegExp;
+  readRe: RegExp;
+}
+
+/**
+ * RabbitMQ's topic permission pattern: {username} and {vhost} replaced by their values (not
+ * escaped, as RabbitMQ does), an empty pattern matching only the empty routing key.
+ */
+function compileTopicPattern(pattern: string, user: string, vhost: string): RegExp {
+  const expanded = pattern === '' ? '^$' : pattern.replaceAll('{username}', user).replaceAll('{vhost}', vhost);
+  return new RegExp(expanded);
+}
+
+/** The password hashing modules RabbitMQ ships, by the names definitions and the API use. */
+export const HASHING_ALGORITHMS: ReadonlySet<string> = new Set([
+  'rabbit_password_hashing_sha256', 'rabbit_password_hashing_sha512', 'rabbit_password_hashing_md5',
+]);
+
 export function hashPassword(password: string, salt: Buffer = randomBytes(4)): string {
   const digest = createHash('sha256').update(salt).update(password, 'utf8').digest();
   return Buffer.concat([salt, digest]).toString('base64');
@@ -43,6 +69,8 @@ export class UserStore {
   readonly users = new Map<string, User>();
   /** vhost -> user -> permission */
   private readonly permissions = new Map<string, Map<string, CompiledPermission>>();
+  /** vhost -> user -> exchange -> topic permission (patterns compiled once, at set time) */
+  private readonly topicPermissions = new Map<string, Map<string, Map<string, CompiledTopicPermission>>>();
   /** Names of users that may only connect from loopback addresses (RabbitMQ's loopback_users). */
   readonly loopbackOnly = new Set<string>();
   /** Bumped on every change, so callers can cache permission checks. */
@@ -62,6 +90,7 @@ export class UserStore {
 
   deleteUser(name: string): boolean {
     for (const perms of this.permissions.values()) perms.delete(name);
+    for (const perms of this.topicPermissions.values()) perms.delete(name);
     this.version++;
     return this.users.delete(name);
   }
@@ -91,6 +120,7 @@ export class UserStore {
   clearVhost(vhost: string): void {
     this.version++;
     this.permissions.delete(vhost);
+    this.topicPermissions.delete(vhost);
   }
 
   permission(user: string, vhost: string): Permission | undefined {
@@ -117,5 +147,55 @@ export class UserStore {
     if (src === '') return false;
     const re = access === 'configure' ? p.configureRe : access === 'write' ? p.writeRe : p.readRe;
     return re.test(name);
+  }
+
+  /** Sets the topic permission of `user` on `exchange` in `vhost`; throws SyntaxError on a bad pattern. */
+  setTopicPermission(user: string, vhost: string, p: TopicPermission): void {
+    const compiled: CompiledTopicPermission = {
+      exchange: p.exchange, write: p.write, read: p.read,
+      writeRe: compileTopicPattern(p.write, user, vhost), readRe: compileTopicPattern(p.read, user, vhost),
+    };
+    let perVhost = this.topicPermissions.get(vhost);
+    if (!perVhost) this.topicPermissions.set(vhost, (perVhost = new Map()));
+    let perUser = perVhost.get(user);
+    if (!perUser) perVhost.set(user, (perUser = new Map()));
+    perUser.set(p.exchange, compiled);
+    this.version++;
+  }
+
+  /** Clears the topic permissions of `user` in `vhost`: on one exchange, or all when `exchange` is undefined. */
+  clearTopicPermissions(user: string, vhost: string, exchange?: string): boolean {
+    const perVhost = this.topicPermissions.get(vhost);
+    const perUser = perVhost?.get(user);
+    if (!perVhost || !perUser) return false;
+    const removed = exchange === undefined ? perUser.size > 0 : perUser.delete(exchange);
+    if (exchange === undefined || perUser.size === 0) perVhost.delete(user);
+    this.version++;
+    return removed;
+  }
+
+  listTopicPermissions(): { user: string; vhost: string; exchange: string; write: string; read: string }[] {
+    const out = [];
+    for (const [vhost, perUser] of this.topicPermissions) {
+      for (const [user, perExchange] of perUser) {
+        for (const p of perExchange.values()) out.push({ user, vhost, exchange: p.exchange, write: p.write, read: p.read });
+      }
+    }
+    return out;
+  }
+
+  /** Whether `user` has any topic permission in `vhost` (if not, every routing key is allowed). */
+  hasTopicPermissions(user: string, vhost: string): boolean {
+    return this.topicPermissions.get(vhost)?.has(user) ?? false;
+  }
+
+  /**
+   * RabbitMQ's topic authorisation: with no topic permission for the exchange, any routing key
+   * is allowed; otherwise the key must match the write (publish) or read (bind) pattern.
+   */
+  topicAllowed(user: string, vhost: string, exchange: string, access: 'write' | 'read', routingKey: string): boolean {
+    const p = this.topicPermissions.get(vhost)?.get(user)?.get(exchange);
+    if (!p) return true;
+    return (access === 'write' ? p.writeRe : p.readRe).test(routingKey);
   }
 }

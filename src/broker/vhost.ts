@@ -68,7 +68,16 @@ const BUILTIN_EXCHANGES: [string, string][] = [
   ['amq.headers', 'headers'], ['amq.match', 'headers'],
 ];
 
+/** What a vhost is described with (RabbitMQ's vhost metadata). */
+export interface VhostMetadata {
+  description: string;
+  tags: string[];
+  /** The queue type asked for at creation; null when none was given. */
+  defaultQueueType: string | null;
+}
+
 export class VHost implements RouteSink {
+  metadata: VhostMetadata = { description: '', tags: [], defaultQueueType: null };
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   /** Bindings by destination, to drop them when the destination goes. */

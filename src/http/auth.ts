@@ -43,10 +43,10 @@ export function authenticate(broker: Broker, req: FastifyRequest, loopbackOnly: 
   const name = decoded.slice(0, colon);
   const user = broker.users.users.get(name);
   if (user === undefined || !checkPassword(user, decoded.slice(colon + 1))) throw loginFailed();
-  if (loopbackOnly.has(name) && !isLoopback(req.socket.remoteAddress)) throw loginFailed('User can only log in via localhost');
+  if (loopbackOnly.has(name) && !isLoopback(req.socket.remoteAddress)) throw notAuthorised('User can only log in via localhost');
   const tags = new Set<Tag>();
   for (const t of user.tags) if (t in IMPLIES) for (const i of IMPLIES[t as Tag]) tags.add(i);
-  if (!tags.has('management')) throw loginFailed('Not management user');
+  if (!tags.has('management')) throw notAuthorised('Not management user');
   return { user, tags };
 }
 
@@ -63,4 +63,26 @@ export function seesVhost(broker: Broker, auth: AuthUser, vhost: string): boolea
 /** Fails with 401 not_authorised unless the user may act in `vhost` (an administrator without permissions there may not either, as in RabbitMQ). */
 export function requireVhostAccess(broker: Broker, auth: AuthUser, vhost: string): void {
   if (!broker.users.hasVhostAccess(auth.user.name, vhost)) throw notAuthorised(`User not authorised to access virtual host`);
+}
+
+/**
+ * RabbitMQ's is_authorized_vhost: administrators, and users with permissions in the vhost named
+ * by the path; a vhost that does not exist passes (the handler answers 404).
+ */
+export function requireVhostAuthorised(broker: Broker, auth: AuthUser, vhost: string): void {
+  if (auth.tags.has('administrator') || !broker.vhosts.has(vhost) || broker.users.hasVhostAccess(auth.user.name, vhost)) return;
+  throw notAuthorised('User not authorised to access virtual host');
+}
+
+/** RabbitMQ's is_authorized_policies: administrators, or policymakers with permissions in the vhost (if one is named). */
+export function requirePolicymakerIn(broker: Broker, auth: AuthUser, vhost: string | null): void {
+  if (auth.tags.has('administrator')) return;
+  if (auth.tags.has('policymaker') && (vhost === null || !broker.vhosts.has(vhost) || broker.users.hasVhostAccess(auth.user.name, vhost))) return;
+  throw notAuthorised('User not authorised to access object');
+}
+
+/** The vhosts a user sees in lists (RabbitMQ's list_visible_vhosts): all for monitoring, else those with permissions. */
+export function visibleVhosts(broker: Broker, auth: AuthUser): string[] {
+  const all = [...broker.vhosts.keys()];
+  return auth.tags.has('monitoring') ? all : all.filter((v) => broker.users.hasVhostAccess(auth.user.name, v));
 }

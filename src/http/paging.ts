@@ -90,3 +90,14 @@ export function listResponse(items: Json[], q: Query, defaultSort = 'name'): unk
     total_count: total,
   };
 }
+
+/** Sorts by several fields in turn, the way RabbitMQ's reply_list does with its default sort keys. */
+export function sortedBy<T extends Json>(items: T[], ...keys: string[]): T[] {
+  return [...items].sort((a, b) => {
+    for (const k of keys) {
+      const c = compare(a[k], b[k]);
+      if (c !== 0) return c;
+    }
+    return 0;
+  });
+}

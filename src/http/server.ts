@@ -12,6 +12,9 @@ declare module 'fastify' {
   }
 }
 
+/** Paths RabbitMQ answers without credentials (the login page reads them before logging in). */
+const PUBLIC_PATHS = new Set(['/api/auth']);
+
 export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
   const app = Fastify({
     logger: false,
@@ -33,7 +36,7 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
   });
   const loopbackOnly = new Set(ctx.config.loopbackUsers);
   app.addHook('onRequest', async (req: FastifyRequest) => {
-    if (!req.url.startsWith('/api/')) return;
+    if (!req.url.startsWith('/api/') || PUBLIC_PATHS.has(req.url.split('?')[0])) return;
     req.auth = authenticate(ctx.broker, req, loopbackOnly);
   });
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply: FastifyReply) => {

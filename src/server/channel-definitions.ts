@@ -78,6 +78,7 @@ function bindingAction(
   }
   ch.checkAccess('read', 'exchange', sourceName);
   const source = vhost.exchanges.get(sourceName);
+  if (source?.type === 'topic') ch.checkTopicAccess('read', sourceName, routingKey);
   const destination: Destination | undefined =
     kind === 'queue' ? vhost.queues.get(destinationName) : vhost.exchanges.get(destinationName);
   if (!source || !destination) {

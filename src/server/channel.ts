@@ -40,6 +40,8 @@ export class Channel implements DeliverySink {
   /** The exchange of the publish being assembled, resolved and access-checked once per change. */
   private pubExchange: Exchange | null = null;
   private permVersion = -1;
+  /** Whether this channel's user has topic permissions in its vhost (refreshed with permVersion). */
+  private topicChecks = false;
 
   /** Counters for the management API and Prometheus (sampled, never reset). */
   readonly stats = new MessageCounters();
@@ -169,7 +171,9 @@ export class Channel implements DeliverySink {
       if (x.internal) throw accessRefused(`cannot publish to internal ${describe('exchange', name, this.vhost.name)}`);
       this.checkAccess('write', 'exchange', name);
       this.permVersion = users.version;
+      this.topicChecks = users.hasTopicPermissions(this.user, this.vhost.name);
     }
+    if (this.topicChecks && x.type === 'topic') this.checkTopicAccess('write', name, content.routingKey);
     this.pubExchange = x;
     this.conn.published();
   }
@@ -597,6 +601,13 @@ export class Channel implements DeliverySink {
     const resource = kind === 'exchange' && name === '' ? 'amq.default' : name;
     if (!this.conn.broker.allowed(this.user, this.vhost.name, access, resource)) {
       throw accessRefused(`access to ${describe(kind, resource, this.vhost.name)} refused for user '${this.user}'`);
+    }
+  }
+
+  /** RabbitMQ's topic authorisation on a topic exchange: `write` when publishing, `read` when binding. */
+  checkTopicAccess(access: 'write' | 'read', exchange: string, routingKey: string): void {
+    if (!this.conn.broker.users.topicAllowed(this.user, this.vhost.name, exchange, access, routingKey)) {
+      throw accessRefused(`access to topic '${routingKey}' in ${describe('exchange', exchange, this.vhost.name)} refused for user '${this.user}'`);
     }
   }
 

@@ -1,5 +1,6 @@
 // The AMQP listener: accepts sockets, hands each to a Connection, and relays broker-wide events
 // (resource alarms, shutdown) to the open connections.
+import { AmqpError } from '../broker/errors.js';
 import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -63,6 +64,14 @@ export class AmqpServer {
     });
     broker.on('unblocked', () => {
       for (const c of this.ctx.connections) c.onAlarm(false, '');
+    });
+    // As RabbitMQ: deleting a vhost or a user closes its connections (320 CONNECTION_FORCED).
+    broker.on('vhost-deleted', (vhost: string) => {
+      closed.delete(vhost);
+      for (const c of this.ctx.connections) if (c.vhost?.name === vhost) c.closeWithError(new AmqpError(320, `vhost '${vhost}' is deleted`));
+    });
+    broker.on('user-deleted', (user: string) => {
+      for (const c of this.ctx.connections) if (c.vhost !== null && c.userName === user) c.closeWithError(new AmqpError(320, `user '${user}' is deleted`));
     });
     broker.on('internal-error', (err: unknown, what: string) => {
       log.error({ err }, `internal error while ${what}; contained, but this is a bug in Warren, please report it`);

@@ -1,4 +1,5 @@
-// Durable definitions (vhosts, users, permissions, durable exchanges, queues and bindings) as a
+// Durable definitions (vhosts, users, permissions, topic permissions, runtime and global
+// parameters, durable exchanges, queues and bindings) as a
 // snapshot file plus a journal of changes. Each change is one checksummed journal line written
 // before the client hears back; a torn last line is dropped at load. When the journal grows
 // past the snapshot, a new snapshot is written (temp file, fsync, rename) and the journal emptied.
@@ -12,8 +13,10 @@ import { RawField } from '../amqp/field-table.js';
 /** Policies, operator policies (keyed vhost NUL name) and vhost limits (keyed by vhost). */
 export type PolicyKind = 'policy' | 'operator_policy' | 'vhost_limits';
 export const POLICY_KINDS: PolicyKind[] = ['policy', 'operator_policy', 'vhost_limits'];
-export type Kind = 'vhost' | 'user' | 'permission' | 'exchange' | 'queue' | 'binding' | PolicyKind;
-export const KINDS: Kind[] = ['vhost', 'user', 'permission', 'exchange', 'queue', 'binding', ...POLICY_KINDS];
+export type Kind = 'vhost' | 'user' | 'permission' | 'topic_permission' | 'parameter' | 'global_parameter'
+  | 'exchange' | 'queue' | 'binding' | PolicyKind;
+export const KINDS: Kind[] = ['vhost', 'user', 'permission', 'topic_permission', 'parameter', 'global_parameter',
+  'exchange', 'queue', 'binding', ...POLICY_KINDS];
 
 export type DefinitionRecord = Record<string, unknown>;
 

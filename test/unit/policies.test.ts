@@ -60,7 +60,7 @@ describe('policies', () => {
         { vhost: 'v2', component: 'vhost-limits', name: 'limits', value: { 'max-queues': 3 } },
       ],
     });
-    const out = exportDefinitions(b, 'test');
+    const out = exportDefinitions(b, { rabbitmq: 'test', product: 'Warren', productVersion: 'test' });
     assert.deepEqual(out.policies, [{ vhost: '/', name: 'p', pattern: '^a', 'apply-to': 'queues', definition: { 'max-length': 1 }, priority: 2 }]);
     assert.deepEqual(out.parameters, [
       { vhost: 'v2', component: 'operator_policy', name: 'op', value: { pattern: '.*', definition: { expires: 1000 }, priority: 0, 'apply-to': 'all' } },

@@ -1,12 +1,21 @@
 // Every group of management endpoints; each module registers its own paths.
 import type { FastifyInstance } from 'fastify';
 import type { ManagementContext } from '../context.js';
+import { definitionRoutes } from './definitions.js';
+import { healthRoutes } from './health.js';
+import { nodeRoutes } from './nodes.js';
 import { overviewRoutes } from './overview.js';
+import { parameterRoutes } from './parameters.js';
+import { permissionRoutes } from './permissions.js';
 import { policyRoutes } from './policies.js';
+import { userRoutes } from './users.js';
+import { vhostRoutes } from './vhosts.js';
 
 export type RouteModule = (app: FastifyInstance, ctx: ManagementContext) => void;
 
-const MODULES: RouteModule[] = [overviewRoutes, policyRoutes];
+const MODULES: RouteModule[] = [
+  overviewRoutes, vhostRoutes, userRoutes, permissionRoutes, parameterRoutes, policyRoutes, definitionRoutes, healthRoutes, nodeRoutes,
+];
 
 export function registerRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   for (const m of MODULES) m(app, ctx);

@@ -5,18 +5,27 @@ import { requireTag } from '../auth.js';
 import { RABBITMQ_VERSION, type ManagementContext } from '../context.js';
 
 export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  let clusterName = `${ctx.node}`;
+  // RabbitMQ keeps a set cluster name as the global parameter cluster_name (so it persists and
+  // travels in definitions); until one is set the node name stands in.
+  const params = ctx.broker.parameters;
+  const clusterName = () => {
+    const v = params.global.get('cluster_name');
+    return typeof v === 'string' && v !== '' ? v : ctx.node;
+  };
 
   app.get('/api/whoami', async (req) => ({
     name: req.auth.user.name,
     tags: req.auth.user.tags,
   }));
 
-  app.get('/api/cluster-name', async () => ({ name: clusterName }));
+  app.get('/api/cluster-name', async () => ({ name: clusterName() }));
   app.put('/api/cluster-name', async (req, reply) => {
     requireTag(req.auth, 'administrator');
     const name = (req.body as { name?: unknown }).name;
-    if (typeof name === 'string' && name !== '') clusterName = name;
+    if (typeof name === 'string' && name !== '') {
+      params.global.set('cluster_name', name);
+      ctx.broker.accessListener?.parametersChanged();
+    }
     return reply.status(204).send();
   });
 
@@ -45,7 +54,7 @@ export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): vo
       product_version: ctx.version,
       erlang_version: 'none (Warren runs on Node.js)',
       erlang_full_version: `Node.js ${process.version}`,
-      cluster_name: clusterName,
+      cluster_name: clusterName(),
       node: ctx.node,
       rates_mode: 'basic',
       disable_stats: false,
