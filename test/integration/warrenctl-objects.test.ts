@@ -12,7 +12,7 @@ import { suffix } from '../helpers/amqp.js';
 import { ctlUntil, referenceTarget, referenceUnavailable, runCtl, tableRows, warrenTarget, type Target } from '../helpers/warrenctl.js';
 
 /** Which groups' endpoints Warren serves (the rest run against the reference RabbitMQ). */
-const ON_WARREN = { access: false, objects: false, definitions: false };
+const ON_WARREN = { access: true, objects: false, definitions: true };
 
 const referenceDown = await referenceUnavailable();
 const skipFor = (group: keyof typeof ON_WARREN) =>
@@ -210,14 +210,18 @@ describe('warrenctl: export_definitions and import_definitions', { timeout: 60_0
     writeFileSync(importFile, JSON.stringify({ queues: [{ name: 'imported', vhost: t.vhost, durable: true, auto_delete: false, arguments: {} }] }));
     const imp = await ctl('import_definitions', importFile);
     assert.equal(imp.code, 0, imp.stderr);
-    assert.equal((await t.api('GET', `/queues/${encodeURIComponent(t.vhost)}/imported`)).status, 200);
+    const conn = await amqp.connect(`${t.amqpUrl}/${encodeURIComponent(t.vhost)}`);
+    const ch = await conn.createChannel();
+    await ch.checkQueue('imported');
     const viaStdin = await runCtl([...t.args, 'import_definitions', '-'], { input: '' });
     assert.equal(viaStdin.code, 65, 'empty stdin is not JSON');
     const piped = await runCtl([...t.args, 'import_definitions'], {
       input: JSON.stringify({ exchanges: [{ name: 'imported-x', vhost: t.vhost, type: 'fanout', durable: true, auto_delete: false, internal: false, arguments: {} }] }),
     });
     assert.equal(piped.code, 0, piped.stderr);
-    assert.equal((await t.api('GET', `/exchanges/${encodeURIComponent(t.vhost)}/imported-x`)).json.type, 'fanout');
+    // Redeclaring with the same type and flags passes only if the import made it so (406 otherwise).
+    await ch.assertExchange('imported-x', 'fanout', { durable: true, autoDelete: false, internal: false });
+    await conn.close();
     const bad = await ctl('import_definitions', join(dir, 'missing.json'));
     assert.equal(bad.code, 65);
     assert.match(bad.stderr, /could not read/);

@@ -150,8 +150,15 @@ function registerPermissionCommands(program: Command): void {
       ctl.out.info(`Clearing topic permissions${exchange === undefined ? '' : ` on "${exchange}"`} for user "${user}" in vhost "${ctl.vhost}" ...`);
       const path = `/topic-permissions/${enc(ctl.vhost)}/${enc(user)}`;
       if (exchange === undefined) return clearing(ctl, path, user, ctl.vhost);
-      // The API clears a user's topic permissions in a vhost all at once; to clear one exchange's,
-      // the others are put back (not atomic: a concurrent change to them could be undone).
+      // RabbitMQ 3.13 (and Warren) delete one exchange's at .../{user}/{exchange}; older APIs only
+      // clear them all at once (404 here): then the others are put back (not atomic there: a
+      // concurrent change to them could be undone).
+      try {
+        await ctl.api.delete(`${path}/${enc(exchange)}`);
+        return;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404)) throw err;
+      }
       type TopicPermission = { vhost: string; exchange: string; write: string; read: string };
       const all = await orMissing(ctl.api.get<TopicPermission[]>(`/users/${enc(user)}/topic-permissions`), noUser(user));
       const here = all.filter((p) => p.vhost === ctl.vhost);
