@@ -4,7 +4,8 @@
 // Users, vhosts, queues, connections and definitions: warrenctl-objects.test.ts.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep } from '../helpers/amqp.js';
+import amqp from 'amqplib';
+import { sleep, type ChannelModel } from '../helpers/amqp.js';
 import { freePort, startBroker } from '../helpers/broker.js';
 import { runCtl, tableRows, warrenTarget, type Target } from '../helpers/warrenctl.js';
 
@@ -163,5 +164,85 @@ describe('warrenctl: policies, operator policies and vhost limits on Warren', { 
     assert.match(bad.stderr, /must be a JSON object/);
     assert.equal((await ctl('clear_vhost_limits')).code, 0);
     assert.deepEqual((await t.api('GET', `/vhost-limits/${v}`)).json, []);
+  });
+});
+
+/**
+ * The delayed-message endpoints are Warren's own (RabbitMQ has none to test against): this group
+ * runs once they are on main (branch api-objects).
+ */
+const DELAYED_ENDPOINTS_ON_MAIN = false;
+
+describe('warrenctl: list_delayed and cancel_delayed', { timeout: 60_000, skip: DELAYED_ENDPOINTS_ON_MAIN ? false : 'Warren does not serve /api/exchanges/{vhost}/{name}/delayed on main yet' }, () => {
+  let t: Target;
+  let conn: ChannelModel;
+  before(async () => {
+    t = await warrenTarget('warrenctl-delayed');
+    conn = await amqp.connect(`${t.amqpUrl}/${encodeURIComponent(t.vhost)}`);
+    const ch = await conn.createConfirmChannel();
+    await ch.assertExchange('later', 'x-delayed-message', { durable: true, arguments: { 'x-delayed-type': 'direct' } });
+    await ch.assertQueue('due', { durable: true });
+    await ch.bindQueue('due', 'later', 'k');
+    await ch.bindQueue('due', 'later', 'other');
+    // Published out of due order; listed in due order.
+    for (const [body, delay, key] of [['a', 60_000, 'k'], ['b', 30_000, 'other'], ['c', 90_000, 'k'], ['d', 45_000, 'other'], ['e', 120_000, 'k']] as const) {
+      ch.publish('later', key, Buffer.from(body), { headers: { 'x-delay': delay }, persistent: true });
+    }
+    await ch.waitForConfirms();
+  });
+  after(async () => { await conn?.close().catch(() => {}); await t?.close(); });
+  const ctl = (...args: string[]) => runCtl([...t.args, '-p', t.vhost, ...args]);
+  const pending = async () => (JSON.parse((await ctl('list_delayed', 'later', '--all', 'id', 'payload', '--formatter', 'json')).stdout) as { id: string; payload: string }[]);
+
+  it('lists pending messages in due order, a page at a time or --all, as a table and as JSON', async () => {
+    const r = await ctl('list_delayed', 'later');
+    assert.equal(r.code, 0, r.stderr);
+    const rows = tableRows(r.stdout);
+    assert.equal(rows[0].join(' '), `Listing delayed messages of exchange "later" in vhost "${t.vhost}" ...`);
+    assert.deepEqual(rows[1], ['id', 'due', 'delay', 'routing_key', 'payload_bytes']);
+    assert.deepEqual(rows.slice(2).map((x) => [x[2], x[3], x[4]]),
+      [['30000', 'other', '1'], ['45000', 'other', '1'], ['60000', 'k', '1'], ['90000', 'k', '1'], ['120000', 'k', '1']]);
+    const dues = rows.slice(2).map((x) => Date.parse(x[1]));
+    assert.ok(dues.every((d, i) => !Number.isNaN(d) && (i === 0 || d >= dues[i - 1])), 'due times are ISO dates in order');
+
+    const page = await ctl('list_delayed', 'later', '--page-size', '2', '--page', '3', 'payload', 'delay');
+    assert.deepEqual(tableRows(page.stdout).slice(1), [['payload', 'delay'], ['e', '120000'], ['Page 3 of 3, 5 pending (--page N for another, --all for every page)']]);
+    assert.deepEqual((await pending()).map((m) => m.payload), ['b', 'd', 'a', 'c', 'e']);
+    const json = JSON.parse((await ctl('list_delayed', 'later', '--page-size', '1', '--formatter', 'json')).stdout);
+    assert.equal(json.length, 1);
+    assert.deepEqual(Object.keys(json[0]), ['id', 'due', 'delay', 'routing_key', 'payload_bytes']);
+  });
+
+  it('refuses a missing exchange and one of another type with 65', async () => {
+    const missing = await ctl('list_delayed', 'nope');
+    assert.equal(missing.code, 65);
+    assert.match(missing.stderr, /exchange "nope" does not exist/);
+    const direct = await ctl('list_delayed', 'amq.direct');
+    assert.equal(direct.code, 65);
+    assert.match(direct.stderr, /not of type x-delayed-message/);
+  });
+
+  it('cancels one by id, by routing key, then all; says what to cancel when nothing is given', async () => {
+    assert.equal((await ctl('cancel_delayed', 'later')).code, 64);
+    assert.equal((await ctl('cancel_delayed', 'later', '1', '--all')).code, 64);
+    assert.equal((await ctl('cancel_delayed', 'later', '--all', '--routing-key', 'k')).code, 64);
+
+    const first = (await pending())[0];
+    const one = await ctl('cancel_delayed', 'later', first.id);
+    assert.equal(one.code, 0, one.stderr);
+    assert.deepEqual((await pending()).map((m) => m.payload), ['d', 'a', 'c', 'e']);
+    const again = await ctl('cancel_delayed', 'later', first.id);
+    assert.equal(again.code, 65);
+    assert.match(again.stderr, new RegExp(`no pending message with id ${first.id}`));
+
+    const byKey = await ctl('cancel_delayed', 'later', '--routing-key', 'other');
+    assert.equal(byKey.code, 0, byKey.stderr);
+    assert.match(byKey.stdout, /Cancelled 1 delayed message\n/);
+    assert.deepEqual((await pending()).map((m) => m.payload), ['a', 'c', 'e']);
+
+    const all = await ctl('cancel_delayed', 'later', '--all', '--formatter', 'json');
+    assert.deepEqual(JSON.parse(all.stdout), { cancelled: 3 });
+    assert.deepEqual(await pending(), []);
+    assert.equal((await ctl('list_delayed', 'later', '-s')).stdout, '');
   });
 });

@@ -17,7 +17,8 @@ interface Page {
 /** The API's largest page: --all walks the list in as few requests as it can. */
 const MAX_PAGE_SIZE = 500;
 
-const noExchange = (name: string, vhost: string) => `exchange "${name}" does not exist in vhost "${vhost}" (or is not an x-delayed-message exchange)`;
+// (An exchange of another type is a 400 whose reason says so.)
+const noExchange = (name: string, vhost: string) => `exchange "${name}" does not exist in vhost "${vhost}" (or the vhost does not)`;
 
 /** A due-time bound: ms since the epoch, or a date the Date parser reads (ISO 8601). */
 function dueTime(text: string, what: string): number {
