@@ -57,11 +57,14 @@ describe('warrenctl: usage, connection and node commands', { timeout: 60_000 }, 
     assert.match(r.stdout, /Product: +Warren \S+ \(RabbitMQ 3\.13\.\d+ compatible\)/);
     assert.match(r.stdout, new RegExp(`Listener: +amqp on 127\\.0\\.0\\.1:${new URL(t.amqpUrl).port}`));
     assert.match(r.stdout, /Queues: +0/);
+    assert.match(r.stdout, /Uptime: +\d+ s/);
+    assert.match(r.stdout, /Memory used: +[\d.]+ MiB \(alarm at [\d.]+ MiB\)\n/);
     const j = await runCtl([...t.args, 'status', '--formatter', 'json']);
     assert.equal(j.code, 0);
     const o = JSON.parse(j.stdout);
     assert.equal(o.product_name, 'Warren');
     assert.equal(typeof o.object_totals.connections, 'number');
+    assert.equal(typeof o.node_details.mem_used, 'number');
   });
 
   it('await_startup waits for a Warren that starts later, and gives up with 75 when none does', async () => {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { action, type Ctl } from './context.js';
 import { CtlError, EXIT_TEMPFAIL, EXIT_UNAVAILABLE } from './errors.js';
-import { ApiClient } from './http.js';
+import { ApiClient, ApiError, enc } from './http.js';
 import { alignedTable, cell } from './output.js';
 
 interface Overview {
@@ -17,7 +17,28 @@ interface Overview {
   queue_totals?: Record<string, unknown>;
 }
 
-function printStatus(ctl: Ctl, o: Overview): void {
+/** What /api/nodes/{node} adds: uptime, memory and disk against their alarm thresholds. */
+interface NodeInfo {
+  uptime?: number;
+  mem_used?: number;
+  mem_limit?: number;
+  mem_alarm?: boolean;
+  disk_free?: number;
+  disk_free_limit?: number;
+  disk_free_alarm?: boolean;
+}
+
+const mib = (n: number | undefined) => (typeof n === 'number' ? `${(n / 1048576).toFixed(1)} MiB` : '?');
+
+function nodeLines(n: NodeInfo): string[][] {
+  const lines: string[][] = [];
+  if (typeof n.uptime === 'number') lines.push(['Uptime', `${Math.floor(n.uptime / 1000)} s`]);
+  if (n.mem_used !== undefined) lines.push(['Memory used', `${mib(n.mem_used)} (alarm at ${mib(n.mem_limit)})${n.mem_alarm ? ', MEMORY ALARM' : ''}`]);
+  if (n.disk_free !== undefined) lines.push(['Disk free', `${mib(n.disk_free)} (alarm below ${mib(n.disk_free_limit)})${n.disk_free_alarm ? ', DISK ALARM' : ''}`]);
+  return lines;
+}
+
+function printStatus(ctl: Ctl, o: Overview, n: NodeInfo): void {
   const product = o.product_name === undefined || o.product_name === 'RabbitMQ' ? `RabbitMQ ${o.rabbitmq_version ?? ''}` : `${o.product_name} ${o.product_version ?? ''} (RabbitMQ ${o.rabbitmq_version ?? '?'} compatible)`;
   const lines: string[][] = [
     ['Product', product.trim()],
@@ -25,6 +46,7 @@ function printStatus(ctl: Ctl, o: Overview): void {
     ['Cluster name', cell(o.cluster_name)],
     ['Runtime', cell(o.erlang_full_version)],
     ['Management API', ctl.api.target.url],
+    ...nodeLines(n),
   ];
   for (const l of o.listeners ?? []) lines.push(['Listener', `${l.protocol} on ${l.ip_address}:${l.port}`]);
   for (const [k, v] of Object.entries(o.object_totals ?? {})) lines.push([k[0].toUpperCase() + k.slice(1), String(v)]);
@@ -58,8 +80,13 @@ export function registerNodeCommands(program: Command): void {
     .action(action(async (ctl) => {
       const o = await ctl.api.get<Overview>('/overview');
       ctl.out.info(`Status of node ${o.node ?? ctl.api.target.url} ...`);
-      if (ctl.out.json) ctl.out.printJson(o);
-      else printStatus(ctl, o);
+      // Node details need the monitoring tag; without them status still shows the overview.
+      const n = o.node === undefined ? undefined : await ctl.api.find<NodeInfo>(`/nodes/${enc(o.node)}`).catch((err: unknown) => {
+        if (err instanceof ApiError) return undefined;
+        throw err;
+      });
+      if (ctl.out.json) ctl.out.printJson({ ...o, node_details: n ?? null });
+      else printStatus(ctl, o, n ?? {});
     }));
 
   program.command('ping')
