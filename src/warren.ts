@@ -11,8 +11,10 @@ import type { Config } from './config.js';
 import { AmqpServer } from './server/server.js';
 import type { FastifyInstance } from 'fastify';
 import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { startManagement } from './http/server.js';
-import { abandonDataDir, closeDataDir, openDataDir, type DataDirState } from './store/data-dir.js';
+import { startMetrics } from './http/metrics/server.js';
+import { abandonDataDir, closeDataDir, openDataDir, permanentClusterId, type DataDirState } from './store/data-dir.js';
 import { DefinitionsStore } from './store/definitions-store.js';
 import { MessageStore } from './store/message-store.js';
 import { DelayBuckets } from './store/delay-buckets.js';
@@ -34,6 +36,7 @@ export class Warren {
     readonly messages: MessageStore,
     readonly monitor: ResourceMonitor,
     readonly management: { app: FastifyInstance; port: number } | null,
+    readonly metrics: { app: FastifyInstance; port: number } | null,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Warren> {
@@ -92,19 +95,28 @@ export class Warren {
     const port = await amqp.listen(config.amqpPort, config.bind);
     const where = config.bind === '::' ? `port ${port} (IPv4 and IPv6)` : `${config.bind}:${port}`;
     log.info({ port, bind: config.bind, dataDir: config.dataDir }, `AMQP listening on ${where}`);
+    const node = `warren@${hostname()}`;
+    const clusterId = permanentClusterId(config.dataDir, () => `rabbitmq-cluster-id-${randomBytes(16).toString('base64url')}`);
+    const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, startedAt: t0, node, permanentClusterId: clusterId, monitor };
+    const host = config.managementBind ?? config.bind;
+    const at = (p: number) => (host === '::' ? `port ${p}` : `${host}:${p}`);
     let management = null;
-    if (config.managementPort !== null) {
-      const host = config.managementBind ?? config.bind;
-      const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, startedAt: t0, node: `warren@${hostname()}` };
-      try {
+    let metrics = null;
+    try {
+      if (config.managementPort !== null) {
         management = await startManagement(mctx, config.managementPort, host);
-      } catch (err) {
-        await amqp.close();
-        throw err;
+        log.info({ port: management.port }, `management API listening on ${at(management.port)}`);
       }
-      log.info({ port: management.port }, `management API listening on ${host === '::' ? 'port ' + management.port : host + ':' + management.port}`);
+      if (config.prometheusPort !== null) {
+        metrics = await startMetrics(mctx, config.prometheusPort, host);
+        log.info({ port: metrics.port }, `Prometheus metrics listening on ${at(metrics.port)}`);
+      }
+    } catch (err) {
+      await management?.app.close();
+      await amqp.close();
+      throw err;
     }
-    return new Warren(config, log, broker, amqp, port, definitions, messages, monitor, management);
+    return new Warren(config, log, broker, amqp, port, definitions, messages, monitor, management, metrics);
   }
 
   /** Clean shutdown: close connections (unacked messages return to their queues), then the store. */
@@ -113,6 +125,7 @@ export class Warren {
     this.stopped = true;
     this.monitor.stop();
     await this.management?.app.close();
+    await this.metrics?.app.close();
     await this.amqp.close();
     this.messages.flushNow();
     const redelivered: Record<string, Redelivered> = {};

@@ -1,6 +1,7 @@
 // The broker: vhosts, users and permissions, and the resource alarms that block publishers.
 // It knows nothing of sockets; the server layer drives it.
 import { EventEmitter } from 'node:events';
+import { AuthCounters, ChurnCounters, DeadLetterCounters } from './counters.js';
 import { notAllowed } from './errors.js';
 import { ParameterStore } from './parameters.js';
 import { type Policy, reapplyPolicies } from './policies.js';
@@ -32,6 +33,10 @@ export class Broker extends EventEmitter {
   delayStoreFactory: DelayStoreFactory | null = null;
   /** Active resource alarms ('memory', 'disk'); publishing is blocked while any is set. */
   readonly alarms = new Set<string>();
+  /** Connections, channels and queues opened and closed since start (Prometheus churn series). */
+  readonly churn = new ChurnCounters();
+  readonly auth = new AuthCounters();
+  readonly deadLettered = new DeadLetterCounters();
 
   /** Starts recording definition changes (after boot-time restore, which must not re-record). */
   setListeners(defs: DefinitionListener, access: AccessListener): void {
@@ -51,6 +56,8 @@ export class Broker extends EventEmitter {
     v.listener = this.definitionListener;
     v.messagesFactory = this.messagesFactory;
     v.delayStoreFactory = this.delayStoreFactory;
+    v.churn = this.churn;
+    v.deadLettered = this.deadLettered;
     v.reportError = (err, what) => this.emit('internal-error', err, what);
     this.vhosts.set(name, v);
     this.accessListener?.vhostsChanged();

@@ -12,6 +12,7 @@ import { DELAYED_TYPE, DelayedExchange, DelaySchedule, delayOf, withNegatedDelay
 import { ccKeys, mayHaveCc } from './sender-selected.js';
 import type { DelayBuckets } from '../store/delay-buckets.js';
 import type { QueueMessages } from './queue-messages.js';
+import { ChurnCounters, DeadLetterCounters } from './counters.js';
 import { applyExchangePolicy, applyQueuePolicy, type Policy } from './policies.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
@@ -97,6 +98,10 @@ export class VHost implements RouteSink {
   readonly connections = new Set<object>();
   messagesFactory: QueueMessagesFactory | null = null;
   delayStoreFactory: DelayStoreFactory | null = null;
+  /** Shared with the broker: queue declarations, creations and deletions. */
+  churn = new ChurnCounters();
+  /** Shared with the broker: messages dead-lettered, by reason. */
+  deadLettered = new DeadLetterCounters();
   /**
    * Set by route(): delayed exchanges the message reached with a positive x-delay (it is not
    * routed on from them now), and whether any of them could route it now (for `mandatory`).
@@ -232,6 +237,7 @@ export class VHost implements RouteSink {
       existing.touch();
       return { queue: existing, created: false };
     }
+    this.churn.queuesDeclared++;
     if (existing) {
       // Redeclaring must agree on exclusivity too: same owner, or neither exclusive.
       if (existing.owner !== (d.exclusive ? conn : null)) this.checkExclusive({ exclusive: true, owner: null, name: d.name } as Queue, conn);
@@ -250,6 +256,7 @@ export class VHost implements RouteSink {
     const opts: QueueOptions = { durable: d.durable, exclusive: d.exclusive, autoDelete: d.autoDelete,
       arguments: d.arguments, owner: d.exclusive ? conn : null };
     const q = this.createQueue(d.name, opts);
+    this.churn.queuesCreated++;
     return { queue: q, created: true };
   }
 
@@ -282,6 +289,7 @@ export class VHost implements RouteSink {
   removeQueue(q: Queue): number {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
+    this.churn.queuesDeleted++;
     // As in RabbitMQ, an auto-delete exchange goes with its last binding, however it went.
     for (const b of [...(this.bindingsTo.get(q) ?? [])]) this.dropBinding(b, true);
     this.bindingsTo.delete(q);
@@ -310,6 +318,7 @@ export class VHost implements RouteSink {
   private deadLetter(queue: Queue, msg: Message, reason: DeadLetterReason): void {
     const dlx = queue.deadLetterExchange;
     if (dlx === null) return;
+    this.deadLettered[reason]++;
     const x = this.exchanges.get(dlx);
     if (x === undefined) return; // RabbitMQ drops it when the dead-letter exchange is missing
     const rk = queue.deadLetterRoutingKey ?? msg.routingKey;

@@ -2,6 +2,7 @@
 // configuration, and the counters the hot path keeps. It never touches the hot path itself.
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
+import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import type { Config } from '../config.js';
 import type { ServerContext } from '../server/context.js';
 
@@ -18,7 +19,20 @@ export interface ManagementContext {
   startedAt: number;
   /** The node name shown as `node` everywhere (rabbit@host style). */
   node: string;
+  /** The cluster's permanent id (rabbitmq_cluster_permanent_id), kept in the data directory. */
+  permanentClusterId: string;
+  /** Memory and disk readings (Prometheus); absent where no monitor runs. */
+  monitor?: ResourceMonitor;
 }
 
 /** The RabbitMQ version whose behaviour Warren matches (reported as rabbitmq_version). */
 export const RABBITMQ_VERSION = '3.13.7';
+
+/**
+ * The cluster name: RabbitMQ keeps a set one as the global parameter cluster_name (so it persists
+ * and travels in definitions); until one is set the node name stands in.
+ */
+export function clusterNameOf(ctx: ManagementContext): string {
+  const v = ctx.broker.parameters.global.get('cluster_name');
+  return typeof v === 'string' && v !== '' ? v : ctx.node;
+}

@@ -57,10 +57,14 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
   return app;
 }
 
-/** Starts the API; resolves with the port listened on. */
-export async function startManagement(ctx: ManagementContext, port: number, host: string): Promise<{ app: FastifyInstance; port: number }> {
-  const app = buildManagementApp(ctx);
+/** Listens (IPv4 and IPv6 on '::'); resolves with the app and the port listened on (for port 0). */
+export async function listenApp(app: FastifyInstance, port: number, host: string): Promise<{ app: FastifyInstance; port: number }> {
   await app.listen({ port, host, ipv6Only: false });
   const addr = app.server.address();
   return { app, port: typeof addr === 'object' && addr !== null ? addr.port : port };
+}
+
+/** Starts the API; resolves with the port listened on. */
+export async function startManagement(ctx: ManagementContext, port: number, host: string): Promise<{ app: FastifyInstance; port: number }> {
+  return listenApp(buildManagementApp(ctx), port, host);
 }

@@ -15,7 +15,7 @@ import { ContentAssembler } from './content-assembler.js';
 import type { Connection } from './connection.js';
 import { handleDefinitionMethod } from './channel-definitions.js';
 import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
-import { MessageCounters } from './stats.js';
+import { MessageCounters, type MessageSizes } from './stats.js';
 import { Transaction, type TxPublish } from './transaction.js';
 
 export class Channel implements DeliverySink {
@@ -26,10 +26,10 @@ export class Channel implements DeliverySink {
   /** Deliveries awaiting ack, by delivery tag, in tag order. */
   readonly unacked = new Map<number, QueueEntry>();
   private nextTag = 1;
-  /** basic.qos global=false: prefetch given to consumers created afterwards. */
-  private consumerPrefetch = 0;
+  /** basic.qos global=false: prefetch given to consumers created afterwards. Read by the metrics. */
+  consumerPrefetch = 0;
   /** basic.qos global=true: limit across the channel. */
-  private channelPrefetch = 0;
+  channelPrefetch = 0;
   /** The last queue declared on this channel, for methods that name queue "". */
   lastQueue = '';
   confirms: ConfirmTracker | null = null;
@@ -45,9 +45,12 @@ export class Channel implements DeliverySink {
 
   /** Counters for the management API and Prometheus (sampled, never reset). */
   readonly stats = new MessageCounters();
+  /** The listener's message-size histogram, observed once per publish. */
+  private readonly sizes: MessageSizes;
 
   constructor(readonly conn: Connection, readonly id: number) {
     this.directReply = new DirectReply(this);
+    this.sizes = conn.ctx.messageSizes;
   }
 
   get vhost() {
@@ -192,6 +195,8 @@ export class Channel implements DeliverySink {
 
   private publishAssembled(assembled: Message): void {
     this.stats.publish++;
+    if (this.confirms !== null) this.stats.receivedConfirm++;
+    this.sizes.observe(assembled.bodySize);
     const msg = this.content.replyToDirect ? this.directReply.rewriteReplyTo(assembled) : assembled;
     const x = this.pubExchange!;
     const mandatory = this.content.mandatory;
@@ -630,6 +635,7 @@ export class Channel implements DeliverySink {
     this.content.reset();
     this.conn.ctx.syncWaiters.delete(this);
     this.conn.ctx.closedChannelStats(this.conn.vhost?.name ?? '').add(this.stats);
+    this.conn.broker.churn.channelsClosed++;
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
     this.directReply.cancel(this.conn.ctx);

@@ -60,6 +60,11 @@ export class ConfirmTracker {
     return moved;
   }
 
+  /** Publishes not yet acked or nacked to the client (channel_messages_unconfirmed). */
+  get unconfirmed(): number {
+    return this.seq - this.sent;
+  }
+
   get pendingSync(): boolean {
     return this.waiting.length !== 0;
   }

@@ -273,6 +273,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.cancelNotify = c.consumer_cancel_notify === true;
       this.blockedNotify = c['connection.blocked'] === true;
     }
+    this.broker.auth.attempts++;
     const creds = MECHANISMS.split(' ').includes(a.mechanism) ? parseCredentials(a.mechanism, a.response) : null;
     if (creds === null) {
       this.log.warn({ mechanism: a.mechanism }, 'unknown SASL mechanism or malformed response; refusing login');
@@ -290,6 +291,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.refuseLogin(a.mechanism);
       return;
     }
+    this.broker.auth.succeeded++;
     this.user = user;
     this.state = State.TuneOk;
     this.send(0, M.encodeConnectionTune, {
@@ -305,6 +307,7 @@ export class Connection implements FrameHandler, FlowWaiter {
    * socket close.
    */
   private refuseLogin(mechanism: string | null): void {
+    this.broker.auth.failed++;
     const caps = this.clientProperties.capabilities as FieldTable | undefined;
     if (mechanism !== null && caps?.authentication_failure_close === true) {
       this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));
@@ -337,6 +340,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.state = State.Opened;
     this.socket.setTimeout(0);
     this.ctx.connections.add(this);
+    this.broker.churn.connectionsOpened++;
     this.send(0, M.encodeConnectionOpenOk, { knownHosts: '' });
     this.log.info({ user: this.userName, vhost: a.virtualHost }, 'connection opened');
     if (this.broker.alarms.size > 0) this.onAlarm(true, [...this.broker.alarms].join(','));
@@ -364,6 +368,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       M.decodeChannelOpen(r);
       const opened = new Channel(this, channelId);
       this.channels.set(channelId, opened);
+      this.broker.churn.channelsOpened++;
       this.send(channelId, M.encodeChannelOpenOk, { channelId: Buffer.alloc(0) });
       return;
     }
@@ -557,7 +562,10 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.state = State.Closed;
     this.reader.stopped = true;
     this.flowHolds.clear();
-    if (this.ctx.connections.delete(this)) this.log.info('connection closed');
+    if (this.ctx.connections.delete(this)) {
+      this.broker.churn.connectionsClosed++;
+      this.log.info('connection closed');
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 // What every connection of one listener shares: configuration, logger, server properties,
 // the set of open connections and the output flusher.
-import type { MessageCounters } from './stats.js';
+import type { MessageCounters, MessageSizes } from './stats.js';
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Connection } from './connection.js';
@@ -51,8 +51,12 @@ export interface ServerContext {
   syncWaiters: Set<SyncWaiter>;
   /** Asks the store to sync through `epoch` now (a confirm waits for it) rather than lazily. */
   requestSync(epoch: number): void;
+  /** Sizes of every message published on this listener (rabbitmq_message_size_bytes). */
+  messageSizes: MessageSizes;
   /** Message counters of the closed channels of a vhost (created on first use). */
   closedChannelStats(vhost: string): MessageCounters;
+  /** Every vhost's closed-channel counters, deleted vhosts' included (global totals never go back). */
+  closedChannels: ReadonlyMap<string, MessageCounters>;
   /** Channels consuming from amq.rabbitmq.reply-to, by their reply key. */
   directReply: Map<string, import('./direct-reply.js').DirectReply>;
 }

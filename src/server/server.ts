@@ -8,7 +8,7 @@ import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
 import { listenOn } from './listen.js';
-import { MessageCounters } from './stats.js';
+import { MessageCounters, MessageSizes } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
 
 export const PRODUCT = 'Warren';
@@ -49,11 +49,13 @@ export class AmqpServer {
       flusher: new Flusher(),
       syncWaiters: new Set(),
       requestSync: () => {},
+      messageSizes: new MessageSizes(),
       closedChannelStats: (vhost) => {
         let c = closed.get(vhost);
         if (c === undefined) closed.set(vhost, (c = new MessageCounters()));
         return c;
       },
+      closedChannels: closed,
       directReply: new Map(),
     };
     this.server = createServer({ noDelay: true }, (socket) => {

@@ -89,3 +89,20 @@ export function abandonDataDir(dir: string, state: DataDirState): void {
   if (state.existed && !state.unclean) writeFileSync(join(dir, CLEAN_FILE), JSON.stringify(state.cleanInfo));
   rmSync(join(dir, LOCK_FILE), { force: true });
 }
+
+const CLUSTER_ID_FILE = 'cluster-id';
+
+/**
+ * The node's permanent cluster id (RabbitMQ's rabbitmq_cluster_permanent_id): made once, kept in
+ * the data directory, so it survives restarts and renames of the cluster.
+ */
+export function permanentClusterId(dir: string, fresh: () => string): string {
+  const path = join(dir, CLUSTER_ID_FILE);
+  if (existsSync(path)) {
+    const id = readFileSync(path, 'utf8').trim();
+    if (id !== '') return id;
+  }
+  const id = fresh();
+  writeFileSync(path, id + '\n');
+  return id;
+}

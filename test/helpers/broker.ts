@@ -129,9 +129,12 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
     child.stdout!.on('data', (d) => { out += d; watchOut(String(d)); });
     child.stderr!.on('data', (d) => { out += d; watchErr(String(d)); });
     await waitForPort(port, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
-    // The management API starts right after AMQP (unless a test turned it off).
+    // The management API and the Prometheus endpoint start right after AMQP (unless a test turned them off).
     if (!(opts.args ?? []).includes('--management-port')) {
       await waitForPort(httpPort, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
+    }
+    if (!(opts.args ?? []).includes('--prometheus-port')) {
+      await waitForPort(metricsPort, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
     }
   };
   await launch();

@@ -2,16 +2,11 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { requireTag } from '../auth.js';
-import { RABBITMQ_VERSION, type ManagementContext } from '../context.js';
+import { clusterNameOf, RABBITMQ_VERSION, type ManagementContext } from '../context.js';
 
 export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  // RabbitMQ keeps a set cluster name as the global parameter cluster_name (so it persists and
-  // travels in definitions); until one is set the node name stands in.
   const params = ctx.broker.parameters;
-  const clusterName = () => {
-    const v = params.global.get('cluster_name');
-    return typeof v === 'string' && v !== '' ? v : ctx.node;
-  };
+  const clusterName = () => clusterNameOf(ctx);
 
   app.get('/api/whoami', async (req) => ({
     name: req.auth.user.name,
