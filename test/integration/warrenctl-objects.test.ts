@@ -20,7 +20,7 @@ const skipFor = (group: keyof typeof ON_WARREN) =>
 const targetFor = (group: keyof typeof ON_WARREN, vhostBase: string, users: string[] = []) =>
   (ON_WARREN[group] ? warrenTarget(vhostBase) : referenceTarget(vhostBase, users));
 
-describe('warrenctl: users, vhosts and permissions', { timeout: 60_000, skip: skipFor('access') }, () => {
+describe('warrenctl: users, vhosts and permissions', { timeout: 180_000, skip: skipFor('access') }, () => {
   let t: Target;
   const user = `warrenctl-user-${suffix()}`;
   const vhost2 = `warrenctl-vh-${suffix()}`;
@@ -102,7 +102,7 @@ describe('warrenctl: users, vhosts and permissions', { timeout: 60_000, skip: sk
   });
 });
 
-describe('warrenctl: queues, exchanges, bindings, connections, channels, consumers', { timeout: 90_000, skip: skipFor('objects') }, () => {
+describe('warrenctl: queues, exchanges, bindings, connections, channels, consumers', { timeout: 180_000, skip: skipFor('objects') }, () => {
   let t: Target;
   before(async () => { t = await targetFor('objects', 'warrenctl-obj'); });
   after(async () => { await t?.close(); });
@@ -188,7 +188,7 @@ describe('warrenctl: queues, exchanges, bindings, connections, channels, consume
   });
 });
 
-describe('warrenctl: export_definitions and import_definitions', { timeout: 60_000, skip: skipFor('definitions') }, () => {
+describe('warrenctl: export_definitions and import_definitions', { timeout: 180_000, skip: skipFor('definitions') }, () => {
   let t: Target;
   let dir: string;
   before(async () => { t = await targetFor('definitions', 'warrenctl-defs'); dir = mkdtempSync(join(tmpdir(), 'warrenctl-')); });

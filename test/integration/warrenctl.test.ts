@@ -9,7 +9,7 @@ import { sleep, type ChannelModel } from '../helpers/amqp.js';
 import { freePort, startBroker } from '../helpers/broker.js';
 import { runCtl, tableRows, warrenTarget, type Target } from '../helpers/warrenctl.js';
 
-describe('warrenctl: usage, connection and node commands', { timeout: 60_000 }, () => {
+describe('warrenctl: usage, connection and node commands', { timeout: 120_000 }, () => {
   let t: Target;
   before(async () => { t = await warrenTarget('warrenctl-node'); });
   after(async () => { await t?.close(); });
@@ -87,7 +87,7 @@ describe('warrenctl: usage, connection and node commands', { timeout: 60_000 }, 
   });
 });
 
-describe('warrenctl: policies, operator policies and vhost limits on Warren', { timeout: 60_000 }, () => {
+describe('warrenctl: policies, operator policies and vhost limits on Warren', { timeout: 120_000 }, () => {
   let t: Target;
   let v: string;
   before(async () => { t = await warrenTarget('warrenctl-pol'); v = encodeURIComponent(t.vhost); });
@@ -176,7 +176,7 @@ describe('warrenctl: policies, operator policies and vhost limits on Warren', { 
  */
 const DELAYED_ENDPOINTS_ON_MAIN = false;
 
-describe('warrenctl: list_delayed and cancel_delayed', { timeout: 60_000, skip: DELAYED_ENDPOINTS_ON_MAIN ? false : 'Warren does not serve /api/exchanges/{vhost}/{name}/delayed on main yet' }, () => {
+describe('warrenctl: list_delayed and cancel_delayed', { timeout: 120_000, skip: DELAYED_ENDPOINTS_ON_MAIN ? false : 'Warren does not serve /api/exchanges/{vhost}/{name}/delayed on main yet' }, () => {
   let t: Target;
   let conn: ChannelModel;
   before(async () => {

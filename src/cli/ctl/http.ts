@@ -1,5 +1,7 @@
 // A small client for the management HTTP API (RabbitMQ's paths and shapes): basic auth, JSON in
 // and out, and failures turned into warrenctl's errors with rabbitmqctl's exit codes.
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { CtlError, dataError, EXIT_DATAERR, EXIT_SOFTWARE, EXIT_TEMPFAIL, EXIT_UNAVAILABLE } from './errors.js';
 
 export interface ApiTarget {
@@ -28,12 +30,29 @@ export const enc = (s: string) => encodeURIComponent(s);
 const ENTITIES: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&amp;': '&', '&quot;': '"', '&#39;': "'" };
 const unescapeHtml = (s: string) => s.replace(/&(lt|gt|amp|quot|#39);/g, (m) => ENTITIES[m]);
 
-function networkCode(err: unknown): string {
-  // fetch() wraps the socket error: TypeError('fetch failed', {cause}), the cause sometimes an
-  // AggregateError of one error per address tried.
-  let c = (err as { cause?: unknown }).cause as { code?: string; errors?: { code?: string }[]; message?: string } | undefined;
-  if (c?.errors?.length) c = c.errors[0];
-  return c?.code ?? c?.message ?? (err as Error).message;
+interface RawResponse {
+  status: number;
+  statusText: string;
+  text: string;
+}
+
+/**
+ * One HTTP exchange with node:http(s). Not fetch(): loading undici costs a CLI about half a
+ * second a run, more than the request itself.
+ */
+function exchange(url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<RawResponse> {
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT_WARRENCTL' })));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export interface RequestOptions {
@@ -62,17 +81,18 @@ export class ApiClient {
       body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
       headers['content-type'] = 'application/json';
     }
-    let res: Response;
+    let res: RawResponse;
     try {
-      res = await fetch(this.target.url + fullPath, { method, headers, body, signal: AbortSignal.timeout(this.target.timeoutMs) });
+      res = await exchange(new URL(this.target.url + fullPath), method, headers, body, this.target.timeoutMs);
     } catch (err) {
-      if ((err as Error).name === 'TimeoutError') {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ETIMEDOUT_WARRENCTL') {
         throw new CtlError(`${method} ${fullPath} timed out after ${this.target.timeoutMs / 1000} s (use --timeout to wait longer)`, EXIT_TEMPFAIL);
       }
-      throw new CtlError(`unable to reach Warren's management API at ${this.target.url}: ${networkCode(err)}. ` +
+      throw new CtlError(`unable to reach Warren's management API at ${this.target.url}: ${code ?? (err as Error).message}. ` +
         'Is Warren running? Is the management port right (--port, --url or WARRENCTL_URL)?', EXIT_UNAVAILABLE);
     }
-    const text = await res.text();
+    const text = res.text;
     let json: unknown;
     if (text !== '') {
       try {
@@ -81,7 +101,7 @@ export class ApiClient {
         json = text;
       }
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const e = (json ?? {}) as { error?: unknown; reason?: unknown };
       const reason = typeof e.reason === 'string' ? unescapeHtml(e.reason).trim().replace(/\s*\n\s*/g, ' ') : typeof json === 'string' ? json : res.statusText;
       throw new ApiError(res.status, typeof e.error === 'string' ? e.error : res.statusText, reason, method, fullPath);
