@@ -4,6 +4,7 @@
 // Users, vhosts, queues, connections and definitions: warrenctl-objects.test.ts.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import amqp from 'amqplib';
 import { sleep, type ChannelModel } from '../helpers/amqp.js';
 import { freePort, startBroker } from '../helpers/broker.js';
@@ -36,6 +37,20 @@ describe('warrenctl: usage, connection and node commands', { timeout: 120_000 },
     const env = await runCtl(['ping'], { env: { WARRENCTL_HOST: '127.0.0.1', WARRENCTL_PORT: String(port) } });
     assert.equal(env.code, 69);
     assert.match(env.stderr, new RegExp(`:${port}:`));
+  });
+
+  it('exits 75 when the API takes longer than --timeout to answer', async () => {
+    // A listener that accepts and never answers: a broker stuck mid-request.
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const r = await runCtl(['--port', String(port), '--timeout', '0.5', 'list_vhosts']);
+      assert.equal(r.code, 75, r.stderr);
+      assert.match(r.stderr, /^Error: GET \/api\/vhosts timed out after 0\.5 s/);
+    } finally {
+      silent.close();
+    }
   });
 
   it('exits 70 with the API reason when the credentials are refused', async () => {

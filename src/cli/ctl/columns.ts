@@ -100,6 +100,7 @@ export const USERS: ObjectKind = {
 
 export const PERMISSIONS: ObjectKind = { what: 'permissions', columns: ['user', 'configure', 'write', 'read'], defaults: ['user', 'configure', 'write', 'read'] };
 export const USER_PERMISSIONS: ObjectKind = { what: 'permissions', columns: ['vhost', 'configure', 'write', 'read'], defaults: ['vhost', 'configure', 'write', 'read'] };
+export const USER_TOPIC_PERMISSIONS: ObjectKind = { what: 'topic permissions', columns: ['vhost', 'exchange', 'write', 'read'], defaults: ['vhost', 'exchange', 'write', 'read'] };
 export const TOPIC_PERMISSIONS: ObjectKind = { what: 'topic permissions', columns: ['user', 'exchange', 'write', 'read'], defaults: ['user', 'exchange', 'write', 'read'] };
 
 export const POLICIES: ObjectKind = {

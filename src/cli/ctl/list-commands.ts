@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import {
   BINDINGS, CHANNELS, CONNECTIONS, CONSUMERS, EXCHANGES, PERMISSIONS, POLICIES, QUEUES, TOPIC_PERMISSIONS,
-  USER_PERMISSIONS, USERS, VHOST_LIMITS, VHOSTS, chooseColumns, columnsHelp, toRows, type ObjectKind,
+  USER_PERMISSIONS, USER_TOPIC_PERMISSIONS, USERS, VHOST_LIMITS, VHOSTS, chooseColumns, columnsHelp, toRows, type ObjectKind,
 } from './columns.js';
 import { action, type Ctl } from './context.js';
 import { enc, noUser, noVhost, orMissing } from './http.js';
@@ -61,8 +61,7 @@ export function registerListCommands(program: Command): void {
   program.command('list_user_topic_permissions <username>')
     .description("lists a user's topic permissions in every virtual host")
     .action(action(async (ctl, user: string) => {
-      const kind = { ...TOPIC_PERMISSIONS, columns: ['vhost', 'exchange', 'write', 'read'], defaults: ['vhost', 'exchange', 'write', 'read'] };
-      await list(ctl, kind, `/users/${enc(user)}/topic-permissions`, `Listing topic permissions for user "${user}" ...`, [], noUser(user));
+      await list(ctl, USER_TOPIC_PERMISSIONS, `/users/${enc(user)}/topic-permissions`, `Listing topic permissions for user "${user}" ...`, [], noUser(user));
     }));
   program.command('list_vhost_limits')
     .description('shows the limits of a virtual host (-p); --global: of every virtual host')
