@@ -87,6 +87,8 @@ describe('warrenctl: users, vhosts and permissions', { timeout: 180_000, skip: s
 
     assert.equal((await ctl('-p', vhost2, 'set_topic_permissions', user, 'amq.topic', '^a', '^b')).code, 0);
     assert.equal((await ctl('-p', vhost2, 'set_topic_permissions', user, 'events', '^c', '^d')).code, 0);
+    assert.deepEqual(tableRows((await ctl('list_user_topic_permissions', user, '-s')).stdout).sort(),
+      [[vhost2, 'amq.topic', '^a', '^b'], [vhost2, 'events', '^c', '^d']]);
     assert.equal((await ctl('-p', vhost2, 'clear_topic_permissions', user, 'amq.topic')).code, 0);
     assert.deepEqual(tableRows((await ctl('-p', vhost2, 'list_topic_permissions', '-s')).stdout), [[user, 'events', '^c', '^d']]);
     assert.equal((await ctl('-p', vhost2, 'clear_topic_permissions', user)).code, 0);
