@@ -119,6 +119,8 @@ export interface PendingDelayed {
   persistent: boolean;
   /** The first bytes of the body. */
   preview: Buffer;
+  /** The whole stored message (for the management API's properties and payload). */
+  message: Message;
 }
 
 /** What to cancel: one message by id, those with a routing key or a header value, or all. */
@@ -126,6 +128,9 @@ export interface CancelFilter {
   id?: number;
   routingKey?: string;
   header?: { name: string; value: FieldValue };
+  /** Only those due before / at or after this time (ms since the epoch). */
+  dueBefore?: number;
+  dueAfter?: number;
 }
 
 const PREVIEW = 64;
@@ -292,7 +297,7 @@ export class DelaySchedule {
       const m = messageFromStored(r.data, r.propsEnd);
       return {
         id: r.seq, due: r.due, routingKey: m.routingKey, headers: m.headersStart < 0 ? null : decodeTableAt(m.data, m.headersStart, m.headersEnd),
-        size: m.bodySize, persistent: m.persistent, preview: Buffer.from(m.body.subarray(0, PREVIEW)),
+        size: m.bodySize, persistent: m.persistent, preview: Buffer.from(m.body.subarray(0, PREVIEW)), message: m,
       };
     });
   }
@@ -301,6 +306,8 @@ export class DelaySchedule {
   cancel(filter: CancelFilter): number {
     const match = (r: DelayedRecord): boolean => {
       if (filter.id !== undefined && r.seq !== filter.id) return false;
+      if (filter.dueBefore !== undefined && !(r.due < filter.dueBefore)) return false;
+      if (filter.dueAfter !== undefined && !(r.due >= filter.dueAfter)) return false;
       if (filter.routingKey === undefined && filter.header === undefined) return true;
       const m = messageFromStored(r.data, r.propsEnd);
       if (filter.routingKey !== undefined && m.routingKey !== filter.routingKey) return false;

@@ -62,6 +62,26 @@ export class QueueMessages {
     return this.paged;
   }
 
+  /** Body bytes on disk only. */
+  get pagedBytesCount(): number {
+    return this.pagedBytes;
+  }
+
+  /** The head message if it is in memory (never reads from disk; for the management API). */
+  headInMemory(): QueueEntry | undefined {
+    return this.ready.peek();
+  }
+
+  /** Up to `n` ready messages from the head that are in memory, in order, untouched. */
+  firstInMemory(n: number): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    for (const e of this.inMemory()) {
+      if (out.length >= n) break;
+      out.push(e);
+    }
+    return out;
+  }
+
   push(msg: Message, expiresAt: number): void {
     const seq = this.nextSeq++;
     this.bytes += msg.bodySize;
@@ -295,6 +315,21 @@ class PriorityMessages extends QueueMessages {
     const e = new QueueEntry(msg, this.queue, seq, segment, expiresAt);
     this.level(e).push(e);
     this.count++;
+  }
+
+  override headInMemory(): QueueEntry | undefined {
+    return this.peek();
+  }
+
+  override firstInMemory(n: number): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    for (let p = this.levels.length - 1; p >= 0 && out.length < n; p--) {
+      for (const e of this.levels[p]) {
+        if (out.length >= n) break;
+        out.push(e);
+      }
+    }
+    return out;
   }
 
   override peek(): QueueEntry | undefined {

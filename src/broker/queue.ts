@@ -159,6 +159,8 @@ export class Queue {
   deliverCount = 0;
   ackCount = 0;
   redeliverCount = 0;
+  /** Of deliverCount, those by basic.get (and the management API's get). */
+  getCount = 0;
 
   private rr = 0;
   private hadConsumer = false;
@@ -354,6 +356,7 @@ export class Queue {
         continue;
       }
       this.deliverCount++;
+      this.getCount++;
       if (entry.deliveries !== 0) this.redeliverCount++;
       if (!noAck) this.unackedCount++;
       // As RabbitMQ, expire the new head now, so get-ok's message count leaves it out.

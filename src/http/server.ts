@@ -5,6 +5,7 @@ import { authenticate, type AuthUser } from './auth.js';
 import type { ManagementContext } from './context.js';
 import { HttpError } from './errors.js';
 import { registerRoutes } from './routes/index.js';
+import { samplerOf } from './stats-sampler.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,6 +55,9 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
     reply.status(404).send({ error: 'Object Not Found', reason: 'Not Found' });
   });
   registerRoutes(app, ctx);
+  // Rates need a history from the start, not from the first request.
+  const sampler = samplerOf(ctx);
+  app.addHook('onClose', async () => sampler.stop());
   return app;
 }
 

@@ -1,7 +1,6 @@
 // Per-vhost totals for vhost objects: queue depths summed over the vhost's queues, and message
 // counters summed over its live channels plus what its closed channels left behind. Rates come
-// from the sampler (another part of Warren): it passes `rateOf` (field name -> per-second
-// rate); until it is wired in, every rate is reported as 0.0.
+// from the stats sampler (stats-sampler.ts), passed in as `rateOf` (field name -> per-second rate).
 import type { ManagementContext } from './context.js';
 import { MessageCounters } from '../server/stats.js';
 
@@ -19,7 +18,8 @@ export function vhostCounters(ctx: ManagementContext, vhosts: string[]): Map<str
   for (const conn of ctx.amqp.connections) {
     const total = conn.vhost === null ? undefined : totals.get(conn.vhost.name);
     if (total === undefined) continue;
-    for (const ch of conn.channels.values()) total.add(ch.stats);
+    // A closing channel's counts are already in its vhost's closed-channel totals.
+    for (const ch of conn.channels.values()) if (!ch.closing) total.add(ch.stats);
   }
   return totals;
 }

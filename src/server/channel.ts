@@ -53,6 +53,20 @@ export class Channel implements DeliverySink {
     this.sizes = conn.ctx.messageSizes;
   }
 
+  /** basic.qos prefetch for new consumers / across the channel (for the management API). */
+  get prefetchCount(): number {
+    return this.consumerPrefetch;
+  }
+
+  get globalPrefetchCount(): number {
+    return this.channelPrefetch;
+  }
+
+  /** channel.flow from the client is active (deliveries not paused). */
+  get flowing(): boolean {
+    return this.flowActive;
+  }
+
   get vhost() {
     return this.conn.vhost!;
   }

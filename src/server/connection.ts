@@ -40,6 +40,8 @@ export class Connection implements FrameHandler, FlowWaiter {
   user: User | null = null;
   vhost: VHost | null = null;
   clientProperties: FieldTable = {};
+  /** The SASL mechanism the client logged in with. */
+  authMechanism = '';
   /** The socket can take more output; deliveries stop while false. */
   writable = true;
   /** Client capabilities we adapt to. */
@@ -293,6 +295,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     }
     this.broker.auth.succeeded++;
     this.user = user;
+    this.authMechanism = a.mechanism;
     this.state = State.TuneOk;
     this.send(0, M.encodeConnectionTune, {
       channelMax: this.ctx.config.channelMax,

@@ -51,7 +51,7 @@ export async function mailingFlow(broker: TestBroker, databaseUrl: string, mode:
   const app = await Deployment.start({
     AMQP_URL: broker.url, SMTP_URL: smtp.url, DATABASE_URL: databaseUrl, RETRY_MODE: mode,
     FIRST_DELAY_MS: String(FIRST_DELAY_MS), MAX_ATTEMPTS: String(MAX_ATTEMPTS),
-  }, 1);
+  }, 1).catch(async (err: unknown) => { await smtp.stop(); throw err; });
   try {
     const [okId, twiceId, neverId] = await Promise.all([app.register(ok, 'Olga'), app.register(twice, 'Tom'), app.register(never, 'Nina')]);
     await until(`mails to ${ok} and ${twice}\n${app.dump()}`, () => smtp.mailsTo(ok).length && smtp.mailsTo(twice).length, 10_000);

@@ -192,9 +192,16 @@ export class Deployment {
     const d = new Deployment(env, port);
     const main = d.spawn('main');
     const started = Array.from({ length: workers }, () => d.spawn('worker').waitLog('consumer started', undefined, 20_000));
-    await main.waitLog('consumer started', undefined, 20_000);
-    await until(`service listening:\n${main.dump()}`, () => main.logs.some((l) => String(l.msg).startsWith('Server listening')));
-    await Promise.all(started);
+    try {
+      await main.waitLog('consumer started', undefined, 20_000);
+      await until(`service listening:\n${main.dump()}`, () => main.logs.some((l) => String(l.msg).startsWith('Server listening')));
+      await Promise.all(started);
+    } catch (err) {
+      // a start-up that failed (no database, say) must not leave processes that keep the test file alive
+      await Promise.allSettled(started);
+      await d.stop();
+      throw err;
+    }
     return d;
   }
 

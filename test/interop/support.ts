@@ -113,10 +113,15 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
  * and mtimes of the sources.
  */
 export async function buildGoChecks(lib: GoLib): Promise<string> {
+  return buildGoProgram('go', lib, 'checks');
+}
+
+/** Builds the Go program in test/interop/`dir` against `lib` (cached like the checks); `name` keys its binary. */
+export async function buildGoProgram(dir: string, lib: GoLib, name: string): Promise<string> {
   requireTool('Go', 'go', ['version'], 'golang-go');
   const spec = GO_LIBS[lib];
   requirePath(`Go package ${spec.importPath}`, join(GOPATH, 'src', spec.importPath), spec.debianPackage);
-  const srcDir = join(INTEROP_DIR, 'go');
+  const srcDir = join(INTEROP_DIR, dir);
   const version = spawnSync('go', ['version'], { encoding: 'utf8' }).stdout.trim();
   const hash = createHash('sha256').update(version).update(lib);
   for (const name of readdirSync(srcDir).filter((n) => n.endsWith('.go')).sort()) {
@@ -127,19 +132,19 @@ export async function buildGoChecks(lib: GoLib): Promise<string> {
   hash.update(`lib:${libSt.mtimeMs}`);
   const binDir = join(tmpdir(), 'warren-interop-bin');
   mkdirSync(binDir, { recursive: true });
-  const bin = join(binDir, `${lib}-checks-${hash.digest('hex').slice(0, 16)}`);
+  const bin = join(binDir, `${lib}-${name}-${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(bin)) return bin;
   const tmpBin = `${bin}.${process.pid}.tmp`;
   const r = await run('go', ['build', ...(spec.tags.length ? ['-tags', spec.tags.join(',')] : []), '-o', tmpBin, '.'],
     { cwd: srcDir, env: goEnv(), timeoutMs: 180_000 });
   if (r.code !== 0) {
     rmSync(tmpBin, { force: true });
-    assert.fail(`go build of the ${lib} checks failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}):\n${r.stderr}${r.stdout}` +
+    assert.fail(`go build of the ${lib} ${name} failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}):\n${r.stderr}${r.stdout}` +
       `\n(needs the Debian packages golang-go and ${spec.debianPackage})`);
   }
   renameSync(tmpBin, bin); // atomic: concurrent runs never see a half-written binary
   for (const old of readdirSync(binDir)) { // binaries of older sources
-    if (old.startsWith(`${lib}-checks-`) && !old.endsWith('.tmp') && join(binDir, old) !== bin) {
+    if (old.startsWith(`${lib}-${name}-`) && !old.endsWith('.tmp') && join(binDir, old) !== bin) {
       rmSync(join(binDir, old), { force: true });
     }
   }

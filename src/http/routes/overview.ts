@@ -3,6 +3,9 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { requireTag } from '../auth.js';
 import { clusterNameOf, RABBITMQ_VERSION, type ManagementContext } from '../context.js';
+import type { Query } from '../paging.js';
+import { historyRequest, withDetails } from '../rates.js';
+import { CHURN, MESSAGE_STATS, QUEUE_LENGTHS, samplerOf } from '../stats-sampler.js';
 
 export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   const params = ctx.broker.parameters;
@@ -24,7 +27,7 @@ export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): vo
     return reply.status(204).send();
   });
 
-  app.get('/api/overview', async () => {
+  app.get('/api/overview', async (req) => {
     const vhosts = [...ctx.broker.vhosts.values()];
     let queues = 0;
     let exchanges = 0;
@@ -63,16 +66,24 @@ export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): vo
       ],
       contexts: [{ node: ctx.node, description: 'RabbitMQ Management', path: '/', port: String(ctx.config.managementPort ?? '') }],
       object_totals: { connections: ctx.amqp.connections.size, channels, exchanges, queues, consumers },
-      queue_totals: {
-        messages: ready + unacked, messages_details: { rate: 0 },
-        messages_ready: ready, messages_ready_details: { rate: 0 },
-        messages_unacknowledged: unacked, messages_unacknowledged_details: { rate: 0 },
-      },
-      message_stats: {},
-      churn_rates: {},
+      ...rates(ctx, req.query as Query, [ready + unacked, ready, unacked]),
       sample_retention_policies: { global: [600, 3600, 28800, 86400], basic: [600, 3600], detailed: [600] },
       default_queue_type: 'classic',
       host: hostname(),
     };
   });
+}
+
+/** queue_totals, message_stats and churn_rates with their details, from the sampler. */
+function rates(ctx: ManagementContext, q: Query, lengths: number[]): Record<string, unknown> {
+  const s = samplerOf(ctx);
+  const h = historyRequest(q);
+  const queueTotals: Record<string, unknown> = {};
+  withDetails(queueTotals, QUEUE_LENGTHS, lengths, s.overall, s.clock, h.lengths, MESSAGE_STATS.length);
+  // Counters as of the last tick: they include closed channels, so they never go backwards.
+  const messageStats: Record<string, unknown> = {};
+  withDetails(messageStats, MESSAGE_STATS, s.overall.current, s.overall, s.clock, h.msgRates);
+  const churn: Record<string, unknown> = {};
+  withDetails(churn, CHURN, s.churn.current, s.churn, s.clock, h.msgRates);
+  return { queue_totals: queueTotals, message_stats: messageStats, churn_rates: churn };
 }

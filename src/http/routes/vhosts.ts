@@ -5,6 +5,7 @@ import { requireTag, visibleVhosts } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
+import { samplerOf } from '../stats-sampler.js';
 import { messageStatsJson, vhostCounters, vhostQueueTotals } from '../vhost-stats.js';
 import { tagsOf } from '../../broker/definitions.js';
 import type { VHost } from '../../broker/vhost.js';
@@ -17,6 +18,8 @@ export function vhostJson(ctx: ManagementContext, v: VHost, counters: MessageCou
   const m = v.metadata;
   const metadata: Record<string, unknown> = { description: m.description, tags: m.tags };
   if (m.defaultQueueType !== null) metadata.default_queue_type = m.defaultQueueType;
+  const sampler = samplerOf(ctx);
+  const rateOf = (field: string) => sampler.vhostRate(v.name, field);
   return {
     name: v.name,
     description: m.description,
@@ -25,8 +28,8 @@ export function vhostJson(ctx: ManagementContext, v: VHost, counters: MessageCou
     metadata,
     tracing: false,
     cluster_state: { [ctx.node]: 'running' },
-    ...vhostQueueTotals(ctx, v.name),
-    message_stats: messageStatsJson(counters),
+    ...vhostQueueTotals(ctx, v.name, rateOf),
+    message_stats: messageStatsJson(counters, rateOf),
   };
 }
 
