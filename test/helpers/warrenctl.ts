@@ -1,6 +1,6 @@
 // Running the built warrenctl as a child process, and the brokers it is tested against: a Warren
-// of its own, or the reference RabbitMQ (management 15673, AMQP 5673) for commands whose
-// endpoints Warren does not serve yet, with a vhost of the test's own deleted afterwards.
+// of its own, or (WARRENCTL_TEST_REFERENCE=1) the reference RabbitMQ (management 15673, AMQP
+// 5673) with a vhost of the test's own deleted afterwards.
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

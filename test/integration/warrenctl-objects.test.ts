@@ -1,7 +1,6 @@
 // warrenctl end to end for users, vhosts and permissions, queues, exchanges, bindings,
 // connections, channels and consumers, and definitions: each command's output and its effect,
-// checked over the API and with amqplib. Each group runs against Warren once Warren serves its
-// endpoints (ON_WARREN), against the reference RabbitMQ until then (skipped if it is not up).
+// checked over the API and with amqplib, against Warren.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,20 +10,21 @@ import amqp from 'amqplib';
 import { suffix } from '../helpers/amqp.js';
 import { ctlUntil, referenceTarget, referenceUnavailable, runCtl, tableRows, warrenTarget, type Target } from '../helpers/warrenctl.js';
 
-/** Which groups' endpoints Warren serves (the rest run against the reference RabbitMQ). */
-const ON_WARREN = { access: true, objects: false, definitions: true };
+/**
+ * WARRENCTL_TEST_REFERENCE=1 runs this file against the reference RabbitMQ instead (management
+ * 15673, AMQP 5673), to check that the tests and warrenctl hold for RabbitMQ's API too.
+ */
+const ON_REFERENCE = process.env.WARRENCTL_TEST_REFERENCE === '1';
+const referenceDown = ON_REFERENCE ? await referenceUnavailable() : undefined;
+const skip = referenceDown ?? false;
+const targetFor = (vhostBase: string, users: string[] = []) =>
+  (ON_REFERENCE ? referenceTarget(vhostBase, users) : warrenTarget(vhostBase));
 
-const referenceDown = await referenceUnavailable();
-const skipFor = (group: keyof typeof ON_WARREN) =>
-  ON_WARREN[group] || referenceDown === undefined ? false : `Warren does not serve these endpoints yet and ${referenceDown}`;
-const targetFor = (group: keyof typeof ON_WARREN, vhostBase: string, users: string[] = []) =>
-  (ON_WARREN[group] ? warrenTarget(vhostBase) : referenceTarget(vhostBase, users));
-
-describe('warrenctl: users, vhosts and permissions', { timeout: 180_000, skip: skipFor('access') }, () => {
+describe('warrenctl: users, vhosts and permissions', { timeout: 180_000, skip }, () => {
   let t: Target;
   const user = `warrenctl-user-${suffix()}`;
   const vhost2 = `warrenctl-vh-${suffix()}`;
-  before(async () => { t = await targetFor('access', 'warrenctl-acc', [user]); });
+  before(async () => { t = await targetFor('warrenctl-acc', [user]); });
   after(async () => {
     await t?.api('DELETE', `/vhosts/${vhost2}`);
     await t?.close();
@@ -104,9 +104,9 @@ describe('warrenctl: users, vhosts and permissions', { timeout: 180_000, skip: s
   });
 });
 
-describe('warrenctl: queues, exchanges, bindings, connections, channels, consumers', { timeout: 180_000, skip: skipFor('objects') }, () => {
+describe('warrenctl: queues, exchanges, bindings, connections, channels, consumers', { timeout: 180_000, skip }, () => {
   let t: Target;
-  before(async () => { t = await targetFor('objects', 'warrenctl-obj'); });
+  before(async () => { t = await targetFor('warrenctl-obj'); });
   after(async () => { await t?.close(); });
   const ctl = (...args: string[]) => runCtl([...t.args, '-p', t.vhost, ...args]);
   const connect = () => amqp.connect(`${t.amqpUrl}/${encodeURIComponent(t.vhost)}`);
@@ -190,10 +190,10 @@ describe('warrenctl: queues, exchanges, bindings, connections, channels, consume
   });
 });
 
-describe('warrenctl: export_definitions and import_definitions', { timeout: 180_000, skip: skipFor('definitions') }, () => {
+describe('warrenctl: export_definitions and import_definitions', { timeout: 180_000, skip }, () => {
   let t: Target;
   let dir: string;
-  before(async () => { t = await targetFor('definitions', 'warrenctl-defs'); dir = mkdtempSync(join(tmpdir(), 'warrenctl-')); });
+  before(async () => { t = await targetFor('warrenctl-defs'); dir = mkdtempSync(join(tmpdir(), 'warrenctl-')); });
   after(async () => { await t?.close(); });
   const ctl = (...args: string[]) => runCtl([...t.args, ...args]);
 
