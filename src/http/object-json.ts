@@ -90,6 +90,9 @@ export function queueJson(q: Queue, o: BuildOptions): Json {
     messages_delayed: q.retryCount,
     name: q.name,
     node: ctx.node,
+    operator_policy: q.operatorPolicy,
+    policy: q.policy,
+    effective_policy_definition: q.effectivePolicyDefinition,
     single_active_consumer_tag: sac,
     state: 'running',
     type: 'classic',
@@ -121,6 +124,8 @@ export function exchangeJson(x: Exchange, o: BuildOptions): Json {
     type: x.type,
     vhost: x.vhost,
   };
+  // RabbitMQ shows an exchange's policy only when one applies.
+  if (x.policy !== null) out.policy = x.policy;
   if (o.stats) {
     const stats: Json = {};
     withDetails(stats, EXCHANGE_STATS, [x.publishInCount, x.publishOutCount], o.sampler.exchanges.get(x), o.sampler.clock, o.history.msgRates);

@@ -35,6 +35,26 @@ describe('policy endpoints', { timeout: 60_000, skip: process.env.WARREN_TEST_UR
   });
   after(async () => { await broker?.stop(); });
 
+  it('queues and exchanges show the policy in effect: policy, operator_policy, effective_policy_definition', async () => {
+    const put = (path: string, body: unknown) => pol.call('PUT', path, body);
+    assert.equal((await put('queues/%2F/shown-q', { durable: false, arguments: { 'x-max-length': 3 } })).status, 201);
+    assert.equal((await put('exchanges/%2F/shown-x', { type: 'fanout' })).status, 201);
+    await pol.set('shown', { pattern: '^shown-', definition: { 'max-length': 7, 'alternate-exchange': 'ae' }, priority: 1 });
+    await pol.call('PUT', 'operator-policies/%2F/shown-op', { pattern: '^shown-q', definition: { 'message-ttl': 1000 }, 'apply-to': 'queues' });
+    let q = (await pol.call('GET', 'queues/%2F/shown-q')).body as Record<string, unknown>;
+    assert.deepEqual([q.policy, q.operator_policy, q.effective_policy_definition],
+      ['shown', 'shown-op', { 'max-length': 7, 'alternate-exchange': 'ae', 'message-ttl': 1000 }]);
+    const x = (await pol.call('GET', 'exchanges/%2F/shown-x')).body as Record<string, unknown>;
+    assert.equal(x.policy, 'shown');
+    await pol.clear('shown');
+    await pol.call('DELETE', 'operator-policies/%2F/shown-op');
+    q = (await pol.call('GET', 'queues/%2F/shown-q')).body as Record<string, unknown>;
+    assert.deepEqual([q.policy, q.operator_policy, q.effective_policy_definition], [null, null, {}]);
+    assert.ok(!('policy' in ((await pol.call('GET', 'exchanges/%2F/shown-x')).body as object)), 'no policy, no field (as RabbitMQ)');
+    await pol.call('DELETE', 'queues/%2F/shown-q');
+    await pol.call('DELETE', 'exchanges/%2F/shown-x');
+  });
+
   it('PUT answers 201 when created and 204 when updated; GET shows RabbitMQ\'s shape with defaults; DELETE 204 then 404', async () => {
     let r = await pol.call('PUT', 'policies/%2F/shape', { pattern: '^s', definition: { 'max-length': 5 } });
     assert.equal(r.status, 201);
