@@ -44,17 +44,34 @@ export interface TestBroker {
   restart(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports for test brokers come from below the kernel's ephemeral range (32768-60999 on Linux):
+// a port the OS hands out for listen(0) is also handed to outgoing connections, and a broker
+// being restarted leaves its port free for a moment, so an ephemeral port could be taken by
+// another test's client (or by another test file's freePort) in between. Random picks from
+// 20,000 low ports, never the same twice in a process, make that practically impossible.
+const LOW_PORT = 12000;
+const LOW_PORT_SPAN = 20000;
+const handedOut = new Set<number>();
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = LOW_PORT + Math.floor(Math.random() * LOW_PORT_SPAN);
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port found between ${LOW_PORT} and ${LOW_PORT + LOW_PORT_SPAN}`);
 }
 
 async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15000): Promise<void> {
