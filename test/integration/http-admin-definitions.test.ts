@@ -185,7 +185,7 @@ describe("Warren's definitions import into RabbitMQ", () => {
 
   it('round trip: Warren export -> RabbitMQ import -> RabbitMQ export equals Warren export', async (t) => {
     if (!reachable) {
-      const msg = `the reference RabbitMQ management API is not reachable at ${REFERENCE} (start it with ../shared/tools/rabbitmq-reference.sh start, or set WARREN_TEST_REFERENCE_MGMT)`;
+      const msg = `the reference RabbitMQ management API is not reachable at ${REFERENCE} (apt-get install -y rabbitmq-server, then .ci/reference-rabbitmq.sh starts one there; or set WARREN_TEST_REFERENCE_MGMT)`;
       if (process.env.CI === 'true') assert.fail(msg);
       t.skip(`skipped: ${msg}`);
       return;
