@@ -60,9 +60,12 @@ export function seesVhost(broker: Broker, auth: AuthUser, vhost: string): boolea
   return auth.tags.has('monitoring') || broker.users.hasVhostAccess(auth.user.name, vhost);
 }
 
-/** Fails with 401 not_authorised unless the user may act in `vhost` (an administrator without permissions there may not either, as in RabbitMQ). */
+/** RabbitMQ's reason when a user has no permissions in the vhost a request names. */
+export const VHOST_REFUSAL = 'User not authorised to access virtual host';
+
+/** Fails with 401 not_authorised unless the user has permissions in `vhost` (needed to change objects there). */
 export function requireVhostAccess(broker: Broker, auth: AuthUser, vhost: string): void {
-  if (!broker.users.hasVhostAccess(auth.user.name, vhost)) throw notAuthorised(`User not authorised to access virtual host`);
+  if (!broker.users.hasVhostAccess(auth.user.name, vhost)) throw notAuthorised(VHOST_REFUSAL);
 }
 
 /**
@@ -71,7 +74,7 @@ export function requireVhostAccess(broker: Broker, auth: AuthUser, vhost: string
  */
 export function requireVhostAuthorised(broker: Broker, auth: AuthUser, vhost: string): void {
   if (auth.tags.has('administrator') || !broker.vhosts.has(vhost) || broker.users.hasVhostAccess(auth.user.name, vhost)) return;
-  throw notAuthorised('User not authorised to access virtual host');
+  throw notAuthorised(VHOST_REFUSAL);
 }
 
 /** RabbitMQ's is_authorized_policies: administrators, or policymakers with permissions in the vhost (if one is named). */

@@ -26,10 +26,10 @@ export class Channel implements DeliverySink {
   /** Deliveries awaiting ack, by delivery tag, in tag order. */
   readonly unacked = new Map<number, QueueEntry>();
   private nextTag = 1;
-  /** basic.qos global=false: prefetch given to consumers created afterwards. Read by the metrics. */
-  consumerPrefetch = 0;
+  /** basic.qos global=false: prefetch given to consumers created afterwards. */
+  private consumerPrefetch = 0;
   /** basic.qos global=true: limit across the channel. */
-  channelPrefetch = 0;
+  private channelPrefetch = 0;
   /** The last queue declared on this channel, for methods that name queue "". */
   lastQueue = '';
   confirms: ConfirmTracker | null = null;

@@ -102,8 +102,8 @@ const channelMetrics = channelFamily('channel_metrics', [
   g('channel_messages_unconfirmed', 'Published but not yet confirmed messages', (ch) => ch.confirms?.unconfirmed ?? 0),
   g('channel_messages_uncommitted', 'Messages received in a transaction but not yet committed', (ch) => ch.tx?.publishes.length ?? 0),
   g('channel_acks_uncommitted', 'Message acknowledgements in a transaction not yet committed', (ch) => ch.tx?.acks.length ?? 0),
-  g('consumer_prefetch', 'Limit of unacknowledged messages for each consumer', (ch) => ch.consumerPrefetch),
-  g('channel_prefetch', 'Total limit of unacknowledged messages for all consumers on a channel', (ch) => ch.channelPrefetch),
+  g('consumer_prefetch', 'Limit of unacknowledged messages for each consumer', (ch) => ch.prefetchCount),
+  g('channel_prefetch', 'Total limit of unacknowledged messages for all consumers on a channel', (ch) => ch.globalPrefetchCount),
 ]);
 
 // RabbitMQ labels these by channel and exchange (or queue); Warren counts per channel only, so

@@ -4,7 +4,8 @@ import type { FastifyRequest } from 'fastify';
 import { AmqpError } from '../../broker/errors.js';
 import type { VHost } from '../../broker/vhost.js';
 import type { Access } from '../../broker/users.js';
-import { seesVhost } from '../auth.js';
+import { notAuthorised } from '../errors.js';
+import { requireVhostAccess, seesVhost, VHOST_REFUSAL } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import type { BuildOptions } from '../object-json.js';
@@ -17,13 +18,11 @@ export type Params = Record<string, string>;
 /** RabbitMQ's answer when the broker refuses an operation (403 ACCESS_REFUSED on AMQP). */
 const accessRefused = () => new HttpError(401, 'not_authorised', 'Access refused.');
 
-export const notAuthorisedForVhost = () => new HttpError(401, 'not_authorised', 'User not authorised to access virtual host');
-
 /** The vhost named in the path: 404 when it does not exist, 401 when the user may not see it. */
 export function visibleVhost(ctx: ManagementContext, req: FastifyRequest, name: string): VHost {
   const v = ctx.broker.vhosts.get(name);
   if (v === undefined) throw notFound();
-  if (!seesVhost(ctx.broker, req.auth, name)) throw notAuthorisedForVhost();
+  if (!seesVhost(ctx.broker, req.auth, name)) throw notAuthorised(VHOST_REFUSAL);
   return v;
 }
 
@@ -31,7 +30,7 @@ export function visibleVhost(ctx: ManagementContext, req: FastifyRequest, name: 
 export function writableVhost(ctx: ManagementContext, req: FastifyRequest, name: string): VHost {
   const v = ctx.broker.vhosts.get(name);
   if (v === undefined) throw notFound();
-  if (!ctx.broker.users.hasVhostAccess(req.auth.user.name, name)) throw notAuthorisedForVhost();
+  requireVhostAccess(ctx.broker, req.auth, name);
   return v;
 }
 

@@ -7,7 +7,7 @@ import type { PolicyKind } from '../../broker/broker.js';
 import { policyJson } from '../../broker/policies.js';
 import { parsePolicy, PolicyInvalid, vhostLimitProblem } from '../../broker/policy-validation.js';
 import type { VHost } from '../../broker/vhost.js';
-import { type AuthUser, requireTag, seesVhost } from '../auth.js';
+import { type AuthUser, requireTag, seesVhost, VHOST_REFUSAL } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, notAuthorised, HttpError, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
@@ -51,7 +51,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ManagementContext): void
 
     app.get<{ Params: Params }>(`/api/${path}/:vhost`, async (req) => {
       const v = vhostOf(req.params.vhost!);
-      if (!hasAccess(req.auth, v.name)) throw notAuthorised('User not authorised to access virtual host');
+      if (!hasAccess(req.auth, v.name)) throw notAuthorised(VHOST_REFUSAL);
       return list([v], req.query as Query);
     });
 
@@ -94,7 +94,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ManagementContext): void
 
   app.get<{ Params: Params }>('/api/vhost-limits/:vhost', async (req) => {
     const v = vhostOf(req.params.vhost!);
-    if (!seesVhost(broker, req.auth, v.name)) throw notAuthorised('User not authorised to access virtual host');
+    if (!seesVhost(broker, req.auth, v.name)) throw notAuthorised(VHOST_REFUSAL);
     return limitsJson(v);
   });
 
