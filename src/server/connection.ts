@@ -354,7 +354,8 @@ export class Connection implements FrameHandler, FlowWaiter {
   private onChannelMethod(channelId: number, id: number, r: Reader, buf: Buffer, start: number, end: number): void {
     if (this.state !== State.Opened) {
       if (this.state === State.Closing) return;
-      throw commandInvalid(`channel method before the connection was opened`);
+      // RabbitMQ's reader refuses any frame on a channel before connection.open with 505.
+      throw unexpectedFrame(`method frame on channel ${channelId} before the connection was opened`);
     }
     const ch = this.channels.get(channelId);
     if (ch === undefined) {

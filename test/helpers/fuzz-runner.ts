@@ -12,6 +12,7 @@ import {
   genItem, validSession, mutate, toWrites, handshakeFrames, genProps, methodFrame, frame, deepTable, encTable, F,
   splitProps, splitTable, hex, genMalformedTable, heartbeat, encodeProps, EncodedTable, type Step, type Write, type SessionInfo, type Entry,
 } from './fuzz-grammar.js';
+import { targetedCase } from './fuzz-targeted.js';
 
 // ------------------------------------------------------------ raw connection
 
@@ -487,16 +488,18 @@ function fmix(x: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-export type CaseKind = 'grammar' | 'session' | 'session-mutated' | 'handshake' | 'tables' | 'garbage';
+export type CaseKind = 'grammar' | 'session' | 'session-mutated' | 'handshake' | 'tables' | 'garbage' | 'targeted';
 
-/** Generated case number k of a seed. */
-export function generateCase(seed: number, k: number): FuzzCase {
+/** Generated case number k of a seed (of one kind only if `only` is given). */
+export function generateCase(seed: number, k: number, only?: CaseKind): FuzzCase {
   const g = new Gen(rng(caseSeed(seed, k)));
   const prefix = `fz${seed}.${k}.`;
   const pool = new NamePool(prefix);
-  const kind = g.weighted<CaseKind>([[34, 'grammar'], [10, 'session'], [28, 'session-mutated'], [10, 'handshake'], [12, 'tables'], [6, 'garbage']]);
+  const picked = g.weighted<CaseKind>([[34, 'grammar'], [10, 'session'], [28, 'session-mutated'], [10, 'handshake'], [12, 'tables'], [6, 'garbage'], [14, 'targeted']]);
+  const kind = only ?? picked;
   const id = String(k);
   switch (kind) {
+    case 'targeted': return targetedCase(g, id, pool);
     case 'grammar': {
       const items = Array.from({ length: g.between(1, 10) }, () => genItem(g, pool));
       const steps: Step[] = items.flatMap((it) => it.frames);

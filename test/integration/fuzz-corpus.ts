@@ -459,6 +459,14 @@ const found: FuzzCase[] = [
       await inspect(ctx, n, f, async (d) => { if (!await get(d, n.hq, f)) f.push('the message was not routed to the bound queue'); });
     },
   },
+  // RabbitMQ's reader takes only connection methods before connection.open: a channel frame
+  // there is 505 UNEXPECTED_FRAME (Warren answered 503 COMMAND_INVALID).
+  ...['channel.open', 'queue.declare'].map((m, i): FuzzCase => ({
+    id: `c19${'ab'[i]}`, title: `found: ${m} on channel 1 after tune-ok, before connection.open: 505`, mode: 'raw',
+    writes: [{ data: Buffer.concat([handshakeFrames().header, handshakeFrames().startOk, handshakeFrames().tuneOk, methodFrame(1, m)]), delay: 0 }],
+    idleMs: 1000,
+    check: (c, _ctx, f) => expectConnectionClose(c, 505, f, 'UNEXPECTED_FRAME'),
+  })),
 ];
 
 export const CORPUS: FuzzCase[] = [...case1, ...case2, ...case3, ...case4, ...case5, ...case6, ...found];

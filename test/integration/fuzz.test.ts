@@ -16,8 +16,11 @@
 // (its channel process crashes), and there the point is to check the test, not RabbitMQ.
 //
 //   FUZZ_SEED=n       seed of the generated cases (default 1, so CI runs the same cases)
-//   FUZZ_CASES=n      at most this many generated cases (default 2000)
-//   FUZZ_MS=ms        time budget of the generated cases (default 12000)
+//   FUZZ_CASES=n      run exactly cases 0..n-1 (no time budget unless FUZZ_MS is also set);
+//                     unset: at most 2000 cases within the time budget
+//   FUZZ_MS=ms        time budget of the generated cases (default 12000 without FUZZ_CASES)
+//   FUZZ_KIND=kind    generate only one kind of case (grammar, session, session-mutated,
+//                     handshake, tables, garbage, targeted)
 //   FUZZ_CONCURRENCY  cases at a time (default 6)
 //   FUZZ_CASE=k[,..]  replay: run only these cases (generated numbers or corpus ids such as c1a)
 //                     and print the bytes they send, in hex
@@ -29,26 +32,28 @@ import { writeFileSync } from 'node:fs';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { hex, NamePool, methodFrame } from '../helpers/fuzz-grammar.js';
 import {
-  Bystander, FuzzConn, LogWatch, generateCase, logSignature, runCase, sleep, summarizeLog, type CaseResult, type FuzzCase, type LogFinding,
+  Bystander, FuzzConn, LogWatch, generateCase, logSignature, runCase, sleep, summarizeLog, type CaseKind, type CaseResult, type FuzzCase, type LogFinding,
 } from '../helpers/fuzz-runner.js';
 import { CORPUS } from './fuzz-corpus.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 1);
 const MAX_CASES = Number(process.env.FUZZ_CASES ?? 2000);
-const BUDGET_MS = Number(process.env.FUZZ_MS ?? 12_000);
+// A fixed number of cases runs them all, however long that takes: the same cases on every machine.
+const BUDGET_MS = Number(process.env.FUZZ_MS ?? (process.env.FUZZ_CASES ? Infinity : 12_000));
+const KIND = process.env.FUZZ_KIND as CaseKind | undefined;
 const CONCURRENCY = Math.max(1, Number(process.env.FUZZ_CONCURRENCY ?? 6));
 const REPLAY = process.env.FUZZ_CASE?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
 /** FUZZ_RECORD=file: one JSON line per case with the closes it got, to compare two brokers' answers. */
 const RECORD = process.env.FUZZ_RECORD;
 
-const replayHint = (id: string) => `FUZZ_SEED=${SEED} FUZZ_CASE=${id} node --test dist/test/integration/fuzz.test.js`;
+const replayHint = (id: string) => `FUZZ_SEED=${SEED}${KIND ? ` FUZZ_KIND=${KIND}` : ''} FUZZ_CASE=${id} node --test dist/test/integration/fuzz.test.js`;
 
 /** The case for an id: a corpus id, or the number of a generated case. */
 function caseById(id: string): FuzzCase {
   const c = CORPUS.find((k) => k.id === id);
   if (c) return c;
   if (!/^\d+$/.test(id)) throw new Error(`no corpus case '${id}' (corpus: ${CORPUS.map((k) => k.id).join(' ')})`);
-  return generateCase(SEED, Number(id));
+  return generateCase(SEED, Number(id), KIND);
 }
 
 /** What a case sent, in hex: its writes (with the pauses after them) or, for scripted cases, every write. */
@@ -70,7 +75,7 @@ function report(r: CaseResult, withBytes: boolean): string {
   ].join('\n');
 }
 
-describe('protocol fuzz', { timeout: 180_000 }, () => {
+describe('protocol fuzz', { timeout: process.env.FUZZ_CASES ? Infinity : 180_000 }, () => {
   let broker: TestBroker;
   const log = new LogWatch();
   let bystander: Bystander | null = null;
@@ -180,7 +185,7 @@ describe('protocol fuzz', { timeout: 180_000 }, () => {
     it(`generated cases (seed ${SEED}, at most ${MAX_CASES} cases or ${BUDGET_MS} ms)`, async () => {
       const t0 = Date.now();
       let k = 0;
-      const rs = await pool(() => (k < MAX_CASES && Date.now() - t0 < BUDGET_MS ? generateCase(SEED, k++) : null));
+      const rs = await pool(() => (k < MAX_CASES && Date.now() - t0 < BUDGET_MS ? generateCase(SEED, k++, KIND) : null));
       await sleep(300);
       attachLog(rs);
       rs.sort((a, b) => Number(a.id) - Number(b.id));
