@@ -25,6 +25,13 @@
 //   FUZZ_CASE=k[,..]  replay: run only these cases (generated numbers or corpus ids such as c1a)
 //                     and print the bytes they send, in hex
 //   FUZZ_RECORD=file  write what each case got back (one JSON line per case), to compare brokers
+//   FUZZ_RSS_SLACK_MB how far the broker's RSS may end above its level after warm-up (default 128)
+//   FUZZ_SAMPLE_EVERY print the broker's footprint every this many cases (default 1000)
+//
+// The leak check: after the corpus (the warm-up) the broker's footprint is taken (connections and
+// channels in /api/overview and in the lists, sockets, file descriptors, libuv handles, RSS); after
+// the generated cases, once every fuzz connection is closed and the broker sat quiet, the counts
+// must be back at it and the RSS within FUZZ_RSS_SLACK_MB of it.
 //   WARREN_TEST_URL   run against another broker, e.g. the reference RabbitMQ (its log unseen)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +42,8 @@ import {
   Bystander, FuzzConn, LogWatch, generateCase, logSignature, runCase, sleep, summarizeLog, type CaseKind, type CaseResult, type FuzzCase, type LogFinding,
 } from '../helpers/fuzz-runner.js';
 import { CORPUS } from './fuzz-corpus.js';
+import { apiClient } from '../helpers/http.js';
+import { describeFootprint, footprint, leaksAfter, type Footprint } from '../helpers/fuzz-leaks.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 1);
 const MAX_CASES = Number(process.env.FUZZ_CASES ?? 2000);
@@ -45,6 +54,8 @@ const CONCURRENCY = Math.max(1, Number(process.env.FUZZ_CONCURRENCY ?? 6));
 const REPLAY = process.env.FUZZ_CASE?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
 /** FUZZ_RECORD=file: one JSON line per case with the closes it got, to compare two brokers' answers. */
 const RECORD = process.env.FUZZ_RECORD;
+const RSS_SLACK_MIB = Number(process.env.FUZZ_RSS_SLACK_MB ?? 128);
+const SAMPLE_EVERY = Number(process.env.FUZZ_SAMPLE_EVERY ?? 1000);
 
 const replayHint = (id: string) => `FUZZ_SEED=${SEED}${KIND ? ` FUZZ_KIND=${KIND}` : ''} FUZZ_CASE=${id} node --test dist/test/integration/fuzz.test.js`;
 
@@ -84,6 +95,10 @@ describe('protocol fuzz', { timeout: process.env.FUZZ_CASES ? Infinity : 180_000
   const results: CaseResult[] = [];
   /** Log findings already reported by a case (matched by port or reproduced). */
   const claimed = new Set<LogFinding>();
+  /** The footprint after warm-up, and samples taken during the generated cases. */
+  let base: Footprint | null = null;
+  const samples: Footprint[] = [];
+  let generatedRun = 0;
 
   before(async () => {
     broker = await startBroker();
@@ -182,10 +197,30 @@ describe('protocol fuzz', { timeout: process.env.FUZZ_CASES ? Infinity : 180_000
       assertCases(rs, 'corpus cases');
     });
 
-    it(`generated cases (seed ${SEED}, at most ${MAX_CASES} cases or ${BUDGET_MS} ms)`, async () => {
+    it(`generated cases (seed ${SEED}, ${Number.isFinite(BUDGET_MS) ? `at most ${MAX_CASES} cases or ${BUDGET_MS} ms` : `${MAX_CASES} cases`})`, async () => {
+      if (!broker.external) {
+        const api = apiClient(broker.httpUrl);
+        // The warm-up's connections close first (only the bystander's two stay).
+        for (let i = 0; i < 40 && (await footprint(api, 0)).connections > 2; i++) await sleep(250);
+        await sleep(1000);
+        base = await footprint(api, 0);
+        console.log(`# footprint ${describeFootprint(base)} (the baseline, after the corpus as warm-up)`);
+      }
       const t0 = Date.now();
       let k = 0;
-      const rs = await pool(() => (k < MAX_CASES && Date.now() - t0 < BUDGET_MS ? generateCase(SEED, k++, KIND) : null));
+      const sample = (n: number) => {
+        if (broker.external || n % SAMPLE_EVERY !== 0) return;
+        footprint(apiClient(broker.httpUrl), n).then((f) => {
+          samples.push(f);
+          console.log(`# footprint ${describeFootprint(f)} (${Math.round((Date.now() - t0) / 1000)} s)`);
+        }, () => {});
+      };
+      const rs = await pool(() => {
+        if (k >= MAX_CASES || Date.now() - t0 >= BUDGET_MS) return null;
+        sample(k);
+        return generateCase(SEED, k++, KIND);
+      });
+      generatedRun = rs.length;
       await sleep(300);
       attachLog(rs);
       rs.sort((a, b) => Number(a.id) - Number(b.id));
@@ -193,6 +228,14 @@ describe('protocol fuzz', { timeout: process.env.FUZZ_CASES ? Infinity : 180_000
       assertCases(rs, 'generated cases');
     });
   }
+
+  it('no leak: connections, channels, sockets, descriptors and handles back at the baseline, RSS bounded', { skip: REPLAY !== null }, async () => {
+    if (broker.external || base === null) return;
+    const { end, leaks } = await leaksAfter(apiClient(broker.httpUrl), base, generatedRun, RSS_SLACK_MIB);
+    const top = samples.reduce((m, f) => Math.max(m, f.rssMiB), end.rssMiB);
+    console.log(`# footprint ${describeFootprint(end)} (every fuzz connection closed, after a quiet period); highest RSS seen ${top} MiB`);
+    assert.deepEqual(leaks, [], `the broker holds more than before the cases: ${describeFootprint(base)} before, ${describeFootprint(end)} after`);
+  });
 
   it('the broker logged no fatal error, uncaught exception or internal error', async () => {
     if (broker.external) return;
