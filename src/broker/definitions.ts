@@ -7,6 +7,7 @@ import type { Broker } from './broker.js';
 import { Exchange } from './exchange.js';
 import { KNOWN_COMPONENTS } from './parameters.js';
 import type { PolicyJson } from './policies.js';
+import { definitionsShapeError } from './definitions-shape.js';
 import { exportPolicyDefinitions, importPolicyDefinitions, type ParameterJson } from './policy-definitions.js';
 import { HASHING_ALGORITHMS } from './users.js';
 import type { VHost } from './vhost.js';
@@ -44,9 +45,11 @@ const POLICY_COMPONENTS: ReadonlySet<string> = new Set(['operator_policy', 'vhos
 
 export class DefinitionsError extends Error {}
 
-export function tagsOf(t: string | string[] | undefined): string[] {
-  if (Array.isArray(t)) return t.map(String).filter(Boolean);
-  return t ? t.split(',').map((s) => s.trim()).filter(Boolean) : [];
+export function tagsOf(t: unknown): string[] {
+  if (Array.isArray(t) && t.every((x) => typeof x === 'string')) return t.filter(Boolean);
+  if (t === undefined || t === null || t === '') return [];
+  if (typeof t !== 'string') throw new DefinitionsError(`tags must be a comma-separated string or a list of strings, not ${JSON.stringify(t).slice(0, 100)}`);
+  return t.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 /** A vhost definition's metadata, from its top-level fields or its `metadata` object (3.11+). */
@@ -110,6 +113,8 @@ function checkSupported(defs: Definitions, vhost: string | null): void {
  * queues and exchanges); users, permissions and parameters are overwritten.
  */
 export function importDefinitions(broker: Broker, defs: Definitions, vhost: string | null = null): void {
+  const shapeError = definitionsShapeError(defs as Record<string, unknown>);
+  if (shapeError !== null) throw new DefinitionsError(shapeError);
   checkSupported(defs, vhost);
   const where = (v: string | undefined) => vhost ?? v ?? '/';
   if (vhost === null) {

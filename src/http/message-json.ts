@@ -31,6 +31,8 @@ export function propertiesFromJson(v: unknown): BasicProperties {
     const x = o[name];
     if (x === undefined) continue;
     if (typeof x !== 'string' && typeof x !== 'number') throw badRequest(`property ${name} must be a string`);
+    // A short string on the wire: longer would not encode.
+    if (Buffer.byteLength(String(x)) > 255) throw badRequest(`property ${name} is longer than 255 bytes`);
     (p as Record<string, unknown>)[k] = String(x);
   }
   const int = (name: string, max: number): number | undefined => {

@@ -4,9 +4,11 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { authenticate, type AuthUser } from './auth.js';
 import type { ManagementContext } from './context.js';
 import { HttpError } from './errors.js';
+import { BODY_TOO_LARGE, MAX_BODY_BYTES, clientErrorHandler, frameworkErrors, parseJsonBody } from './request-limits.js';
 import { registerRoutes } from './routes/index.js';
 import { uiRoutes } from './ui.js';
 import { samplerOf } from './stats-sampler.js';
+import { DefinitionsError } from '../broker/definitions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,18 +24,18 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
     logger: false,
     // rabbitmqadmin and browsers send trailing slashes on lists; vhost names can be long.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
-    bodyLimit: 512 * 1024 * 1024, // definitions imports and published messages
+    bodyLimit: MAX_BODY_BYTES,
+    frameworkErrors,
+    clientErrorHandler,
   });
   app.decorateRequest('auth', null as unknown as AuthUser);
   // Bodies are JSON whatever the content type says (curl -d sends form encoding); empty means {}.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, {});
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new HttpError(400, 'bad_request', 'not_json'), undefined);
+      done(null, parseJsonBody(String(body)));
+    } catch (err) {
+      done(err as Error, undefined);
     }
   });
   const loopbackOnly = new Set(ctx.config.loopbackUsers);
@@ -46,6 +48,9 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
       if (err.error === 'not_authorized') reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
       return reply.status(err.status).send({ error: err.error, reason: err.reason });
     }
+    // RabbitMQ refuses a body past its limit with 400 bad_request, not 413.
+    if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.status(400).send({ error: 'bad_request', reason: BODY_TOO_LARGE });
+    if (err instanceof DefinitionsError) return reply.status(400).send({ error: 'bad_request', reason: err.message });
     if (err.statusCode !== undefined && err.statusCode < 500) {
       return reply.status(err.statusCode).send({ error: 'bad_request', reason: err.message });
     }

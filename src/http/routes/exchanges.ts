@@ -79,6 +79,7 @@ export function exchangeRoutes(app: FastifyInstance, ctx: ManagementContext): vo
     const missing = ['properties', 'routing_key', 'payload', 'payload_encoding'].filter((k) => body[k] === undefined);
     if (missing.length !== 0) throw badRequest(`[${missing.map((k) => `{key_missing,${k}}`).join(',')}]`);
     if (typeof body.routing_key !== 'string') throw badRequest('routing_key must be a string');
+    if (Buffer.byteLength(body.routing_key) > 255) throw badRequest('routing_key is longer than 255 bytes');
     requirePermission(ctx, req, v.name, 'write', 'exchange', x.name);
     if (x.internal) throw badRequest(`ACCESS_REFUSED - cannot publish to internal exchange '${x.name}' in vhost '${v.name}'`);
     const props = propertiesFromJson(body.properties);
