@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { authenticate, type AuthUser } from './auth.js';
 import type { ManagementContext } from './context.js';
 import { HttpError } from './errors.js';
+import { answerMethod, trackRoutes } from './allowed-methods.js';
 import { BODY_TOO_LARGE, MAX_BODY_BYTES, clientErrorHandler, frameworkErrors, parseJsonBody } from './request-limits.js';
 import { registerRoutes } from './routes/index.js';
 import { uiRoutes } from './ui.js';
@@ -57,7 +58,9 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
     ctx.log.error({ err, url: req.url, method: req.method }, 'management API request failed; this is a bug in Warren, please report it');
     return reply.status(500).send({ error: 'internal_error', reason: err.message });
   });
-  app.setNotFoundHandler((_req, reply) => {
+  const allowed = trackRoutes(app);
+  app.setNotFoundHandler((req, reply) => {
+    if (answerMethod(allowed, req, reply)) return;
     reply.status(404).send({ error: 'Object Not Found', reason: 'Not Found' });
   });
   registerRoutes(app, ctx);

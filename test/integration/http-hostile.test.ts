@@ -71,6 +71,21 @@ describe('management API: hostile requests', { timeout: 120_000 }, () => {
     expect400(await publish({}, 'é'.repeat(128)), /routing_key is longer than 255 bytes/);
   });
 
+  it("answers a method a path does not take as RabbitMQ does: 405 with allow, OPTIONS 200, an unknown method 501", async () => {
+    const overview = await rawRequest(port, 'PATCH', '/api/overview', AUTH, null);
+    assert.equal(overview.status, 405);
+    assert.equal(overview.headers.allow, 'HEAD, GET, OPTIONS');
+    assert.deepEqual(JSON.parse(overview.body.toString()), { error: 'Method Not Allowed', reason: 'Method Not Allowed' });
+    const queue = await rawRequest(port, 'POST', '/api/queues/%2F/some-queue', AUTH, Buffer.from('{}'));
+    assert.equal(queue.status, 405);
+    assert.equal(queue.headers.allow, 'HEAD, GET, PUT, DELETE, OPTIONS');
+    const options = await rawRequest(port, 'OPTIONS', '/api/queues/%2F/some-queue', AUTH, null);
+    assert.equal(options.status, 200);
+    assert.equal(options.headers.allow, 'HEAD, GET, PUT, DELETE, OPTIONS');
+    assert.equal((await rawRequest(port, 'TRACE', '/api/overview', AUTH, null)).status, 501);
+    assert.equal((await rawRequest(port, 'PATCH', '/api/no-such-thing', AUTH, null)).status, 404);
+  });
+
   it("answers URLs that do not decode and requests Node's parser refuses in RabbitMQ's shape", async () => {
     for (const path of ['/api/queues/%', '/api/queues/%2F/%zz', '/api/queues/%c0%af/x']) {
       const r = await rawRequest(port, 'GET', path, AUTH, null);
