@@ -454,6 +454,11 @@ function diffProps(candidates: Buffer[], got: Buffer): string {
       const other = g.get(name);
       if (!other || !other.equals(bytes)) d.push(`${name}: ${hex(bytes.subarray(0, 40))} -> ${other ? hex(other.subarray(0, 40)) : 'missing'}`);
     }
+    // Properties the candidate lacks: else a message whose properties are a subset of another's
+    // would match both, and the greedy pairing could take the wrong one.
+    for (const [name, bytes] of g) {
+      if (name !== 'expiration' && name !== 'headers' && !want.has(name)) d.push(`${name}: missing -> ${hex(bytes.subarray(0, 40))}`);
+    }
     const wh = want.get('headers');
     if (wh) {
       const we = splitTable(wh);
