@@ -11,7 +11,7 @@
 // authorised GET /api/overview that fails or takes over 10 s, at any time during the run; a broker
 // that holds more connections afterwards or whose RSS grew past HTTP_FUZZ_RSS_SLACK_MB.
 //
-//   HTTP_FUZZ_SEED=n    seed (default 1)          HTTP_FUZZ_CASES=n   cases (default 1200)
+//   HTTP_FUZZ_SEED=n    seed (default 1)          HTTP_FUZZ_CASES=n   cases (default 300)
 //   HTTP_FUZZ_KIND=k    only one kind (json, types, huge, path, method, auth)
 //   HTTP_FUZZ_CASE=k,.. replay these cases, printing what they sent and got
 //   HTTP_FUZZ_CONCURRENCY (default 4)          HTTP_FUZZ_RSS_SLACK_MB (default 192)
@@ -25,7 +25,7 @@ import { describeFootprint, footprint, leaksAfter, type Footprint } from '../hel
 import { generateHttpCase, judge, rawRequest, USERS, type HttpCase, type HttpKind } from '../helpers/http-fuzz.js';
 
 const SEED = Number(process.env.HTTP_FUZZ_SEED ?? 1);
-const CASES = Number(process.env.HTTP_FUZZ_CASES ?? 1200);
+const CASES = Number(process.env.HTTP_FUZZ_CASES ?? 300);
 const KIND = process.env.HTTP_FUZZ_KIND as HttpKind | undefined;
 const REPLAY = process.env.HTTP_FUZZ_CASE?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
 const CONCURRENCY = Math.max(1, Number(process.env.HTTP_FUZZ_CONCURRENCY ?? 4));
