@@ -387,6 +387,11 @@ export async function runCase(k: FuzzCase, host: string, port: number, external:
   const conn = c;
   if (conn) {
     for (const p of conn.problems) failures.push(`malformed reply: ${p}`);
+    // Once open, a connection the broker ends must get connection.close with a code first (or
+    // close-ok to the client's own close): RabbitMQ never drops an open connection silently.
+    if (k.mode === 'open' && conn.closed && !conn.closes.some((c) => c.kind === 'connection') && !conn.has('connection.close-ok')) {
+      failures.push(`the broker closed the socket of an open connection without connection.close: ${conn.describe()}`);
+    }
     for (const cl of conn.closes) {
       if (cl.code !== 541) continue;
       const what = `${cl.kind}.close 541 ${cl.text} (method ${cl.classId}/${cl.methodId})`;
