@@ -12,7 +12,7 @@ export const BODY_TOO_LARGE = 'Exceeded HTTP request body size limit';
 /** Deeper JSON is never a real request, and recursive code over it (tables, persistence) would overflow the stack. */
 export const MAX_JSON_DEPTH = 1000;
 
-/** The body as JSON (empty means {}), or RabbitMQ's 400 not_json. */
+/** The body as a JSON object (empty means {}), or RabbitMQ's 400 not_json: every body the API takes is an object. */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return {};
   let v: unknown;
@@ -21,8 +21,16 @@ export function parseJsonBody(text: string): unknown {
   } catch {
     throw new HttpError(400, 'bad_request', 'not_json');
   }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'bad_request', 'not_json');
   if (tooDeep(v, MAX_JSON_DEPTH)) throw new HttpError(400, 'bad_request', `not_json: nested deeper than ${MAX_JSON_DEPTH} levels`);
   return v;
+}
+
+/** The query string with each parameter's first value, as RabbitMQ reads a repeated one (?sort=a&sort=b sorts by a). */
+export function parseQuery(qs: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(qs)) if (!Object.hasOwn(out, k)) out[k] = v;
+  return out;
 }
 
 /** Whether `v` nests arrays and objects more than `max` deep (without recursion). */

@@ -49,7 +49,7 @@ export function rawRequest(port: number, method: string, path: string, headers: 
       s.write(Buffer.from(head, 'latin1'));
       // A server refuses a huge body by its Content-Length and closes: the client, still writing,
       // would see the reset before the answer. So a huge body waits for an early answer first.
-      if (body !== null && body.length > (1 << 20)) setTimeout(() => { if (!done) send(body); }, 300);
+      if (body !== null && body.length > (1 << 20)) setTimeout(() => { if (!done) send(body); }, 2000);
       else if (body !== null && body.length > 0) send(body);
     });
     const send = (body: Buffer) => {
@@ -204,7 +204,7 @@ export function generateHttpCase(seed: number, k: number, port: number, only?: H
       let status: number[] | undefined = [400];
       switch (variant) {
         case 'truncated': text = valid.slice(0, g.between(1, valid.length - 1)); break;
-        case 'deep': text = deepJson(g.pick([1000, 100_000, 500_000]), g.pick(['array', 'object'] as const)); break;
+        case 'deep': text = deepJson(g.pick([2000, 100_000, 500_000]), g.pick(['array', 'object'] as const)); break;
         case 'deep-field': {
           // A valid object whose one field is nested very deep: the handler, not the parser, meets it.
           const field = g.pick([...Object.keys(route.body), 'arguments', 'definition', 'value', 'properties']);
@@ -223,7 +223,7 @@ export function generateHttpCase(seed: number, k: number, port: number, only?: H
         case 'bom': text = `\ufeff${valid}`; status = undefined; break;
         case 'duplicate': text = valid.replace(/^\{/, `{${Object.keys(route.body).map((f) => `"${f}":null`).join(',')},`); status = undefined; break;
         case 'proto': text = valid.replace(/^\{/, '{"__proto__":{"durable":true,"tags":"administrator"},"constructor":{"prototype":{"x":1}},'); status = undefined; break;
-        case 'scalar': text = g.pick(['1', '"x"', 'true', 'null', '[]', '[{}]', '""']); status = text === 'null' ? undefined : [400]; break;
+        case 'scalar': text = g.pick(['1', '"x"', 'true', 'null', '[]', '[{}]', '""']); break;
         default: {
           text = valid;
           base.headers['content-type'] = g.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '']);
@@ -300,7 +300,8 @@ function pathCase(g: Gen, id: string, prefix: string): HttpCase {
   ]);
   // As a management-only user: a trick must never reach what only administrators may read.
   const asMgmt = g.chance(0.4);
-  const method = g.pick(['GET', 'GET', 'PUT', 'DELETE']);
+  // A request line past Node's 16 kB is refused before the body is read: a body would race the reset.
+  const method = trick[1].length > 16_000 ? 'GET' : g.pick(['GET', 'GET', 'PUT', 'DELETE']);
   return {
     id, kind: 'path', method, path: trick[1], title: `${method} ${trick[0]}: ${trick[1].slice(0, 100)}${asMgmt ? ' as a management user' : ''}`,
     headers: { authorization: asMgmt ? basic(USERS.mgmt.name, USERS.mgmt.password) : GUEST, 'content-type': 'application/json' },

@@ -49,6 +49,22 @@ describe('management API: hostile requests', { timeout: 120_000 }, () => {
     assert.equal((await api('GET', 'queues/%2F/hostile-deep')).status, 404);
   });
 
+  it('refuses a body that is not a JSON object with 400 not_json', async () => {
+    for (const body of ['1', '"x"', 'true', 'null', '[]', '[{}]']) {
+      expect400(await api('PUT', 'vhosts/hostile-scalar', body), /^not_json$/);
+      expect400(await api('POST', 'users/bulk-delete', body), /^not_json$/);
+    }
+    assert.equal((await api('GET', 'vhosts/hostile-scalar')).status, 404);
+  });
+
+  it('takes the first of a repeated query parameter, as RabbitMQ does', async () => {
+    for (const q of ['hostile-sort-a', 'hostile-sort-b']) assert.equal((await api('PUT', `queues/%2F/${q}`, {})).status, 201);
+    const r = await api('GET', `queues?${'sort=name&'.repeat(50)}sort=vhost&sort_reverse=true&sort_reverse=false&columns=name&columns=vhost`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body, [{ name: 'hostile-sort-b' }, { name: 'hostile-sort-a' }]);
+    for (const q of ['hostile-sort-a', 'hostile-sort-b']) await api('DELETE', `queues/%2F/${q}`);
+  });
+
   it('refuses tags of the wrong type with 400', async () => {
     expect400(await api('PUT', 'users/hostile-u', { password: 'x', tags: 7 }), /tags must be/);
     expect400(await api('PUT', 'vhosts/hostile-v', { tags: { a: 1 } }), /tags must be/);
