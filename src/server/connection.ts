@@ -232,7 +232,8 @@ export class Connection implements FrameHandler, FlowWaiter {
         if (id !== M.CONNECTION_TUNE_OK) throw commandInvalid(`expected 'connection.tune_ok', got ${M.METHOD_NAMES[id] ?? id}`);
         return this.onTuneOk(M.decodeConnectionTuneOk(r));
       case State.Open:
-        if (id !== M.CONNECTION_OPEN) throw commandInvalid(`expected 'connection.open', got ${M.METHOD_NAMES[id] ?? id}`);
+        // RabbitMQ's reader, past tune-ok, answers a wrong method as in the running state.
+        if (id !== M.CONNECTION_OPEN) throw channelError('unexpected method in connection state opening');
         return this.onOpen(M.decodeConnectionOpen(r));
       case State.Closing:
         // We sent close: close-ok (or a crossing close) ends it, and closing the socket is ours.

@@ -12,7 +12,7 @@ import {
   genItem, validSession, mutate, toWrites, handshakeFrames, genProps, methodFrame, frame, deepTable, encTable, F,
   splitProps, splitTable, hex, genMalformedTable, heartbeat, encodeProps, EncodedTable, type Step, type Write, type SessionInfo, type Entry,
 } from './fuzz-grammar.js';
-import { targetedCase } from './fuzz-targeted.js';
+import { targetedCase, type TargetKind } from './fuzz-targeted.js';
 
 // ------------------------------------------------------------ raw connection
 
@@ -501,7 +501,7 @@ function fmix(x: number): number {
 export type CaseKind = 'grammar' | 'session' | 'session-mutated' | 'handshake' | 'tables' | 'garbage' | 'targeted';
 
 /** Generated case number k of a seed (of one kind only if `only` is given). */
-export function generateCase(seed: number, k: number, only?: CaseKind): FuzzCase {
+export function generateCase(seed: number, k: number, only?: CaseKind, target?: TargetKind): FuzzCase {
   const g = new Gen(rng(caseSeed(seed, k)));
   const prefix = `fz${seed}.${k}.`;
   const pool = new NamePool(prefix);
@@ -509,7 +509,7 @@ export function generateCase(seed: number, k: number, only?: CaseKind): FuzzCase
   const kind = only ?? picked;
   const id = String(k);
   switch (kind) {
-    case 'targeted': return targetedCase(g, id, pool);
+    case 'targeted': return targetedCase(g, id, pool, target);
     case 'grammar': {
       const items = Array.from({ length: g.between(1, 10) }, () => genItem(g, pool));
       const steps: Step[] = items.flatMap((it) => it.frames);

@@ -467,6 +467,14 @@ const found: FuzzCase[] = [
     idleMs: 1000,
     check: (c, _ctx, f) => expectConnectionClose(c, 505, f, 'UNEXPECTED_FRAME'),
   })),
+  // Past tune-ok, RabbitMQ answers any method but connection.open as in the running state: 504
+  // "unexpected method in connection state opening" (Warren answered 503 COMMAND_INVALID).
+  {
+    id: 'c20', title: 'found: tune-ok again instead of connection.open: 504 unexpected method in connection state opening', mode: 'raw',
+    writes: [{ data: Buffer.concat([handshakeFrames().header, handshakeFrames().startOk, handshakeFrames().tuneOk, handshakeFrames().tuneOk]), delay: 0 }],
+    idleMs: 1000,
+    check: (c, _ctx, f) => expectConnectionClose(c, 504, f, 'CHANNEL_ERROR - unexpected method in connection state opening', [10, 31]),
+  },
 ];
 
 export const CORPUS: FuzzCase[] = [...case1, ...case2, ...case3, ...case4, ...case5, ...case6, ...found];

@@ -20,7 +20,8 @@
 //                     unset: at most 2000 cases within the time budget
 //   FUZZ_MS=ms        time budget of the generated cases (default 12000 without FUZZ_CASES)
 //   FUZZ_KIND=kind    generate only one kind of case (grammar, session, session-mutated,
-//                     handshake, tables, garbage, targeted)
+//                     handshake, tables, garbage, targeted); FUZZ_TARGET=kind one kind of targeted
+//                     case (huge-length, channel-flood, handshake-order, ...: fuzz-targeted.ts)
 //   FUZZ_CONCURRENCY  cases at a time (default 6)
 //   FUZZ_CASE=k[,..]  replay: run only these cases (generated numbers or corpus ids such as c1a)
 //                     and print the bytes they send, in hex
@@ -44,12 +45,14 @@ import {
 import { CORPUS } from './fuzz-corpus.js';
 import { apiClient } from '../helpers/http.js';
 import { describeFootprint, footprint, leaksAfter, type Footprint } from '../helpers/fuzz-leaks.js';
+import type { TargetKind } from '../helpers/fuzz-targeted.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 1);
 const MAX_CASES = Number(process.env.FUZZ_CASES ?? 2000);
 // A fixed number of cases runs them all, however long that takes: the same cases on every machine.
 const BUDGET_MS = Number(process.env.FUZZ_MS ?? (process.env.FUZZ_CASES ? Infinity : 12_000));
 const KIND = process.env.FUZZ_KIND as CaseKind | undefined;
+const TARGET = process.env.FUZZ_TARGET as TargetKind | undefined;
 const CONCURRENCY = Math.max(1, Number(process.env.FUZZ_CONCURRENCY ?? 6));
 const REPLAY = process.env.FUZZ_CASE?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
 /** FUZZ_RECORD=file: one JSON line per case with the closes it got, to compare two brokers' answers. */
@@ -57,14 +60,14 @@ const RECORD = process.env.FUZZ_RECORD;
 const RSS_SLACK_MIB = Number(process.env.FUZZ_RSS_SLACK_MB ?? 128);
 const SAMPLE_EVERY = Number(process.env.FUZZ_SAMPLE_EVERY ?? 1000);
 
-const replayHint = (id: string) => `FUZZ_SEED=${SEED}${KIND ? ` FUZZ_KIND=${KIND}` : ''} FUZZ_CASE=${id} node --test dist/test/integration/fuzz.test.js`;
+const replayHint = (id: string) => `FUZZ_SEED=${SEED}${KIND ? ` FUZZ_KIND=${KIND}` : ''}${TARGET ? ` FUZZ_TARGET=${TARGET}` : ''} FUZZ_CASE=${id} node --test dist/test/integration/fuzz.test.js`;
 
 /** The case for an id: a corpus id, or the number of a generated case. */
 function caseById(id: string): FuzzCase {
   const c = CORPUS.find((k) => k.id === id);
   if (c) return c;
   if (!/^\d+$/.test(id)) throw new Error(`no corpus case '${id}' (corpus: ${CORPUS.map((k) => k.id).join(' ')})`);
-  return generateCase(SEED, Number(id), KIND);
+  return generateCase(SEED, Number(id), KIND, TARGET);
 }
 
 /** What a case sent, in hex: its writes (with the pauses after them) or, for scripted cases, every write. */
@@ -218,7 +221,7 @@ describe('protocol fuzz', { timeout: process.env.FUZZ_CASES ? Infinity : 180_000
       const rs = await pool(() => {
         if (k >= MAX_CASES || Date.now() - t0 >= BUDGET_MS) return null;
         sample(k);
-        return generateCase(SEED, k++, KIND);
+        return generateCase(SEED, k++, KIND, TARGET);
       });
       generatedRun = rs.length;
       await sleep(300);
