@@ -98,6 +98,8 @@ export function parsePolicy(vhost: string, name: string, body: Record<string, un
   let regex: RegExp;
   try {
     regex = new RegExp(pattern);
+    // V8 compiles lazily: a pattern too large to compile would fail on every later declare.
+    regex.test('');
   } catch (err) {
     throw failed(`pattern should be regular expression but is invalid: {"${(err as Error).message}",0}`);
   }

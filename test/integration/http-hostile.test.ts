@@ -65,6 +65,17 @@ describe('management API: hostile requests', { timeout: 120_000 }, () => {
     for (const q of ['hostile-sort-a', 'hostile-sort-b']) await api('DELETE', `queues/%2F/${q}`);
   });
 
+  it('refuses a pattern too large to compile (V8 compiles lazily), so it cannot break every later declare', async () => {
+    const huge = 'a'.repeat(70_000);
+    const pol = await api('PUT', 'policies/%2F/hostile-pol', { pattern: huge, definition: { 'max-length': 5 } });
+    assert.equal(pol.status, 400, JSON.stringify(pol.body).slice(0, 200));
+    assert.match(String(pol.body.reason), /pattern should be regular expression but is invalid/);
+    const perm = await api('PUT', 'permissions/%2F/guest', { configure: huge, write: '.*', read: '.*' });
+    assert.equal(perm.status, 400);
+    assert.equal((await api('PUT', 'queues/%2F/hostile-after-pattern', {})).status, 201);
+    await api('DELETE', 'queues/%2F/hostile-after-pattern');
+  });
+
   it('refuses tags of the wrong type with 400', async () => {
     expect400(await api('PUT', 'users/hostile-u', { password: 'x', tags: 7 }), /tags must be/);
     expect400(await api('PUT', 'vhosts/hostile-v', { tags: { a: 1 } }), /tags must be/);
