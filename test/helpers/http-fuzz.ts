@@ -254,7 +254,7 @@ export function generateHttpCase(seed: number, k: number, port: number, only?: H
       const path = target.path(prefix);
       return {
         ...base, method: target.method, path, title: `${target.method} ${path} with a ${json.length}-byte body`, body: Buffer.from(json),
-        ...over ? { status: [400, 413], reason: 'Exceeded HTTP request body size limit' } : {},
+        ...over ? { status: [400], reason: 'Exceeded HTTP request body size limit' } : {},
       };
     }
     case 'path': return pathCase(g, id, prefix);
