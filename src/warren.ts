@@ -9,7 +9,11 @@ import { QueueMessages, type Redelivered } from './broker/queue-messages.js';
 import { ResourceMonitor } from './broker/resource-monitor.js';
 import type { Config } from './config.js';
 import { AmqpServer } from './server/server.js';
+import { Mechanisms } from './server/sasl.js';
+import { serverOptions, TlsCertificates } from './server/tls.js';
+import type { Listener } from './http/context.js';
 import type { FastifyInstance } from 'fastify';
+import type { Server as TlsServer } from 'node:tls';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { startManagement } from './http/server.js';
@@ -31,13 +35,36 @@ export class Warren {
     readonly log: Logger,
     readonly broker: Broker,
     readonly amqp: AmqpServer,
-    readonly amqpPort: number,
+    /** The plain AMQP port listened on; null when only amqps is on. */
+    readonly amqpPort: number | null,
     private readonly definitions: DefinitionsStore,
     readonly messages: MessageStore,
     readonly monitor: ResourceMonitor,
     readonly management: { app: FastifyInstance; port: number } | null,
     readonly metrics: { app: FastifyInstance; port: number } | null,
+    /** The HTTPS twins of management and metrics. */
+    private readonly httpsApps: FastifyInstance[],
+    /** The certificates of every TLS listener; null without TLS. */
+    readonly tls: TlsCertificates | null,
   ) {}
+
+  /**
+   * Reads the certificate, key and CA files again (SIGHUP) and gives them to every TLS listener;
+   * open connections keep theirs. A bad file changes nothing: the old certificate stays.
+   */
+  reloadTls(): void {
+    if (this.tls === null) {
+      this.log.info('reload asked, but no TLS listener is configured; nothing to reload');
+      return;
+    }
+    const s = this.tls.settings;
+    try {
+      this.tls.reload();
+      this.log.info({ certfile: s.certFile, keyfile: s.keyFile, cacertfile: s.caCertFile }, 'TLS certificates reloaded; new connections use them');
+    } catch (err) {
+      this.log.error(`TLS certificate reload failed, keeping the previous certificate: ${(err as Error).message}; fix the files and send SIGHUP again`);
+    }
+  }
 
   static async start(config: Config, log: Logger): Promise<Warren> {
     const dir = openDataDir(config.dataDir);
@@ -82,7 +109,7 @@ export class Warren {
       heartbeat: config.heartbeat,
       handshakeTimeoutMs: 10_000,
       maxMessageSize: config.maxMessageSize,
-    }, log, VERSION);
+    }, log, VERSION, new Mechanisms(config.authMechanisms, config.sslCertLoginFrom));
     const waiters = amqp.ctx.syncWaiters;
     amqp.ctx.requestSync = (epoch) => messages.want(epoch);
     messages.onSynced = (epoch) => {
@@ -92,31 +119,57 @@ export class Warren {
       memoryHighWatermark: config.memoryHighWatermark, diskFreeLimit: config.diskFreeLimit, dataDir: config.dataDir,
     }, log);
     monitor.start();
-    const port = await amqp.listen(config.amqpPort, config.bind);
-    const where = config.bind === '::' ? `port ${port} (IPv4 and IPv6)` : `${config.bind}:${port}`;
-    log.info({ port, bind: config.bind, dataDir: config.dataDir }, `AMQP listening on ${where}`);
+    const tls = tlsCertificates(config);
     const node = `warren@${hostname()}`;
-    const clusterId = permanentClusterId(config.dataDir, () => `rabbitmq-cluster-id-${randomBytes(16).toString('base64url')}`);
-    const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, startedAt: t0, node, permanentClusterId: clusterId, monitor };
+    const listeners: Listener[] = [];
+    const listening = (protocol: string, ip: string, port: number, what: string) => {
+      listeners.push({ node, protocol, ip_address: ip, port, socket_opts: {} });
+      const where = ip === '::' ? `port ${port} (IPv4 and IPv6)` : `${ip}:${port}`;
+      log.info({ port, bind: ip }, `${what} listening on ${where}`);
+    };
     const host = config.managementBind ?? config.bind;
-    const at = (p: number) => (host === '::' ? `port ${p}` : `${host}:${p}`);
+    let port: number | null = null;
     let management = null;
     let metrics = null;
+    const httpsApps: FastifyInstance[] = [];
     try {
+      if (config.amqpPort !== null) {
+        port = await amqp.listen(config.amqpPort, config.bind);
+        listening('amqp', config.bind, port, 'AMQP');
+      }
+      if (config.amqpsPort !== null && tls !== null) {
+        listening('amqp/ssl', config.bind, await amqp.listenTls(config.amqpsPort, config.bind, tls), 'AMQP over TLS');
+      }
+      const clusterId = permanentClusterId(config.dataDir, () => `rabbitmq-cluster-id-${randomBytes(16).toString('base64url')}`);
+      const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, listeners, startedAt: t0, node, permanentClusterId: clusterId, monitor };
       if (config.managementPort !== null) {
         management = await startManagement(mctx, config.managementPort, host);
-        log.info({ port: management.port }, `management API listening on ${at(management.port)}`);
+        listening('http', host, management.port, 'management API');
+      }
+      if (config.managementSslPort !== null && tls !== null) {
+        const https = await startManagement(mctx, config.managementSslPort, host, serverOptions(tls.settings, false));
+        httpsApps.push(https.app);
+        tls.add(https.app.server as unknown as TlsServer);
+        listening('https', host, https.port, 'management API over HTTPS');
       }
       if (config.prometheusPort !== null) {
         metrics = await startMetrics(mctx, config.prometheusPort, host);
-        log.info({ port: metrics.port }, `Prometheus metrics listening on ${at(metrics.port)}`);
+        listening('http/prometheus', host, metrics.port, 'Prometheus metrics');
+      }
+      if (config.prometheusSslPort !== null && tls !== null) {
+        const https = await startMetrics(mctx, config.prometheusSslPort, host, serverOptions(tls.settings, false));
+        httpsApps.push(https.app);
+        tls.add(https.app.server as unknown as TlsServer);
+        listening('https/prometheus', host, https.port, 'Prometheus metrics over HTTPS');
       }
     } catch (err) {
       await management?.app.close();
+      await metrics?.app.close();
+      for (const app of httpsApps) await app.close();
       await amqp.close();
       throw err;
     }
-    return new Warren(config, log, broker, amqp, port, definitions, messages, monitor, management, metrics);
+    return new Warren(config, log, broker, amqp, port, definitions, messages, monitor, management, metrics, httpsApps, tls);
   }
 
   /** Clean shutdown: close connections (unacked messages return to their queues), then the store. */
@@ -126,6 +179,7 @@ export class Warren {
     this.monitor.stop();
     await this.management?.app.close();
     await this.metrics?.app.close();
+    for (const app of this.httpsApps) await app.close();
     await this.amqp.close();
     this.messages.flushNow();
     const redelivered: Record<string, Redelivered> = {};
@@ -145,6 +199,23 @@ export class Warren {
     closeDataDir(this.config.dataDir, { redelivered });
     this.log.info('stopped');
   }
+}
+
+/** The TLS settings (files read now, so a bad path stops the start), or null when no listener uses TLS. */
+function tlsCertificates(config: Config): TlsCertificates | null {
+  if (config.sslCertFile === null || config.sslKeyFile === null) return null;
+  const certs = new TlsCertificates({
+    certFile: config.sslCertFile,
+    keyFile: config.sslKeyFile,
+    caCertFile: config.sslCaCertFile,
+    keyPassword: config.sslKeyPassword,
+    verify: config.sslVerify,
+    failIfNoPeerCert: config.sslFailIfNoPeerCert,
+    versions: config.sslVersions,
+    ciphers: config.sslCiphers,
+  });
+  certs.reload(); // checks the files and that the key matches the certificate
+  return certs;
 }
 
 /** A fresh broker gets the default vhost and user; definitions from a file come on top. */

@@ -6,6 +6,15 @@ import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import type { Config } from '../config.js';
 import type { ServerContext } from '../server/context.js';
 
+export interface Listener {
+  node: string;
+  /** RabbitMQ's names: amqp, amqp/ssl, http, https, http/prometheus, https/prometheus. */
+  protocol: string;
+  ip_address: string;
+  port: number;
+  socket_opts: object;
+}
+
 export interface ManagementContext {
   broker: Broker;
   amqp: ServerContext;
@@ -13,8 +22,10 @@ export interface ManagementContext {
   log: Logger;
   /** Warren's version. */
   version: string;
-  /** The AMQP port actually listened on. */
-  amqpPort: number;
+  /** The plain AMQP port actually listened on; null when off (amqps only). */
+  amqpPort: number | null;
+  /** Every listener as /api/overview and /api/nodes show it, with the ports actually bound. */
+  listeners: Listener[];
   /** When the broker started (ms since the epoch). */
   startedAt: number;
   /** The node name shown as `node` everywhere (rabbit@host style). */

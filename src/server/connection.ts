@@ -13,8 +13,8 @@ import type { FlowWaiter, Queue } from '../broker/queue.js';
 import type { User } from '../broker/users.js';
 import type { VHost } from '../broker/vhost.js';
 import { Channel, replyText } from './channel.js';
-import { MECHANISMS, parseCredentials } from './sasl.js';
 import type { ServerContext } from './context.js';
+import { refusedText } from './sasl.js';
 import { plainAddress } from './listen.js';
 
 const enum State { Header, StartOk, TuneOk, Open, Opened, Closing, Closed }
@@ -134,7 +134,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       versionMajor: 0,
       versionMinor: 9,
       serverProperties: this.ctx.serverProperties,
-      mechanisms: Buffer.from(MECHANISMS),
+      mechanisms: this.ctx.mechanisms.offered(this.socket),
       locales: Buffer.from('en_US'),
     });
     if (chunk.length > 8) this.reader.push(chunk.subarray(8));
@@ -276,15 +276,15 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.blockedNotify = c['connection.blocked'] === true;
     }
     this.broker.auth.attempts++;
-    const creds = MECHANISMS.split(' ').includes(a.mechanism) ? parseCredentials(a.mechanism, a.response) : null;
+    const creds = this.ctx.mechanisms.credentials(a.mechanism, a.response, this.socket);
     if (creds === null) {
       this.log.warn({ mechanism: a.mechanism }, 'unknown SASL mechanism or malformed response; refusing login');
       this.refuseLogin(null);
       return;
     }
-    const user = this.broker.users.authenticate(creds.username, creds.password);
+    const user = creds.password === null ? (this.broker.users.users.get(creds.username) ?? null) : this.broker.users.authenticate(creds.username, creds.password);
     if (user === null) {
-      this.log.warn({ user: creds.username }, `login refused for user '${creds.username}': invalid credentials`);
+      this.log.warn({ user: creds.username }, refusedText(creds));
       this.refuseLogin(a.mechanism);
       return;
     }

@@ -4,6 +4,7 @@ import type { MessageCounters, MessageSizes } from './stats.js';
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Connection } from './connection.js';
+import type { Mechanisms } from './sasl.js';
 
 export interface ServerConfig {
   frameMax: number;
@@ -46,6 +47,8 @@ export interface ServerContext {
   config: ServerConfig;
   log: Logger;
   serverProperties: FieldTable;
+  /** SASL mechanisms offered in connection.start (EXTERNAL on TLS connections only). */
+  mechanisms: Mechanisms;
   connections: Set<Connection>;
   flusher: Flusher;
   syncWaiters: Set<SyncWaiter>;

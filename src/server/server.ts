@@ -1,5 +1,6 @@
-// The AMQP listener: accepts sockets, hands each to a Connection, and relays broker-wide events
-// (resource alarms, shutdown) to the open connections.
+// The AMQP listeners (plain and TLS): accept sockets, hand each to a Connection, and relay
+// broker-wide events (resource alarms, shutdown) to the open connections. A TLS socket is a
+// net.Socket to the Connection: nothing per frame differs.
 import { AmqpError } from '../broker/errors.js';
 import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
@@ -7,7 +8,10 @@ import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
-import { listenOn } from './listen.js';
+import { listenOn, plainAddress } from './listen.js';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { Mechanisms } from './sasl.js';
+import { peerRefusal, serverOptions, type TlsCertificates } from './tls.js';
 import { MessageCounters, MessageSizes } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
 
@@ -38,13 +42,15 @@ function serverProperties(version: string): FieldTable {
 export class AmqpServer {
   readonly ctx: ServerContext;
   private readonly server: Server;
+  private tlsServer: TlsServer | null = null;
 
-  constructor(readonly broker: Broker, config: ServerConfig, log: Logger, version: string) {
+  constructor(readonly broker: Broker, config: ServerConfig, log: Logger, version: string, mechanisms: Mechanisms) {
     const closed = new Map<string, MessageCounters>();
     this.ctx = {
       config,
       log,
       serverProperties: serverProperties(version),
+      mechanisms,
       connections: new Set(),
       flusher: new Flusher(),
       syncWaiters: new Set(),
@@ -90,10 +96,34 @@ export class AmqpServer {
     return bound;
   }
 
+  /** Listens for amqps; the certificates' reloads reach this listener too. */
+  async listenTls(port: number, host: string, certs: TlsCertificates): Promise<number> {
+    const log = this.ctx.log;
+    const server = createTlsServer({ ...serverOptions(certs.settings, true), noDelay: true }, (socket: TLSSocket) => {
+      const refused = peerRefusal(socket, certs.settings);
+      if (refused !== null) {
+        log.warn({ peer: plainAddress(socket.remoteAddress) }, `TLS client certificate refused: ${refused}`);
+        socket.destroy();
+        return;
+      }
+      new Connection(socket, this.broker, this.ctx);
+    });
+    // Failed handshakes (no certificate, unknown CA, wrong protocol) never become connections.
+    server.on('tlsClientError', (err, socket) => {
+      log.info({ peer: plainAddress(socket.remoteAddress) }, `TLS handshake failed: ${err.message}`);
+    });
+    certs.add(server);
+    this.tlsServer = server;
+    const bound = await listenOn(server, port, host, 'AMQPS');
+    server.on('error', (err) => log.error({ err }, 'AMQPS listener error'));
+    return bound;
+  }
+
   /** Stops accepting, closes every connection with 320 CONNECTION_FORCED. */
   async close(reason = 'shutdown'): Promise<void> {
+    const closed = (s: Server | null) => new Promise<void>((resolve) => (s === null ? resolve() : s.close(() => resolve())));
     await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      void Promise.all([closed(this.server), closed(this.tlsServer)]).then(() => resolve());
       for (const c of [...this.ctx.connections]) c.forceClose(`broker forced connection closure with reason '${reason}'`);
       if (this.ctx.connections.size === 0) return;
       setTimeout(() => {
