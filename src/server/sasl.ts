@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { decodeTableAt } from '../amqp/field-table.js';
+import { distinguishedName } from './tls.js';
 
 export interface Credentials {
   username: string;
@@ -45,8 +46,7 @@ export function refusedText(c: Credentials): string {
 
 /**
  * The user a verified client certificate names; '' without one (no such user, so the login is
- * refused as RabbitMQ refuses it). A distinguished name is written as RabbitMQ writes it: RFC 4514,
- * the most specific part first ("CN=some user,O=Warren tests").
+ * refused as RabbitMQ refuses it).
  */
 export function certificateUser(socket: TLSSocket, from: 'distinguished_name' | 'common_name'): string {
   if (!socket.authorized) return '';
@@ -54,9 +54,8 @@ export function certificateUser(socket: TLSSocket, from: 'distinguished_name' | 
     const cn = socket.getPeerCertificate().subject?.CN as string | string[] | undefined;
     return (Array.isArray(cn) ? cn[0] : cn) ?? '';
   }
-  // Node prints the subject one attribute a line, least specific first, values escaped per RFC 2253.
   const subject = socket.getPeerX509Certificate()?.subject;
-  return subject === undefined ? '' : subject.split('\n').filter(Boolean).reverse().join(',');
+  return subject === undefined ? '' : distinguishedName(subject);
 }
 
 /** Parses a start-ok response; null when the mechanism is unknown or the response malformed. */

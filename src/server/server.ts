@@ -102,7 +102,7 @@ export class AmqpServer {
     const server = createTlsServer({ ...serverOptions(certs.settings, true), noDelay: true }, (socket: TLSSocket) => {
       const refused = peerRefusal(socket, certs.settings);
       if (refused !== null) {
-        log.warn({ peer: plainAddress(socket.remoteAddress) }, `TLS client certificate refused: ${refused}`);
+        log.warn({ peer: plainAddress(socket.remoteAddress) }, `TLS client certificate refused: ${refused}; it must chain to a CA in the CA certificate file`);
         socket.destroy();
         return;
       }

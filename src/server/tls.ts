@@ -80,6 +80,15 @@ export function peerRefusal(socket: TLSSocket, s: TlsSettings): string | null {
   return String(socket.authorizationError ?? 'certificate not verified');
 }
 
+/**
+ * A certificate's subject or issuer as RabbitMQ writes it (peer_cert_subject, EXTERNAL user names):
+ * RFC 4514, the most specific part first, "CN=some user,O=Warren tests". Node prints one
+ * attribute a line, least specific first, values already escaped per RFC 2253.
+ */
+export function distinguishedName(nodeName: string): string {
+  return nodeName.split('\n').filter(Boolean).reverse().join(',');
+}
+
 /** The TLS servers sharing one set of certificates, so one reload updates them all. */
 export class TlsCertificates {
   private readonly servers: TlsServer[] = [];
