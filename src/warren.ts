@@ -141,27 +141,25 @@ export class Warren {
         listening('amqp/ssl', config.bind, await amqp.listenTls(config.amqpsPort, config.bind, tls), 'AMQP over TLS');
       }
       const clusterId = permanentClusterId(config.dataDir, () => `rabbitmq-cluster-id-${randomBytes(16).toString('base64url')}`);
-      const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, listeners, startedAt: t0, node, permanentClusterId: clusterId, monitor };
+      const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, listeners, tls, startedAt: t0, node, permanentClusterId: clusterId, monitor };
       if (config.managementPort !== null) {
         management = await startManagement(mctx, config.managementPort, host);
         listening('http', host, management.port, 'management API');
       }
-      if (config.managementSslPort !== null && tls !== null) {
-        const https = await startManagement(mctx, config.managementSslPort, host, serverOptions(tls.settings, false));
-        httpsApps.push(https.app);
-        tls.add(https.app.server as unknown as TlsServer);
-        listening('https', host, https.port, 'management API over HTTPS');
-      }
+      type Start = typeof startManagement;
+      const https = async (port: number | null, start: Start, protocol: string, what: string) => {
+        if (port === null || tls === null) return;
+        const started = await start(mctx, port, host, serverOptions(tls.settings, false));
+        httpsApps.push(started.app);
+        tls.add(started.app.server as unknown as TlsServer);
+        listening(protocol, host, started.port, `${what} over HTTPS`);
+      };
+      await https(config.managementSslPort, startManagement, 'https', 'management API');
       if (config.prometheusPort !== null) {
         metrics = await startMetrics(mctx, config.prometheusPort, host);
         listening('http/prometheus', host, metrics.port, 'Prometheus metrics');
       }
-      if (config.prometheusSslPort !== null && tls !== null) {
-        const https = await startMetrics(mctx, config.prometheusSslPort, host, serverOptions(tls.settings, false));
-        httpsApps.push(https.app);
-        tls.add(https.app.server as unknown as TlsServer);
-        listening('https/prometheus', host, https.port, 'Prometheus metrics over HTTPS');
-      }
+      await https(config.prometheusSslPort, startMetrics, 'https/prometheus', 'Prometheus metrics');
     } catch (err) {
       await management?.app.close();
       await metrics?.app.close();

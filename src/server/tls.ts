@@ -2,6 +2,7 @@
 // ssl_options: PEM files, peer verification, protocol versions, ciphers. The files are read
 // here, at start and again on reload (SIGHUP), which swaps each server's secure context in
 // place: open connections keep the context they were made with.
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type Server as TlsServer, type SecureContextOptions, type SecureVersion, type TlsOptions, type TLSSocket } from 'node:tls';
 
@@ -92,6 +93,8 @@ export function distinguishedName(nodeName: string): string {
 /** The TLS servers sharing one set of certificates, so one reload updates them all. */
 export class TlsCertificates {
   private readonly servers: TlsServer[] = [];
+  /** When the certificate in use stops being valid (ms since the epoch); NaN before the first load. */
+  validTo = NaN;
 
   constructor(readonly settings: TlsSettings) {}
 
@@ -109,5 +112,6 @@ export class TlsCertificates {
       throw new Error(`the TLS certificate ${this.settings.certFile} and key ${this.settings.keyFile} cannot be used: ${(err as Error).message}`);
     }
     for (const s of this.servers) s.setSecureContext(opts);
+    this.validTo = Date.parse(new X509Certificate(opts.cert as Buffer).validTo);
   }
 }

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,10 +18,8 @@ import { PROTOCOL_HEADER } from '../../src/amqp/frames.js';
 import * as M from '../../src/amqp/methods.js';
 import { freePort, startBroker, type TestBroker } from '../helpers/broker.js';
 import { waitFor, withTimeout, type ChannelModel } from '../helpers/amqp.js';
-import { REPO_ROOT } from '../interop/support.js';
+import { CERT_USER_DEFINITIONS, TLS_FIXTURES as FIXTURES, mutualTlsBroker, pem } from '../helpers/tls.js';
 
-const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'tls');
-const pem = (name: string) => readFileSync(join(FIXTURES, name));
 const CA = pem('ca.pem');
 const CLIENT = { cert: pem('client.pem'), key: pem('client.key') };
 const OTHER_CLIENT = { cert: pem('other-client.pem'), key: pem('other-client.key') };
@@ -104,17 +102,8 @@ describe('TLS: client certificates required, EXTERNAL by common name, HTTPS, SIG
     copyFileSync(join(FIXTURES, 'server.pem'), join(certDir, 'cert.pem'));
     copyFileSync(join(FIXTURES, 'server.key'), join(certDir, 'key.pem'));
     broker = await startBroker({
-      args: ['--ssl-certfile', join(certDir, 'cert.pem'), '--ssl-keyfile', join(certDir, 'key.pem'),
-        '--ssl-cacertfile', join(FIXTURES, 'ca.pem'), '--ssl-verify', 'verify_peer', '--ssl-fail-if-no-peer-cert', 'true',
-        '--ssl-port', String(amqpsPort), '--management-ssl-port', String(httpsPort), '--prometheus-ssl-port', String(metricsPort),
-        '--auth-mechanisms', 'PLAIN,AMQPLAIN,EXTERNAL', '--ssl-cert-login-from', 'common_name'],
+      ...mutualTlsBroker({ amqps: amqpsPort, https: httpsPort, metrics: metricsPort }, join(certDir, 'cert.pem'), join(certDir, 'key.pem')),
       env: { WARREN_LOG_LEVEL: 'info' },
-      readyPorts: [amqpsPort, httpsPort, metricsPort],
-      definitions: {
-        users: [{ name: 'some user', password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] }],
-        vhosts: [{ name: '/' }],
-        permissions: [{ user: 'some user', vhost: '/', configure: '.*', write: '.*', read: '.*' }],
-      },
     });
   });
   after(async () => { await broker?.stop(); });
@@ -197,6 +186,20 @@ describe('TLS: client certificates required, EXTERNAL by common name, HTTPS, SIG
     assert.match(metrics.body, /^rabbitmq_connections \d+/m);
   });
 
+  it('the certificate-expiration health check sees the TLS certificate (valid for 100 years)', async () => {
+    const soon = await httpsGet(`https://127.0.0.1:${httpsPort}/api/health/checks/certificate-expiration/1/years`);
+    assert.equal(soon.status, 200);
+    assert.deepEqual(JSON.parse(soon.body), { status: 'ok' });
+    const late = await httpsGet(`https://127.0.0.1:${httpsPort}/api/health/checks/certificate-expiration/200/years`);
+    assert.equal(late.status, 503);
+    const body = JSON.parse(late.body) as { status: string; reason: string; expired: { protocol: string; port: number; certfile: string }[] };
+    assert.equal(body.status, 'failed');
+    assert.equal(body.reason, 'Certificates expiring');
+    assert.deepEqual(body.expired.map((e) => e.protocol).sort(), ['amqp/ssl', 'https', 'https/prometheus']);
+    assert.equal(body.expired.find((e) => e.protocol === 'amqp/ssl')?.port, amqpsPort);
+    assert.equal(body.expired[0].certfile, join(certDir, 'cert.pem'));
+  });
+
   it('reloads the certificate on SIGHUP: new connections get it, an open one keeps working', async () => {
     const old = await amqps(amqpsPort, CLIENT);
     const before = await handshake(amqpsPort, CLIENT);
@@ -237,11 +240,7 @@ describe('TLS only: plain listeners off, verify_peer without fail_if_no_peer_cer
         '--ssl-cacertfile', join(FIXTURES, 'ca.pem'), '--ssl-verify', 'verify_peer', '--ssl-versions', 'tlsv1.3',
         '--ssl-port', String(amqpsPort), '--management-ssl-port', String(httpsPort), '--auth-mechanisms', 'EXTERNAL,PLAIN'],
       readyPorts: [amqpsPort, httpsPort],
-      definitions: {
-        users: [{ name: 'CN=some user,O=Warren tests', password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] }],
-        vhosts: [{ name: '/' }],
-        permissions: [{ user: 'CN=some user,O=Warren tests', vhost: '/', configure: '.*', write: '.*', read: '.*' }],
-      },
+      definitions: CERT_USER_DEFINITIONS('CN=some user,O=Warren tests'),
     });
   });
   after(async () => { await broker?.stop(); });
