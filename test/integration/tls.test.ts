@@ -181,6 +181,8 @@ describe('TLS: client certificates required, EXTERNAL by common name, HTTPS, SIG
     assert.equal(byProtocol.http, Number(new URL(broker.httpUrl).port));
     // Basic auth still applies over HTTPS.
     assert.equal((await httpsGet(`https://127.0.0.1:${httpsPort}/api/overview`, 'guest:wrong')).status, 401);
+    const nodes = JSON.parse((await httpsGet(`https://127.0.0.1:${httpsPort}/api/nodes`)).body) as { auth_mechanisms: { name: string; enabled: boolean }[] }[];
+    assert.deepEqual(nodes[0].auth_mechanisms.filter((m) => m.enabled).map((m) => m.name), ['PLAIN', 'AMQPLAIN', 'EXTERNAL']);
     const metrics = await httpsGet(`https://127.0.0.1:${metricsPort}/metrics`, '');
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /^rabbitmq_connections \d+/m);

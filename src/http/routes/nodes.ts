@@ -68,9 +68,10 @@ async function nodeJson(ctx: ManagementContext): Promise<Record<string, unknown>
     proc_total: 1048576,
     exchange_types: ['direct', 'fanout', 'headers', 'topic', 'x-delayed-message'].map((name) => ({ name, description: '', enabled: true })),
     auth_mechanisms: [
-      { name: 'PLAIN', description: 'SASL PLAIN authentication mechanism', enabled: true },
-      { name: 'AMQPLAIN', description: 'QPid AMQPLAIN mechanism', enabled: true },
-    ],
+      { name: 'PLAIN', description: 'SASL PLAIN authentication mechanism' },
+      { name: 'AMQPLAIN', description: 'QPid AMQPLAIN mechanism' },
+      { name: 'EXTERNAL', description: 'SSL authentication (SASL EXTERNAL)' },
+    ].map((m) => ({ ...m, enabled: ctx.config.authMechanisms.includes(m.name) })),
     applications: [{ name: 'warren', description: 'Warren, an AMQP 0-9-1 broker on Node.js', version: ctx.version }],
     contexts: ctx.config.managementPort === null ? [] : [{
       description: 'RabbitMQ Management', path: '/', ip: ctx.config.managementBind ?? ctx.config.bind, port: String(ctx.config.managementPort),
