@@ -109,8 +109,9 @@ export class AmqpServer {
       new Connection(socket, this.broker, this.ctx);
     });
     // Failed handshakes (no certificate, unknown CA, wrong protocol) never become connections.
-    server.on('tlsClientError', (err, socket) => {
-      log.info({ peer: plainAddress(socket.remoteAddress) }, `TLS handshake failed: ${err.message}`);
+    server.on('tlsClientError', (err: Error & { reason?: string }, socket) => {
+      // OpenSSL's reason ("peer did not return a certificate"), not its whole error string.
+      log.info({ peer: plainAddress(socket.remoteAddress) }, `TLS handshake failed: ${err.reason ?? err.message}`);
     });
     certs.add(server);
     this.tlsServer = server;
