@@ -6,7 +6,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import amqp from 'amqplib';
 import { Reader } from '../../src/amqp/codec.js';
 import { PROTOCOL_HEADER } from '../../src/amqp/frames.js';
 import * as M from '../../src/amqp/methods.js';
-import { freePort, startBroker, type TestBroker } from '../helpers/broker.js';
+import { WARREN_BIN, freePort, startBroker, type TestBroker } from '../helpers/broker.js';
 import { waitFor, withTimeout, type ChannelModel } from '../helpers/amqp.js';
 import { CERT_USER_DEFINITIONS, TLS_FIXTURES as FIXTURES, mutualTlsBroker, pem } from '../helpers/tls.js';
 
@@ -287,5 +288,42 @@ describe('TLS only: plain listeners off, verify_peer without fail_if_no_peer_cer
     ok.socket.destroy();
     assert.equal(ok.protocol, 'TLSv1.3');
     await assert.rejects(handshake(amqpsPort, { maxVersion: 'TLSv1.2' }), /protocol version|alert|ECONNRESET/i);
+  });
+});
+
+describe('TLS: a broker that cannot use its certificate does not start, and says why', { timeout: 60_000 }, () => {
+  /** Runs warren to its exit; resolves its exit code and output. */
+  const run = (args: string[]) => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-tls-start-'));
+    const child = spawn(process.execPath, [WARREN_BIN, '--bind', '127.0.0.1', '--data-dir', dir, '--management-port', 'off',
+      '--prometheus-port', 'off', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code) => { clearTimeout(timer); rmSync(dir, { recursive: true, force: true }); resolve({ code, out }); });
+  });
+
+  it('an unreadable certificate file: exit 1 naming the file', async () => {
+    const port = await freePort();
+    const r = await run(['--port', String(port), '--ssl-port', String(await freePort()), '--ssl-certfile', '/nonexistent/cert.pem',
+      '--ssl-keyfile', join(FIXTURES, 'server.key')]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /could not start: cannot read the TLS certificate \/nonexistent\/cert\.pem/);
+    assert.doesNotMatch(r.out, /"stack"/);
+  });
+
+  it('a key that is not the certificate\'s: exit 1 naming both files', async () => {
+    const r = await run(['--port', String(await freePort()), '--ssl-port', String(await freePort()),
+      '--ssl-certfile', join(FIXTURES, 'server.pem'), '--ssl-keyfile', join(FIXTURES, 'client.key')]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /could not start: the TLS certificate \S+server\.pem and key \S+client\.key cannot be used: .*key values mismatch/);
+  });
+
+  it('fail_if_no_peer_cert without verify_peer: exit 2, invalid configuration', async () => {
+    const r = await run(['--ssl-certfile', join(FIXTURES, 'server.pem'), '--ssl-keyfile', join(FIXTURES, 'server.key'),
+      '--ssl-fail-if-no-peer-cert', 'true']);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /invalid configuration: sslFailIfNoPeerCert needs sslVerify verify_peer/);
   });
 });
