@@ -227,7 +227,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   // A custom default user may connect from anywhere, unless loopback users were set explicitly.
   const explicit = flags.loopbackUsers !== undefined || env.WARREN_LOOPBACK_USERS !== undefined || fileCfg.loopbackUsers !== undefined;
   if (cfg.defaultUser !== 'guest' && !explicit) cfg.loopbackUsers = cfg.loopbackUsers.filter((u) => u !== cfg.defaultUser);
-  checkTls(cfg, [flags, fileCfg].some((src) => src.amqpsPort !== undefined) || env.WARREN_SSL_PORT !== undefined);
+  checkTls(cfg, [flags, fileCfg].some((src) => src.amqpsPort !== undefined) || (env.WARREN_SSL_PORT ?? '') !== '');
   if (cfg.frameMax < 4096) throw new Error(`frameMax must be at least 4096, got ${cfg.frameMax}`);
   return cfg;
 }

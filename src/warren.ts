@@ -103,6 +103,7 @@ export class Warren {
         unclean: dir.unclean }, `recovered ${stats.messages} messages in ${stats.queues} durable queues`);
     }
 
+    const tls = tlsCertificates(config);
     const amqp = new AmqpServer(broker, {
       frameMax: config.frameMax,
       channelMax: config.channelMax,
@@ -119,7 +120,6 @@ export class Warren {
       memoryHighWatermark: config.memoryHighWatermark, diskFreeLimit: config.diskFreeLimit, dataDir: config.dataDir,
     }, log);
     monitor.start();
-    const tls = tlsCertificates(config);
     const node = `warren@${hostname()}`;
     const listeners: Listener[] = [];
     const listening = (protocol: string, ip: string, port: number, what: string) => {

@@ -34,11 +34,12 @@ export const channelName = (ch: Channel) => `${connectionName(ch.conn)} (${ch.id
 
 /** RabbitMQ's ssl_* and peer_cert_* fields of a TLS connection (cipher names are OpenSSL's, not Erlang's). */
 function tlsJson(socket: TLSSocket): Json {
-  const cipher = socket.getCipher();
+  // Null once the socket is gone (a connection closing while listed).
+  const cipher = socket.getCipher() as ReturnType<TLSSocket['getCipher']> | null;
   const out: Json = {
     ssl: true,
     ssl_protocol: (socket.getProtocol() ?? '').toLowerCase(),
-    ssl_cipher: cipher.name,
+    ssl_cipher: cipher?.name ?? '',
     ssl_hash: '',
     ssl_key_exchange: '',
   };
