@@ -104,6 +104,10 @@ export class Warren {
     }
 
     const tls = tlsCertificates(config);
+    if (config.authMechanisms.includes('EXTERNAL') && (tls === null || config.amqpsPort === null || config.sslVerify !== 'verify_peer')) {
+      log.warn('EXTERNAL is enabled, but no amqps listener asks clients for certificates, so every EXTERNAL login will be refused; '
+        + 'give --ssl-certfile, --ssl-keyfile, --ssl-cacertfile and --ssl-verify verify_peer');
+    }
     const amqp = new AmqpServer(broker, {
       frameMax: config.frameMax,
       channelMax: config.channelMax,
