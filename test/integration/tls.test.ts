@@ -19,6 +19,7 @@ import { PROTOCOL_HEADER } from '../../src/amqp/frames.js';
 import * as M from '../../src/amqp/methods.js';
 import { WARREN_BIN, freePort, startBroker, type TestBroker } from '../helpers/broker.js';
 import { waitFor, withTimeout, type ChannelModel } from '../helpers/amqp.js';
+import { runCtl } from '../helpers/warrenctl.js';
 import { CERT_USER_DEFINITIONS, TLS_FIXTURES as FIXTURES, mutualTlsBroker, pem } from '../helpers/tls.js';
 
 const CA = pem('ca.pem');
@@ -188,6 +189,18 @@ describe('TLS: client certificates required, EXTERNAL by common name, HTTPS, SIG
     const metrics = await httpsGet(`https://127.0.0.1:${metricsPort}/metrics`, '');
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /^rabbitmq_connections \d+/m);
+  });
+
+  it('warrenctl reaches the HTTPS API with --cacert, refuses an untrusted certificate, and --insecure skips the check', async () => {
+    const url = `https://127.0.0.1:${httpsPort}`;
+    const ok = await runCtl(['--url', url, '--cacert', join(FIXTURES, 'ca.pem'), 'list_vhosts']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^\/$/m);
+    const untrusted = await runCtl(['--url', url, 'list_vhosts']);
+    assert.equal(untrusted.code, 69);
+    assert.match(untrusted.stderr, /certificate warrenctl does not trust .*--cacert/);
+    const insecure = await runCtl(['--url', url, '--insecure', 'list_vhosts']);
+    assert.equal(insecure.code, 0, insecure.stderr);
   });
 
   it('the certificate-expiration health check sees the TLS certificate (valid for 100 years)', async () => {
