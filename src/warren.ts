@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { startManagement } from './http/server.js';
 import { startMetrics } from './http/metrics/server.js';
-import { abandonDataDir, closeDataDir, openDataDir, permanentClusterId, type DataDirState } from './store/data-dir.js';
+import { abandonDataDir, closeDataDir, openDataDir, permanentClusterId, releaseDataDir, type DataDirState } from './store/data-dir.js';
 import { DefinitionsStore } from './store/definitions-store.js';
 import { MessageStore } from './store/message-store.js';
 import { DelayBuckets } from './store/delay-buckets.js';
@@ -88,9 +88,14 @@ export class Warren {
     messages.onSynced = (epoch) => {
       for (const w of waiters) if (!w.onSynced(epoch)) waiters.delete(w);
     };
+    messages.onEpochsFailed = (from, to) => {
+      for (const w of waiters) if (!w.onSyncFailed(from, to)) waiters.delete(w);
+    };
     const monitor = new ResourceMonitor(broker, {
       memoryHighWatermark: config.memoryHighWatermark, diskFreeLimit: config.diskFreeLimit, dataDir: config.dataDir,
+      store: messages,
     }, log);
+    messages.onWriteFailed = () => monitor.diskWriteFailed();
     monitor.start();
     const port = await amqp.listen(config.amqpPort, config.bind);
     const where = config.bind === '::' ? `port ${port} (IPv4 and IPv6)` : `${config.bind}:${port}`;
@@ -128,6 +133,7 @@ export class Warren {
     await this.metrics?.app.close();
     await this.amqp.close();
     this.messages.flushNow();
+    const writesHeld = this.messages.writesHeld;
     const redelivered: Record<string, Redelivered> = {};
     for (const v of this.broker.vhosts.values()) {
       for (const q of v.queues.values()) {
@@ -142,7 +148,12 @@ export class Warren {
     // After the queues: messages routed from delayed exchanges are on disk in their queues now.
     for (const v of this.broker.vhosts.values()) v.closeDelayed();
     this.definitions.close();
-    closeDataDir(this.config.dataDir, { redelivered });
+    if (writesHeld) {
+      this.log.warn('stopping with writes the full disk refused: the next start recovers as after a crash');
+      releaseDataDir(this.config.dataDir);
+    } else {
+      closeDataDir(this.config.dataDir, { redelivered });
+    }
     this.log.info('stopped');
   }
 }

@@ -84,6 +84,14 @@ export function closeDataDir(dir: string, extra: Record<string, unknown> = {}): 
   rmSync(join(dir, LOCK_FILE), { force: true });
 }
 
+/**
+ * Releases the lock without marking a clean shutdown: the store could not write everything, so
+ * the next start treats the data as after a crash (checks every record, redelivers what it finds).
+ */
+export function releaseDataDir(dir: string): void {
+  rmSync(join(dir, LOCK_FILE), { force: true });
+}
+
 /** A start that failed before serving anything: put back the state it found, release the lock. */
 export function abandonDataDir(dir: string, state: DataDirState): void {
   if (state.existed && !state.unclean) writeFileSync(join(dir, CLEAN_FILE), JSON.stringify(state.cleanInfo));
