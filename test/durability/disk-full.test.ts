@@ -1,0 +1,224 @@
+// A full disk while publishing: the broker's data directory is a small tmpfs, confirmed
+// publishers fill it, and then a filler file eats the rest abruptly (as another process would),
+// so the store's writes hit ENOSPC between two checks of the disk monitor. The broker must stay
+// up, nack (never ack) what it could not store, block publishers with connection.blocked, keep
+// serving consumers, refuse a durable declare it cannot record, lose nothing it confirmed, and
+// resume by itself once the filler is deleted.
+import { describe, it, after, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConfirmChannel } from 'amqplib';
+import { sleep } from '../helpers/amqp.js';
+import {
+  assertOpen, channel, closeAll, confirmChannel, connect, pollUntil, startWarren, waitBlocked,
+  type Conn, type TestBroker,
+} from '../helpers/durability.js';
+
+const TMPFS_SIZE = '24m';
+const QUEUE = 'filling';
+const BODY = 8 * 1024;
+/** Publishes in flight per publisher (not yet acked or nacked). */
+const IN_FLIGHT = 64;
+
+let mountPoint: string | null = null;
+let broker: TestBroker | null = null;
+const conns: Conn[] = [];
+
+/** Mounts a tmpfs, or says why it cannot (not root, no mount permission). */
+function mountTmpfs(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'warren-disk-full-'));
+  if (process.getuid?.() !== 0) return 'not running as root';
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    return `mount -t tmpfs failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n')[0]}`;
+  }
+  mountPoint = dir;
+  return '';
+}
+
+function skipOrFail(t: TestContext, why: string): void {
+  const msg = `disk-full test needs to mount a tmpfs (${why}); run it as root (CI does)`;
+  if (process.env.CI) assert.fail(msg);
+  t.skip(`skipped: ${msg}`);
+}
+
+function payload(id: string): Buffer {
+  const b = Buffer.alloc(BODY, 0x2e);
+  b.write(`${id}|`);
+  return b;
+}
+
+const idOf = (content: Buffer): string => content.toString('latin1', 0, content.indexOf(0x7c));
+
+interface Tally {
+  acked: Set<string>;
+  nacked: Set<string>;
+  pending: Set<string>;
+}
+
+/** Publishes persistent messages with confirms, IN_FLIGHT at a time, until `stop` says so. */
+async function publishUntil(ch: ConfirmChannel, prefix: string, tally: Tally, stop: () => boolean): Promise<void> {
+  for (let i = 0; !stop(); i++) {
+    while (tally.pending.size >= IN_FLIGHT && !stop()) await sleep(2);
+    if (stop()) break;
+    const id = `${prefix}-${i}`;
+    tally.pending.add(id);
+    ch.publish('', QUEUE, payload(id), { persistent: true }, (err: unknown) => {
+      tally.pending.delete(id);
+      (err ? tally.nacked : tally.acked).add(id);
+    });
+    if (i % 16 === 0) await sleep(0);
+  }
+}
+
+/** Writes zeros to `path` until the filesystem refuses (ENOSPC): eats every free byte at once. */
+function fillUp(path: string): number {
+  const fd = openSync(path, 'w');
+  let n = 0;
+  try {
+    for (const chunk of [Buffer.alloc(1024 * 1024), Buffer.alloc(4096)]) {
+      for (;;) {
+        try {
+          n += writeSync(fd, chunk);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          break;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return n;
+}
+
+/** Consumes every message of QUEUE without acking (they go back when the channel closes); returns their ids. */
+async function idsInQueue(conn: Conn): Promise<string[]> {
+  const ch = await channel(conn);
+  const { messageCount } = await ch.checkQueue(QUEUE);
+  const ids: string[] = [];
+  await ch.consume(QUEUE, (m) => { if (m) ids.push(idOf(m.content)); }, { noAck: false });
+  await pollUntil(() => ids.length, (n) => n >= messageCount, `${messageCount} messages from ${QUEUE}`, 20_000);
+  await ch.close();
+  return ids;
+}
+
+function assertNoneLost(confirmed: Iterable<string>, present: string[], consumed: Set<string>, when: string): void {
+  const have = new Set(present);
+  const lost = [...confirmed].filter((id) => !have.has(id) && !consumed.has(id));
+  assert.deepEqual(lost.slice(0, 10), [], `${when}: ${lost.length} confirmed messages are missing`);
+}
+
+describe('full disk', { timeout: 120_000 }, () => {
+  after(async () => {
+    await closeAll(...conns);
+    await broker?.stop('SIGKILL');
+    if (mountPoint !== null) {
+      execFileSync('umount', [mountPoint]);
+      rmSync(mountPoint, { recursive: true, force: true });
+    }
+  });
+
+  it('nacks and blocks when the disk fills, loses nothing confirmed, and resumes when space returns', async (t) => {
+    const why = mountTmpfs();
+    if (why !== '') return skipOrFail(t, why);
+    const dataDir = join(mountPoint!, 'data');
+    mkdirSync(dataDir);
+    broker = await startWarren({ dataDir, args: ['--disk-free-limit', '2MB'] });
+    const b = broker;
+
+    const pubConn = await connect(b.url);
+    const otherConn = await connect(b.url);
+    conns.push(pubConn, otherConn);
+    const unblocked: number[] = [];
+    pubConn.on('unblocked', () => unblocked.push(Date.now()));
+    await (await channel(otherConn)).assertQueue(QUEUE, { durable: true });
+
+    // 1. Publish until a few MB are confirmed, then eat the rest of the disk while publishing goes on.
+    const tally: Tally = { acked: new Set(), nacked: new Set(), pending: new Set() };
+    const pub = await confirmChannel(pubConn);
+    let stopPublishing = false;
+    const publishing = publishUntil(pub, 'p', tally, () => stopPublishing);
+    await pollUntil(() => tally.acked.size, (n) => n >= 300, '300 confirmed publishes', 30_000);
+    const filler = join(mountPoint!, 'filler');
+    const eaten = fillUp(filler);
+    assert.ok(eaten > 0, 'the filler file took the free space');
+
+    // 2. The store's writes fail: publishes are nacked and the publisher is blocked at once.
+    assert.match(await waitBlocked(pubConn, 10_000), /low on disk/, 'connection.blocked names the disk');
+    await pollUntil(() => b.output(), (o) => o.includes('disk full at'), 'the disk-full error in the log', 10_000);
+    await pollUntil(() => tally.nacked.size, (n) => n > 0, 'nacks for publishes the full disk refused', 10_000);
+    stopPublishing = true;
+    await publishing;
+    assert.equal(b.child!.exitCode, null, 'the broker is still running');
+    const both = [...tally.acked].filter((id) => tally.nacked.has(id));
+    assert.deepEqual(both, [], 'no publish is both acked and nacked');
+    const confirmedWhileFull = new Set(tally.acked);
+
+    // 3. Consumers keep draining, and their acks are taken (at worst redelivered after a restart).
+    const consumed = new Set<string>();
+    const cch = await channel(otherConn);
+    await cch.prefetch(10);
+    const { consumerTag } = await cch.consume(QUEUE, (m) => {
+      if (m === null || consumed.size >= 20) return;
+      consumed.add(idOf(m.content));
+      cch.ack(m);
+    });
+    await pollUntil(() => consumed.size, (n) => n >= 20, '20 deliveries while the disk is full', 10_000);
+    await cch.cancel(consumerTag);
+    await cch.recover();
+
+    // 4. A durable declare the definitions journal cannot record fails with 541 and is not kept.
+    // The journal's last page may still have room for a few lines: declare until one is refused.
+    const declConn = await connect(b.url);
+    conns.push(declConn);
+    const decl = await channel(declConn);
+    let refused = '';
+    let declareError: unknown = null;
+    for (let i = 0; i < 500 && refused === ''; i++) {
+      try {
+        await decl.assertQueue(`declared-while-full-${i}`, { durable: true });
+      } catch (err) {
+        refused = `declared-while-full-${i}`;
+        declareError = err;
+      }
+    }
+    assert.notEqual(refused, '', 'a durable declare on a full disk fails');
+    await pollUntil(() => declConn.closed === true, (c) => c, 'the connection closed by 541', 5000);
+    // amqplib fails the pending declare with "Channel ended"; the reason is on the connection.
+    assert.match(String(declConn.error ?? declareError), new RegExp(`541 \\(INTERNAL-ERROR\\) with message "INTERNAL_ERROR - cannot store queue '${refused}' in vhost '/'`));
+
+    // 5. Space returns: the alarm clears by itself and publishing resumes.
+    const freedAt = Date.now();
+    rmSync(filler);
+    await pollUntil(() => unblocked.length, (n) => n > 0, 'connection.unblocked after the filler went', 15_000);
+    assert.ok(unblocked[0] - freedAt < 10_000, `unblocked ${unblocked[0] - freedAt} ms after space returned`);
+    assert.match(b.output(), /disk resource limit alarm cleared/);
+    await pollUntil(() => tally.pending.size, (n) => n === 0, 'every publish held by the alarm settled', 20_000);
+    const later: Tally = { acked: new Set(), nacked: new Set(), pending: new Set() };
+    await publishUntil(pub, 'after', later, () => later.acked.size + later.nacked.size + later.pending.size >= 50);
+    await pub.waitForConfirms();
+    assert.equal(later.acked.size, 50, `new publishes after the disk freed: ${later.acked.size} acked, ${later.nacked.size} nacked`);
+    assertOpen(pubConn);
+    t.diagnostic(`confirmed before the disk filled up: ${confirmedWhileFull.size}; nacked: ${tally.nacked.size}; `
+      + `confirmed in all: ${tally.acked.size + later.acked.size}`);
+
+    // 6. Nothing confirmed is missing, now and after a crash and restart; the refused queue is not there.
+    const confirmed = [...tally.acked, ...later.acked];
+    assertNoneLost(confirmed, await idsInQueue(otherConn), consumed, 'after space returned');
+    await closeAll(...conns.splice(0));
+    await b.stop('SIGKILL');
+    await b.restart();
+    const conn = await connect(b.url);
+    conns.push(conn);
+    const ids = await idsInQueue(conn);
+    assertNoneLost(confirmed, ids, consumed, 'after a crash and restart');
+    assert.equal(new Set(ids).size, ids.length, 'no message is stored twice');
+    await assert.rejects((await channel(conn)).checkQueue(refused), /404/, 'the refused queue was not kept');
+  });
+});
