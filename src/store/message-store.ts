@@ -125,7 +125,7 @@ export class MessageStore implements LogOwner {
     }
     let failure: WriteFailure | null = null;
     for (const log of this.dirtyLogs) {
-      if (this.unwritten.has(log)) continue;
+      if (wasFailing && this.unwritten.has(log)) continue;
       if (log.flush()) persistent = true;
       if (log.writeFailure !== null) {
         failure ??= log.writeFailure;

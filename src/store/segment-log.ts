@@ -81,8 +81,13 @@ export class SegmentLog {
 
   /** `indexed`: keep segment indexes so that restarts need not read message bodies. */
   constructor(readonly dir: string, private readonly owner: LogOwner, indexed = false) {
-    mkdirSync(dir, { recursive: true });
     this.index = indexed ? new IndexBuilder() : null;
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      // A full disk may refuse the directory too: the first segment's open makes it, or fails.
+      this.failed(err as NodeJS.ErrnoException, dir);
+    }
   }
 
   // ----------------------------------------------------------------- writes
@@ -186,7 +191,9 @@ export class SegmentLog {
   }
 
   private openWriteSeg(seg: Segment): void {
-    if (seg.fd < 0) seg.fd = openSync(seg.path, 'w+'); // read back too, when paging catches up with writing
+    if (seg.fd >= 0) return;
+    if (this.writeFailure !== null) mkdirSync(this.dir, { recursive: true });
+    seg.fd = openSync(seg.path, 'w+'); // read back too, when paging catches up with writing
   }
 
   private failed(err: NodeJS.ErrnoException, path: string): void {
