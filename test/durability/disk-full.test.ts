@@ -24,27 +24,44 @@ const BODY = 8 * 1024;
 const IN_FLIGHT = 64;
 
 let mountPoint: string | null = null;
-let broker: TestBroker | null = null;
+let cannotMount = '';
+const brokers: TestBroker[] = [];
 const conns: Conn[] = [];
 
-/** Mounts a tmpfs, or says why it cannot (not root, no mount permission). */
+/** Mounts the tmpfs once, or says why it cannot (not root, no mount permission). */
 function mountTmpfs(): string {
+  if (mountPoint !== null || cannotMount !== '') return cannotMount;
+  if (process.getuid?.() !== 0) return (cannotMount = 'not running as root');
   const dir = mkdtempSync(join(tmpdir(), 'warren-disk-full-'));
-  if (process.getuid?.() !== 0) return 'not running as root';
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    return `mount -t tmpfs failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n')[0]}`;
+    return (cannotMount = `mount -t tmpfs failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n')[0]}`);
   }
   mountPoint = dir;
   return '';
 }
 
-function skipOrFail(t: TestContext, why: string): void {
-  const msg = `disk-full test needs to mount a tmpfs (${why}); run it as root (CI does)`;
-  if (process.env.CI) assert.fail(msg);
-  t.skip(`skipped: ${msg}`);
+/** A fresh data directory on the tmpfs, or null when the test was skipped (failed under CI). */
+function dataDirOnTmpfs(t: TestContext, name: string): string | null {
+  const why = mountTmpfs();
+  if (why !== '') {
+    const msg = `disk-full test needs to mount a tmpfs (${why}); run it as root (CI does)`;
+    if (process.env.CI) assert.fail(msg);
+    t.skip(`skipped: ${msg}`);
+    return null;
+  }
+  const dir = join(mountPoint!, name);
+  mkdirSync(dir);
+  return dir;
+}
+
+async function start(dataDir: string): Promise<TestBroker> {
+  // The tmpfs is a few MB: the default limit (50MB) would raise the alarm at once.
+  const b = await startWarren({ dataDir, args: ['--disk-free-limit', '2MB'] });
+  brokers.push(b);
+  return b;
 }
 
 function payload(id: string): Buffer {
@@ -117,7 +134,7 @@ function assertNoneLost(confirmed: Iterable<string>, present: string[], consumed
 describe('full disk', { timeout: 120_000 }, () => {
   after(async () => {
     await closeAll(...conns);
-    await broker?.stop('SIGKILL');
+    for (const b of brokers) await b.stop('SIGKILL');
     if (mountPoint !== null) {
       execFileSync('umount', [mountPoint]);
       rmSync(mountPoint, { recursive: true, force: true });
@@ -125,12 +142,9 @@ describe('full disk', { timeout: 120_000 }, () => {
   });
 
   it('nacks and blocks when the disk fills, loses nothing confirmed, and resumes when space returns', async (t) => {
-    const why = mountTmpfs();
-    if (why !== '') return skipOrFail(t, why);
-    const dataDir = join(mountPoint!, 'data');
-    mkdirSync(dataDir);
-    broker = await startWarren({ dataDir, args: ['--disk-free-limit', '2MB'] });
-    const b = broker;
+    const dataDir = dataDirOnTmpfs(t, 'data');
+    if (dataDir === null) return;
+    const b = await start(dataDir);
 
     const pubConn = await connect(b.url);
     const otherConn = await connect(b.url);
@@ -146,6 +160,7 @@ describe('full disk', { timeout: 120_000 }, () => {
     const publishing = publishUntil(pub, 'p', tally, () => stopPublishing);
     await pollUntil(() => tally.acked.size, (n) => n >= 300, '300 confirmed publishes', 30_000);
     const filler = join(mountPoint!, 'filler');
+    t.after(() => rmSync(filler, { force: true }));
     const eaten = fillUp(filler);
     assert.ok(eaten > 0, 'the filler file took the free space');
 
@@ -220,5 +235,45 @@ describe('full disk', { timeout: 120_000 }, () => {
     assertNoneLost(confirmed, ids, consumed, 'after a crash and restart');
     assert.equal(new Set(ids).size, ids.length, 'no message is stored twice');
     await assert.rejects((await channel(conn)).checkQueue(refused), /404/, 'the refused queue was not kept');
+  });
+
+  it('nacks a delayed publish on a full disk, shuts down cleanly while writes are held, and recovers every confirmed message', async (t) => {
+    const dataDir = dataDirOnTmpfs(t, 'data-shutdown');
+    if (dataDir === null) return;
+    const b = await start(dataDir);
+    const conn = await connect(b.url);
+    conns.push(conn);
+    const setup = await channel(conn);
+    await setup.assertQueue(QUEUE, { durable: true });
+    await setup.assertExchange('later', 'x-delayed-message', { durable: true, arguments: { 'x-delayed-type': 'direct' } });
+    await setup.bindQueue(QUEUE, 'later', 'k');
+    const tally: Tally = { acked: new Set(), nacked: new Set(), pending: new Set() };
+    const pub = await confirmChannel(conn);
+    await publishUntil(pub, 'p', tally, () => tally.acked.size + tally.pending.size >= 200);
+    await pub.waitForConfirms();
+    assert.equal(tally.acked.size, 200, 'all confirmed while there was room');
+
+    const filler = join(mountPoint!, 'filler-shutdown');
+    t.after(() => rmSync(filler, { force: true }));
+    fillUp(filler);
+    // The delayed exchange's store needs a new file for this message: the full disk refuses it.
+    const delayed = await new Promise<string>((resolve) => {
+      pub.publish('later', 'k', payload('delayed'), { persistent: true, headers: { 'x-delay': 60_000 } }, (err: unknown) => resolve(err ? 'nack' : 'ack'));
+    });
+    assert.equal(delayed, 'nack', 'a delayed publish the store could not write is nacked');
+    await pollUntil(() => b.output(), (o) => o.includes('disk full at'), 'the disk-full error in the log', 10_000);
+
+    // A clean stop while writes are held: no crash, and the next start recovers as after a crash.
+    await closeAll(...conns.splice(0));
+    await b.stop('SIGTERM');
+    assert.equal(b.child!.exitCode, 0, 'the broker stopped cleanly');
+    assert.match(b.output(), /stopping with writes the full disk refused/);
+    rmSync(filler);
+    await b.restart();
+    const again = await connect(b.url);
+    conns.push(again);
+    const ids = await idsInQueue(again);
+    assertNoneLost(tally.acked, ids, new Set(), 'after a clean stop on a full disk');
+    assert.equal(new Set(ids).size, ids.length, 'no message is stored twice');
   });
 });
