@@ -220,7 +220,7 @@ describe('full disk', { timeout: 120_000 }, () => {
     await pub.waitForConfirms();
     assert.equal(later.acked.size, 50, `new publishes after the disk freed: ${later.acked.size} acked, ${later.nacked.size} nacked`);
     assertOpen(pubConn);
-    t.diagnostic(`confirmed before the disk filled up: ${confirmedWhileFull.size}; nacked: ${tally.nacked.size}; `
+    t.diagnostic(`confirmed until publishers were blocked: ${confirmedWhileFull.size}; nacked: ${tally.nacked.size}; `
       + `confirmed in all: ${tally.acked.size + later.acked.size}`);
 
     // 6. Nothing confirmed is missing, now and after a crash and restart; the refused queue is not there.
