@@ -151,8 +151,8 @@ export class Warren {
     if (writesHeld) {
       this.log.warn('stopping with writes the full disk refused: the next start recovers as after a crash');
       releaseDataDir(this.config.dataDir);
-    } else {
-      closeDataDir(this.config.dataDir, { redelivered });
+    } else if (!closeDataDir(this.config.dataDir, { redelivered })) {
+      this.log.warn('could not mark a clean shutdown (disk full?): the next start recovers as after a crash');
     }
     this.log.info('stopped');
   }
