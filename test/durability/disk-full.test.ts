@@ -7,7 +7,7 @@
 import { describe, it, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfirmChannel } from 'amqplib';
@@ -57,9 +57,12 @@ function dataDirOnTmpfs(t: TestContext, name: string): string | null {
   return dir;
 }
 
-async function start(dataDir: string): Promise<TestBroker> {
-  // The tmpfs is a few MB: the default limit (50MB) would raise the alarm at once.
-  const b = await startWarren({ dataDir, args: ['--disk-free-limit', '2MB'] });
+/**
+ * The tmpfs is a few MB: the default limit (50MB) would raise the alarm at once. A limit of 0
+ * leaves the alarm to the failed writes alone (the periodic check never raises it).
+ */
+async function start(dataDir: string, diskFreeLimit = '2MB'): Promise<TestBroker> {
+  const b = await startWarren({ dataDir, args: ['--disk-free-limit', diskFreeLimit] });
   brokers.push(b);
   return b;
 }
@@ -221,7 +224,7 @@ describe('full disk', { timeout: 120_000 }, () => {
     assert.equal(later.acked.size, 50, `new publishes after the disk freed: ${later.acked.size} acked, ${later.nacked.size} nacked`);
     assertOpen(pubConn);
     t.diagnostic(`confirmed until publishers were blocked: ${confirmedWhileFull.size}; nacked: ${tally.nacked.size}; `
-      + `confirmed in all: ${tally.acked.size + later.acked.size}`);
+      + `confirmed in all: ${tally.acked.size + later.acked.size}; unblocked ${unblocked[0] - freedAt} ms after the filler went`);
 
     // 6. Nothing confirmed is missing, now and after a crash and restart; the refused queue is not there.
     const confirmed = [...tally.acked, ...later.acked];
@@ -240,7 +243,8 @@ describe('full disk', { timeout: 120_000 }, () => {
   it('nacks a delayed publish on a full disk, shuts down cleanly while writes are held, and recovers every confirmed message', async (t) => {
     const dataDir = dataDirOnTmpfs(t, 'data-shutdown');
     if (dataDir === null) return;
-    const b = await start(dataDir);
+    // Only the failed write may raise the alarm, or the delayed publish could be held, not nacked.
+    const b = await start(dataDir, '0');
     const conn = await connect(b.url);
     conns.push(conn);
     const setup = await channel(conn);
@@ -262,12 +266,15 @@ describe('full disk', { timeout: 120_000 }, () => {
     });
     assert.equal(delayed, 'nack', 'a delayed publish the store could not write is nacked');
     await pollUntil(() => b.output(), (o) => o.includes('disk full at'), 'the disk-full error in the log', 10_000);
+    pub.publish('', QUEUE, payload('probe'), { persistent: true });
+    assert.match(await waitBlocked(conn, 10_000), /low on disk/, 'the failed write raised the disk alarm by itself');
 
     // A clean stop while writes are held: no crash, and the next start recovers as after a crash.
     await closeAll(...conns.splice(0));
     await b.stop('SIGTERM');
     assert.equal(b.child!.exitCode, 0, 'the broker stopped cleanly');
-    assert.match(b.output(), /stopping with writes the full disk refused/);
+    // (Its last log lines may not make it out before the process exits: check the marker instead.)
+    assert.equal(existsSync(join(dataDir, 'clean-shutdown')), false, 'writes were held: not marked as a clean shutdown');
     rmSync(filler);
     await b.restart();
     const again = await connect(b.url);
