@@ -147,7 +147,10 @@ describe('full disk', { timeout: 120_000 }, () => {
   it('nacks and blocks when the disk fills, loses nothing confirmed, and resumes when space returns', async (t) => {
     const dataDir = dataDirOnTmpfs(t, 'data');
     if (dataDir === null) return;
-    const b = await start(dataDir);
+    // A small in-memory window: most of the queue is paged out, and paging must read back the
+    // records the full disk refused from memory.
+    process.env.WARREN_QUEUE_WINDOW_MESSAGES = '100';
+    const b = await start(dataDir).finally(() => { delete process.env.WARREN_QUEUE_WINDOW_MESSAGES; });
 
     const pubConn = await connect(b.url);
     const otherConn = await connect(b.url);
@@ -190,6 +193,9 @@ describe('full disk', { timeout: 120_000 }, () => {
     await pollUntil(() => consumed.size, (n) => n >= 20, '20 deliveries while the disk is full', 10_000);
     await cch.cancel(consumerTag);
     await cch.recover();
+    // Everything in the queue can be read, the paged-out part and what is held unwritten too.
+    assertNoneLost(confirmedWhileFull, await idsInQueue(otherConn), consumed, 'while the disk is full');
+    assert.equal(b.child!.exitCode, null, 'the broker is still running');
 
     // 4. A durable declare the definitions journal cannot record fails with 541 and is not kept.
     // The journal's last page may still have room for a few lines: declare until one is refused.
