@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { startManagement } from './http/server.js';
 import { startMetrics } from './http/metrics/server.js';
-import { abandonDataDir, closeDataDir, openDataDir, permanentClusterId, type DataDirState } from './store/data-dir.js';
+import { abandonDataDir, closeDataDir, openDataDir, permanentClusterId, releaseDataDir, type DataDirState } from './store/data-dir.js';
 import { DefinitionsStore } from './store/definitions-store.js';
 import { MessageStore } from './store/message-store.js';
 import { DelayBuckets } from './store/delay-buckets.js';
@@ -120,9 +120,14 @@ export class Warren {
     messages.onSynced = (epoch) => {
       for (const w of waiters) if (!w.onSynced(epoch)) waiters.delete(w);
     };
+    messages.onEpochsFailed = (from, to) => {
+      for (const w of waiters) if (!w.onSyncFailed(from, to)) waiters.delete(w);
+    };
     const monitor = new ResourceMonitor(broker, {
       memoryHighWatermark: config.memoryHighWatermark, diskFreeLimit: config.diskFreeLimit, dataDir: config.dataDir,
+      store: messages,
     }, log);
+    messages.onWriteFailed = () => monitor.diskWriteFailed();
     monitor.start();
     const node = `warren@${hostname()}`;
     const listeners: Listener[] = [];
@@ -184,6 +189,7 @@ export class Warren {
     for (const app of this.httpsApps) await app.close();
     await this.amqp.close();
     this.messages.flushNow();
+    const writesHeld = this.messages.writesHeld;
     const redelivered: Record<string, Redelivered> = {};
     for (const v of this.broker.vhosts.values()) {
       for (const q of v.queues.values()) {
@@ -198,7 +204,12 @@ export class Warren {
     // After the queues: messages routed from delayed exchanges are on disk in their queues now.
     for (const v of this.broker.vhosts.values()) v.closeDelayed();
     this.definitions.close();
-    closeDataDir(this.config.dataDir, { redelivered });
+    if (writesHeld) {
+      this.log.warn('stopping with writes the full disk refused: the next start recovers as after a crash');
+      releaseDataDir(this.config.dataDir);
+    } else if (!closeDataDir(this.config.dataDir, { redelivered })) {
+      this.log.warn('could not mark a clean shutdown (disk full?): the next start recovers as after a crash');
+    }
     this.log.info('stopped');
   }
 }

@@ -41,6 +41,8 @@ export class Flusher {
 export interface SyncWaiter {
   /** Returns whether it still waits for a later epoch. */
   onSynced(epoch: number): boolean;
+  /** Epochs `from`..`to` cannot be made durable: nack what waits for them. Returns whether it still waits. */
+  onSyncFailed(from: number, to: number): boolean;
 }
 
 export interface ServerContext {
