@@ -28,13 +28,31 @@ let cannotMount = '';
 const brokers: TestBroker[] = [];
 const conns: Conn[] = [];
 
+function sudoWorks(): boolean {
+  try {
+    execFileSync('sudo', ['-n', 'true'], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a command as root: directly when we are root, else through passwordless sudo. */
+function asRoot(cmd: string, args: string[]): void {
+  if (process.getuid?.() === 0) execFileSync(cmd, args, { stdio: 'pipe' });
+  else execFileSync('sudo', ['-n', cmd, ...args], { stdio: 'pipe' });
+}
+
 /** Mounts the tmpfs once, or says why it cannot (not root, no mount permission). */
 function mountTmpfs(): string {
   if (mountPoint !== null || cannotMount !== '') return cannotMount;
-  if (process.getuid?.() !== 0) return (cannotMount = 'not running as root');
+  const root = process.getuid?.() === 0;
+  if (!root && !sudoWorks()) return (cannotMount = 'not running as root, and sudo -n is not allowed');
   const dir = mkdtempSync(join(tmpdir(), 'warren-disk-full-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', dir], { stdio: 'pipe' });
+    // Not root: the tmpfs is mounted through sudo and owned by us, so the broker can write to it.
+    const opts = root ? `size=${TMPFS_SIZE}` : `size=${TMPFS_SIZE},uid=${process.getuid?.()},gid=${process.getgid?.()}`;
+    asRoot('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', dir]);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     return (cannotMount = `mount -t tmpfs failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n')[0]}`);
@@ -47,7 +65,7 @@ function mountTmpfs(): string {
 function dataDirOnTmpfs(t: TestContext, name: string): string | null {
   const why = mountTmpfs();
   if (why !== '') {
-    const msg = `disk-full test needs to mount a tmpfs (${why}); run it as root (CI does)`;
+    const msg = `disk-full test needs to mount a tmpfs (${why}); run it as root or with passwordless sudo (CI does)`;
     if (process.env.CI) assert.fail(msg);
     t.skip(`skipped: ${msg}`);
     return null;
@@ -139,7 +157,7 @@ describe('full disk', { timeout: 120_000 }, () => {
     await closeAll(...conns);
     for (const b of brokers) await b.stop('SIGKILL');
     if (mountPoint !== null) {
-      execFileSync('umount', [mountPoint]);
+      asRoot('umount', [mountPoint]);
       rmSync(mountPoint, { recursive: true, force: true });
     }
   });
