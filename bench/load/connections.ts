@@ -28,6 +28,7 @@ const { values: o } = parseArgs({
     queues: { type: 'string', default: '100' },
     heartbeat: { type: 'string', default: '10' },
     parallel: { type: 'string', default: '50' },
+    'open-timeout': { type: 'string', default: '30' },
     settle: { type: 'string', default: '10' },
     label: { type: 'string', default: '' },
   },
@@ -58,7 +59,11 @@ async function brokerConnections(): Promise<number | null> {
   }
 }
 
-const pool = new LoadPool({ port: Number(o.port), host: o.host, user: o.user, password: o.password, heartbeat: Number(o.heartbeat) });
+const pool = new LoadPool({
+  port: Number(o.port), host: o.host, user: o.user, password: o.password, heartbeat: Number(o.heartbeat),
+  openTimeoutMs: Number(o['open-timeout']) * 1000,
+});
+const errorSummary = () => (pool.errors.total === 0 ? 'no errors' : `errors ${JSON.stringify(pool.errors.toJSON())}`);
 // Every queue has a consumer: publisher i sends to queue i % Q, consumer k (the k-th consuming
 // connection) takes from queue k % Q.
 const Q = Math.min(QUEUES, Math.ceil(N / CONSUMER_EVERY));
@@ -78,6 +83,14 @@ const openStarted = Date.now();
 let opened = 0;
 let openFailed = 0;
 let nextToOpen = 0;
+// Interrupted (e.g. a broker that cannot keep up): say how far it got before leaving.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    log(`interrupted: ${opened} opened, ${pool.conns.size} open now, ${errorSummary()}; first: ${pool.errors.samples.slice(0, 3).join(' | ')}`);
+    if (pid) log(`broker RSS now ${mib(rss(pid))} MiB (baseline ${mib(rssBaseline)} MiB)`);
+    process.exit(2);
+  });
+}
 const opener = async () => {
   while (nextToOpen < N) {
     const i = nextToOpen++;
@@ -88,7 +101,9 @@ const opener = async () => {
         await c.consume(queueName(i / CONSUMER_EVERY));
       }
       conns[i] = c;
-      if (++opened % 1000 === 0) log(`${opened} open (${((Date.now() - openStarted) / 1000).toFixed(1)} s)`);
+      if (++opened % 1000 === 0) {
+        log(`${opened} open (${((Date.now() - openStarted) / 1000).toFixed(1)} s), broker RSS ${pid ? mib(rss(pid)) : '-'} MiB, ${errorSummary()}`);
+      }
     } catch {
       openFailed++; // counted in pool.errors by kind
     }
@@ -97,7 +112,7 @@ const opener = async () => {
 const peakSampler = pid ? rssSampler(pid, 250) : null;
 await Promise.all(Array.from({ length: PARALLEL }, opener));
 const openSeconds = (Date.now() - openStarted) / 1000;
-log(`${opened} of ${N} open in ${openSeconds.toFixed(1)} s; errors so far ${pool.errors.total}`);
+log(`${opened} of ${N} open in ${openSeconds.toFixed(1)} s; ${errorSummary()}`);
 
 // ------------------------------------------------------------------ hold
 // One timer for all: each second, the connections whose turn it is publish once.

@@ -64,7 +64,12 @@ export class LoadPool {
 
   async open(): Promise<LoadConnection> {
     const c = new LoadConnection(this);
-    await c.open();
+    try {
+      await c.open();
+    } catch (e) {
+      c.destroy();
+      throw e;
+    }
     this.conns.add(c);
     this.startTicking();
     return c;
@@ -124,6 +129,8 @@ export class LoadConnection {
   published = 0;
   delivered = 0;
   blocked = false;
+  /** Heartbeat frames received from the server. */
+  heartbeats = 0;
   /** connection.blocked notifications received. */
   blockedCount = 0;
 
@@ -296,6 +303,8 @@ export class LoadConnection {
       if (this.inHead === null) this.inHead = Buffer.from(buf.subarray(start, Math.min(end, start + 16)));
       this.inGot += end - start;
       if (this.inGot >= this.inSize) this.delivered1();
+    } else if (type === M.FRAME_HEARTBEAT) {
+      this.heartbeats++;
     }
   }
 
