@@ -11,7 +11,7 @@
 // or the broker did not see all N connections.
 import { parseArgs } from 'node:util';
 import { LoadPool, type LoadConnection } from '../../test/helpers/load-client.js';
-import { MiB, rss, rssSampler } from './rss.js';
+import { MiB, rss, rssSampler } from '../../test/helpers/process-memory.js';
 
 const { values: o } = parseArgs({
   options: {
