@@ -99,7 +99,7 @@ describe('backpressure', { timeout: 120_000 }, () => {
     await consumer.consume(1, q, { noAck: true });
     consumer.socket.pause(); // stop reading: the broker's writes back up
 
-    const mem = rssSampler(pid);
+    const mem = rssSampler(pid, 50);
     const pubConn = await rawOpen();
     const pub = publisher(pubConn, q, COUNT, SIZE);
     try {
