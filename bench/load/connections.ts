@@ -50,7 +50,7 @@ async function brokerConnections(): Promise<number | null> {
   if (!o.http) return null;
   const auth = Buffer.from(`${o.user}:${o.password}`).toString('base64');
   try {
-    const res = await fetch(`${o.http}/api/overview`, { headers: { authorization: `Basic ${auth}` } });
+    const res = await fetch(`${o.http}/api/overview`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(15_000) });
     const body = await res.json() as { object_totals?: { connections?: number } };
     return body.object_totals?.connections ?? null;
   } catch (e) {

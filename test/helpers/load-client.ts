@@ -114,6 +114,7 @@ export class LoadConnection {
   private waitResolve: ((args: any) => void) | null = null;
   private waitReject: ((e: Error) => void) | null = null;
   private lastSent = 0;
+  private closeOk = false;
   private lastRecv = Date.now();
   // Content of the delivery being reassembled.
   private inTag = -1;
@@ -149,7 +150,8 @@ export class LoadConnection {
           resolve();
         });
         this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
-        this.socket.on('error', (e) => this.fail('socket error', e.message));
+        // After close-ok the server may reset the socket rather than wait for our FIN (RabbitMQ does).
+        this.socket.on('error', (e) => { if (!this.closeOk) this.fail('socket error', e.message); });
         this.socket.on('close', () => this.onClose());
       });
       this.write(PROTOCOL_HEADER);
@@ -247,7 +249,10 @@ export class LoadConnection {
       this.socket.destroy();
     }, ms);
     this.waitResolve = null;
-    this.expect(M.CONNECTION_CLOSE_OK).then(() => this.socket.end(), () => {});
+    this.expect(M.CONNECTION_CLOSE_OK).then(() => {
+      this.closeOk = true;
+      this.socket.end();
+    }, () => {});
     this.send(M.encodeConnectionClose, { replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 }, 0);
     await closed;
     clearTimeout(timer);
