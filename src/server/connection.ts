@@ -22,6 +22,13 @@ const enum State { Header, StartOk, TuneOk, Open, Opened, Closing, Closed }
 /** Flush our own buffer to the socket once it holds this much, rather than wait for the turn. */
 const FLUSH_AT = 128 * 1024;
 
+/**
+ * Input a connection may hand us before it yields to the others. libuv reads a ready socket up
+ * to 32 times (64 KiB each) in one go: without a limit a flooding publisher holds the event loop
+ * for megabytes at a time, and every other client waits behind it.
+ */
+const READ_SLICE = 64 * 1024;
+
 let nextConnectionId = 1;
 
 export class Connection implements FrameHandler, FlowWaiter {
@@ -56,6 +63,9 @@ export class Connection implements FrameHandler, FlowWaiter {
   private alarmReason = '';
   private blockedSent = false;
   private readPaused = false;
+  /** Input left before we yield the event loop to other connections (READ_SLICE). */
+  private readBudget = READ_SLICE;
+  private yielded = false;
   private flushQueued = false;
   private recvSinceTick = true;
   private sentSinceTick = false;
@@ -110,7 +120,22 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.onUnexpectedError(err);
     }
     if (this.flowHolds.size !== 0 || this.alarmBlocked) this.pauseReading();
+    else if ((this.readBudget -= chunk.length) <= 0) this.yieldReads();
   }
+
+  /** Stops reading until the next turn of the event loop, so that other sockets are read first. */
+  private yieldReads(): void {
+    this.readBudget = READ_SLICE;
+    if (this.yielded || this.readPaused) return;
+    this.yielded = true;
+    this.socket.pause();
+    setImmediate(this.endYield);
+  }
+
+  private readonly endYield = (): void => {
+    this.yielded = false;
+    if (!this.readPaused && !this.socket.destroyed) this.socket.resume();
+  };
 
   private onHeader(chunk: Buffer): void {
     // The 8 header bytes may arrive over several reads.
