@@ -2,6 +2,7 @@
 // command-line flags become a typed configuration (later sources win).
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import { HASHING_ALGORITHMS } from './broker/users.js';
 
 export interface Config {
   amqpPort: number;
@@ -34,6 +35,8 @@ export interface Config {
   queueWindowMessages: number;
   /** Body bytes a queue keeps in memory before paging the rest to disk. */
   queueWindowBytes: number;
+  /** RabbitMQ's password_hashing_module: how new passwords are hashed. */
+  passwordHashingModule: string;
 }
 
 export type ConfigInput = Partial<Record<keyof Config, unknown>>;
@@ -59,6 +62,7 @@ const DEFAULTS: Config = {
   diskFreeLimit: 50 * 1000 * 1000,
   queueWindowMessages: 16384,
   queueWindowBytes: 16 * 1024 * 1024,
+  passwordHashingModule: 'rabbit_password_hashing_sha256',
 };
 
 /** Environment variables and the setting each one gives. */
@@ -86,6 +90,7 @@ const ENV: [string, keyof Config][] = [
   ['WARREN_DISK_FREE_LIMIT', 'diskFreeLimit'],
   ['WARREN_QUEUE_WINDOW_MESSAGES', 'queueWindowMessages'],
   ['WARREN_QUEUE_WINDOW_BYTES', 'queueWindowBytes'],
+  ['WARREN_PASSWORD_HASHING_MODULE', 'passwordHashingModule'],
 ];
 
 export const ENV_VARS = ENV.map(([name]) => name);
@@ -123,6 +128,12 @@ function coerce(key: keyof Config, v: unknown): unknown {
     }
     case 'maxMessageSize': case 'diskFreeLimit': case 'queueWindowBytes': return parseSize(v);
     case 'memoryHighWatermark': return parseWatermark(v);
+    case 'passwordHashingModule': {
+      // RabbitMQ's module names, or just the digest (sha512).
+      const name = String(v).startsWith('rabbit_password_hashing_') ? String(v) : `rabbit_password_hashing_${String(v)}`;
+      if (!HASHING_ALGORITHMS.has(name)) throw new Error(`passwordHashingModule must be one of ${[...HASHING_ALGORITHMS].join(', ')}, got ${String(v)}`);
+      return name;
+    }
     case 'loopbackUsers': return Array.isArray(v) ? v.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean);
     default: return v === null ? null : String(v);
   }

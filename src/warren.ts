@@ -57,6 +57,7 @@ export class Warren {
     messages.alsoSync.push(definitions);
 
     const broker = new Broker();
+    broker.users.hashingAlgorithm = config.passwordHashingModule;
     const storage = { store: messages, windowCount: config.queueWindowMessages, windowBytes: config.queueWindowBytes };
     broker.messagesFactory = (q, fresh) => QueueMessages.create(q, storage, fresh);
     broker.delayStoreFactory = (x, fresh) => new DelayBuckets({ store: messages, dir: messages.delayedDir(x, fresh), durable: x.durable });
