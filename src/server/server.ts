@@ -1,7 +1,7 @@
 // The AMQP listener: accepts sockets, hands each to a Connection, and relays broker-wide events
 // (resource alarms, shutdown) to the open connections.
 import { AmqpError } from '../broker/errors.js';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
@@ -38,6 +38,9 @@ function serverProperties(version: string): FieldTable {
 export class AmqpServer {
   readonly ctx: ServerContext;
   private readonly server: Server;
+  /** Every accepted socket, mid-handshake ones too (ctx.connections holds opened ones only). */
+  private readonly sockets = new Set<Socket>();
+  private accepting = true;
 
   constructor(readonly broker: Broker, config: ServerConfig, log: Logger, version: string) {
     const closed = new Map<string, MessageCounters>();
@@ -59,6 +62,8 @@ export class AmqpServer {
       directReply: new Map(),
     };
     this.server = createServer({ noDelay: true }, (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
       new Connection(socket, broker, this.ctx);
     });
     broker.on('blocked', (reason: string) => {
@@ -90,15 +95,39 @@ export class AmqpServer {
     return bound;
   }
 
-  /** Stops accepting, closes every connection with 320 CONNECTION_FORCED. */
-  async close(reason = 'shutdown'): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      for (const c of [...this.ctx.connections]) c.forceClose(`broker forced connection closure with reason '${reason}'`);
-      if (this.ctx.connections.size === 0) return;
-      setTimeout(() => {
-        for (const c of this.ctx.connections) c.socket.destroy();
-      }, 300).unref();
-    });
+  /** Shutdown, first step: no new connections. */
+  stopAccepting(): void {
+    if (!this.accepting) return;
+    this.accepting = false;
+    this.server.close();
+  }
+
+  /** Shutdown, second step: no more input is read, so nothing new is published while the store drains. */
+  stopReading(): void {
+    for (const s of this.sockets) s.pause();
+  }
+
+  /**
+   * Closes every connection with 320 CONNECTION_FORCED, after sending the confirms that are due
+   * (the caller has synced the store, so every publish received so far is confirmed first).
+   * Waits up to `graceMs` for clients' close-ok, then drops whatever is left.
+   */
+  async close(reason = 'shutdown', graceMs = 1000): Promise<void> {
+    this.stopAccepting();
+    const text = `broker forced connection closure with reason '${reason}'`;
+    for (const c of [...this.ctx.connections]) {
+      c.flush();
+      c.forceClose(text);
+    }
+    // Read again, but only to see close-ok: a closing connection ignores everything else.
+    // Sockets still in the handshake have nothing to lose and are dropped at once.
+    const open = new Set([...this.ctx.connections].map((c) => c.socket));
+    for (const s of this.sockets) {
+      if (open.has(s)) s.resume();
+      else s.destroy();
+    }
+    const deadline = Date.now() + graceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const s of this.sockets) s.destroy();
   }
 }
