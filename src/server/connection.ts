@@ -275,25 +275,21 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.cancelNotify = c.consumer_cancel_notify === true;
       this.blockedNotify = c['connection.blocked'] === true;
     }
-    this.broker.auth.attempts++;
     const creds = MECHANISMS.split(' ').includes(a.mechanism) ? parseCredentials(a.mechanism, a.response) : null;
     if (creds === null) {
-      this.log.warn({ mechanism: a.mechanism }, 'unknown SASL mechanism or malformed response; refusing login');
-      this.refuseLogin(null);
+      this.refuseLogin(null, '', `unknown SASL mechanism ${a.mechanism} or malformed response`);
       return;
     }
     const user = this.broker.users.authenticate(creds.username, creds.password);
     if (user === null) {
-      this.log.warn({ user: creds.username }, `login refused for user '${creds.username}': invalid credentials`);
-      this.refuseLogin(a.mechanism);
+      this.refuseLogin(a.mechanism, creds.username, 'invalid credentials');
       return;
     }
     if (this.broker.users.loopbackOnly.has(user.name) && !isLoopback(this.socket.remoteAddress)) {
-      this.log.warn({ user: user.name }, `login refused: user '${user.name}' can only connect via localhost`);
-      this.refuseLogin(a.mechanism);
+      this.refuseLogin(a.mechanism, user.name, 'user can only connect via localhost');
       return;
     }
-    this.broker.auth.succeeded++;
+    this.broker.auth.record('amqp091', plainAddress(this.socket.remoteAddress), user.name, true);
     this.user = user;
     this.authMechanism = a.mechanism;
     this.state = State.TuneOk;
@@ -307,13 +303,14 @@ export class Connection implements FrameHandler, FlowWaiter {
   /**
    * A refused login, as RabbitMQ handles it: clients that announce authentication_failure_close
    * get connection.close 403 naming no method; others (and malformed attempts) just see the
-   * socket close.
+   * socket close. Counted, and logged once (rate-limited: a flood must not flood the log).
    */
-  private refuseLogin(mechanism: string | null): void {
-    this.broker.auth.failed++;
+  private refuseLogin(mechanism: string | null, username: string, reason: string): void {
+    this.broker.auth.record('amqp091', plainAddress(this.socket.remoteAddress), username, false);
+    this.ctx.failedLogins.refused('AMQP', this.remote, username, mechanism === null ? reason : `${reason} (${mechanism})`);
     const caps = this.clientProperties.capabilities as FieldTable | undefined;
     if (mechanism !== null && caps?.authentication_failure_close === true) {
-      this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));
+      this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`), false);
       return;
     }
     this.state = State.Closing;
@@ -521,10 +518,10 @@ export class Connection implements FrameHandler, FlowWaiter {
 
   // ---------------------------------------------------------------- closing
 
-  /** Connection exception: send connection.close, wait briefly for close-ok, then drop. */
-  closeWithError(e: AmqpError): void {
+  /** Connection exception: send connection.close, wait briefly for close-ok, then drop. `log`: false when the caller logged why. */
+  closeWithError(e: AmqpError, log = true): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
-    this.log[e.code === 403 || e.code === 530 ? 'warn' : 'info']({ code: e.code, text: e.message }, 'closing connection on error');
+    if (log) this.log[e.code === 403 || e.code === 530 ? 'warn' : 'info']({ code: e.code, text: e.message }, 'closing connection on error');
     this.closeChannels();
     this.send(0, M.encodeConnectionClose, { replyCode: e.code, replyText: replyText(e.message), classId: e.classId, methodId: e.methodId });
     this.state = State.Closing;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
+import { FailedLogins } from './failed-logins.js';
 import { listenOn } from './listen.js';
 import { MessageCounters, MessageSizes } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
@@ -60,6 +61,7 @@ export class AmqpServer {
       },
       closedChannels: closed,
       directReply: new Map(),
+      failedLogins: new FailedLogins(log),
     };
     this.server = createServer({ noDelay: true }, (socket) => {
       this.sockets.add(socket);
