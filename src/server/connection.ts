@@ -313,6 +313,8 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`), false);
       return;
     }
+    // connection.start may still be in our buffer (a client that sent start-ok without waiting for it).
+    this.flush();
     this.state = State.Closing;
     this.reader.stopped = true;
     this.finish(true);
