@@ -56,6 +56,8 @@ export class Connection implements FrameHandler, FlowWaiter {
   private alarmReason = '';
   private blockedSent = false;
   private readPaused = false;
+  /** Broker shutdown: nothing more is read, whatever flow control or alarms say. */
+  private readStopped = false;
   private flushQueued = false;
   private recvSinceTick = true;
   private sentSinceTick = false;
@@ -481,8 +483,14 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.socket.pause();
   }
 
+  /** Broker shutdown: publishes received so far are all there will be (their confirms follow the store's last sync). */
+  stopReading(): void {
+    this.readStopped = true;
+    this.pauseReading();
+  }
+
   private maybeResume(): void {
-    if (!this.readPaused || this.flowHolds.size !== 0 || this.alarmBlocked) return;
+    if (!this.readPaused || this.readStopped || this.flowHolds.size !== 0 || this.alarmBlocked) return;
     this.readPaused = false;
     this.socket.resume();
   }

@@ -106,6 +106,7 @@ export class AmqpServer {
 
   /** Shutdown, second step: no more input is read, so nothing new is published while the store drains. */
   stopReading(): void {
+    for (const c of this.ctx.connections) c.stopReading();
     for (const s of this.sockets) s.pause();
   }
 
