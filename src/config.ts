@@ -2,6 +2,7 @@
 // command-line flags become a typed configuration (later sources win).
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import { HASHING_ALGORITHMS } from './broker/users.js';
 
 export interface Config {
   /** Plain AMQP port; null: off (only with amqps on). */
@@ -57,6 +58,8 @@ export interface Config {
   queueWindowMessages: number;
   /** Body bytes a queue keeps in memory before paging the rest to disk. */
   queueWindowBytes: number;
+  /** RabbitMQ's password_hashing_module: how new passwords are hashed. */
+  passwordHashingModule: string;
 }
 
 export type ConfigInput = Partial<Record<keyof Config, unknown>>;
@@ -95,6 +98,7 @@ const DEFAULTS: Config = {
   diskFreeLimit: 50 * 1000 * 1000,
   queueWindowMessages: 16384,
   queueWindowBytes: 16 * 1024 * 1024,
+  passwordHashingModule: 'rabbit_password_hashing_sha256',
 };
 
 /** Environment variables and the setting each one gives. */
@@ -141,6 +145,7 @@ const ENV: [string, keyof Config][] = [
   ['WARREN_SSL_CIPHERS', 'sslCiphers'],
   ['WARREN_SSL_CERT_LOGIN_FROM', 'sslCertLoginFrom'],
   ['WARREN_AUTH_MECHANISMS', 'authMechanisms'],
+  ['WARREN_PASSWORD_HASHING_MODULE', 'passwordHashingModule'],
 ];
 
 export const ENV_VARS = ENV.map(([name]) => name);
@@ -200,6 +205,12 @@ function coerce(key: keyof Config, v: unknown): unknown {
     case 'sslVersions': return list(v).map((x) => oneOf(key, x.toLowerCase(), ['tlsv1.3', 'tlsv1.2', 'tlsv1.1', 'tlsv1']));
     case 'sslCiphers': return list(v, /[,:\s]+/);
     case 'authMechanisms': return list(v, /[,\s]+/).map((x) => oneOf(key, x.toUpperCase(), ['PLAIN', 'AMQPLAIN', 'EXTERNAL']));
+    case 'passwordHashingModule': {
+      // RabbitMQ's module names, or just the digest (sha512).
+      const name = String(v).startsWith('rabbit_password_hashing_') ? String(v) : `rabbit_password_hashing_${String(v)}`;
+      if (!HASHING_ALGORITHMS.has(name)) throw new Error(`passwordHashingModule must be one of ${[...HASHING_ALGORITHMS].join(', ')}, got ${String(v)}`);
+      return name;
+    }
     case 'loopbackUsers': return Array.isArray(v) ? v.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean);
     default: return v === null ? null : String(v);
   }

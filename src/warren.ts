@@ -25,6 +25,9 @@ import { DelayBuckets } from './store/delay-buckets.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** How long shutdown waits for the store's last fdatasync. */
+const SHUTDOWN_SYNC_MS = 10_000;
+
 const key = (vhost: string, queue: string) => `${vhost}\u0000${queue}`;
 
 export class Warren {
@@ -84,6 +87,7 @@ export class Warren {
     messages.alsoSync.push(definitions);
 
     const broker = new Broker();
+    broker.users.hashingAlgorithm = config.passwordHashingModule;
     const storage = { store: messages, windowCount: config.queueWindowMessages, windowBytes: config.queueWindowBytes };
     broker.messagesFactory = (q, fresh) => QueueMessages.create(q, storage, fresh);
     broker.delayStoreFactory = (x, fresh) => new DelayBuckets({ store: messages, dir: messages.delayedDir(x, fresh), durable: x.durable });
@@ -179,15 +183,30 @@ export class Warren {
     return new Warren(config, log, broker, amqp, port, definitions, messages, monitor, management, metrics, httpsApps, tls);
   }
 
-  /** Clean shutdown: close connections (unacked messages return to their queues), then the store. */
+  /**
+   * Clean shutdown, as RabbitMQ's: stop accepting (AMQP and HTTP), stop reading, write and fsync
+   * every publish received so far, send the confirms that makes due, close every connection
+   * with 320 CONNECTION_FORCED (unacked deliveries return to their queues), then close the store
+   * and mark the data directory clean.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.monitor.stop();
-    await this.management?.app.close();
-    await this.metrics?.app.close();
-    for (const app of this.httpsApps) await app.close();
+    this.amqp.stopAccepting();
+    const httpClosed = Promise.all([this.management?.app.close(), this.metrics?.app.close(), ...this.httpsApps.map((app) => app.close())]);
+    this.amqp.stopReading();
+    // A disk that no longer syncs must not keep the process from stopping; without the sync,
+    // nothing further is confirmed (clients republish what they saw no confirm for).
+    let timer: NodeJS.Timeout | undefined;
+    const synced = await Promise.race([
+      this.messages.syncEverything().then(() => true),
+      new Promise<boolean>((r) => { timer = setTimeout(() => r(false), SHUTDOWN_SYNC_MS); }),
+    ]);
+    clearTimeout(timer);
+    if (!synced) this.log.error(`the store did not sync within ${SHUTDOWN_SYNC_MS} ms; closing connections without the confirms still pending`);
     await this.amqp.close();
+    await httpClosed;
     this.messages.flushNow();
     const writesHeld = this.messages.writesHeld;
     const redelivered: Record<string, Redelivered> = {};

@@ -37,6 +37,7 @@ const program = new Command('warren')
   .option('--max-message-size <size>', 'largest message body accepted (default 128MiB)')
   .option('--memory-high-watermark <fraction|size>', 'memory alarm threshold (default 0.4 of RAM)')
   .option('--disk-free-limit <size>', 'disk alarm threshold (default 50MB)')
+  .option('--password-hashing-module <module>', 'how new passwords are hashed: rabbit_password_hashing_sha256 (default) or _sha512')
   .addHelpText('after', `\nEnvironment variables: ${ENV_VARS.join(', ')}, WARREN_CONFIG, WARREN_LOOPBACK_USERS`);
 
 program.parse();
@@ -67,6 +68,7 @@ const flags: ConfigInput = {
   maxMessageSize: o.maxMessageSize,
   memoryHighWatermark: o.memoryHighWatermark,
   diskFreeLimit: o.diskFreeLimit,
+  passwordHashingModule: o.passwordHashingModule,
 };
 
 let config;

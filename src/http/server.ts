@@ -48,7 +48,7 @@ export function buildManagementApp(ctx: ManagementContext, https?: TlsOptions): 
   const loopbackOnly = new Set(ctx.config.loopbackUsers);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     if (!req.url.startsWith('/api/') || PUBLIC_PATHS.has(req.url.split('?')[0])) return;
-    req.auth = authenticate(ctx.broker, req, loopbackOnly);
+    req.auth = authenticate(ctx.broker, req, loopbackOnly, ctx.amqp.failedLogins);
   });
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply: FastifyReply) => {
     if (err instanceof HttpError) {

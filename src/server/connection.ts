@@ -14,7 +14,7 @@ import type { User } from '../broker/users.js';
 import type { VHost } from '../broker/vhost.js';
 import { Channel, replyText } from './channel.js';
 import type { ServerContext } from './context.js';
-import { refusedText } from './sasl.js';
+import { refusedReason } from './sasl.js';
 import { plainAddress } from './listen.js';
 
 const enum State { Header, StartOk, TuneOk, Open, Opened, Closing, Closed }
@@ -66,6 +66,8 @@ export class Connection implements FrameHandler, FlowWaiter {
   /** Input left before we yield the event loop to other connections (READ_SLICE). */
   private readBudget = READ_SLICE;
   private yielded = false;
+  /** Broker shutdown: nothing more is read, whatever flow control or alarms say. */
+  private readStopped = false;
   private flushQueued = false;
   private recvSinceTick = true;
   private sentSinceTick = false;
@@ -300,25 +302,21 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.cancelNotify = c.consumer_cancel_notify === true;
       this.blockedNotify = c['connection.blocked'] === true;
     }
-    this.broker.auth.attempts++;
     const creds = this.ctx.mechanisms.credentials(a.mechanism, a.response, this.socket);
     if (creds === null) {
-      this.log.warn({ mechanism: a.mechanism }, 'unknown SASL mechanism or malformed response; refusing login');
-      this.refuseLogin(null);
+      this.refuseLogin(null, '', `unknown SASL mechanism ${a.mechanism} or malformed response`);
       return;
     }
     const user = creds.password === null ? (this.broker.users.users.get(creds.username) ?? null) : this.broker.users.authenticate(creds.username, creds.password);
     if (user === null) {
-      this.log.warn({ user: creds.username }, refusedText(creds));
-      this.refuseLogin(a.mechanism);
+      this.refuseLogin(a.mechanism, creds.username, refusedReason(creds));
       return;
     }
     if (this.broker.users.loopbackOnly.has(user.name) && !isLoopback(this.socket.remoteAddress)) {
-      this.log.warn({ user: user.name }, `login refused: user '${user.name}' can only connect via localhost`);
-      this.refuseLogin(a.mechanism);
+      this.refuseLogin(a.mechanism, user.name, 'user can only connect via localhost');
       return;
     }
-    this.broker.auth.succeeded++;
+    this.broker.auth.record('amqp091', plainAddress(this.socket.remoteAddress), user.name, true);
     this.user = user;
     this.authMechanism = a.mechanism;
     this.state = State.TuneOk;
@@ -332,15 +330,18 @@ export class Connection implements FrameHandler, FlowWaiter {
   /**
    * A refused login, as RabbitMQ handles it: clients that announce authentication_failure_close
    * get connection.close 403 naming no method; others (and malformed attempts) just see the
-   * socket close.
+   * socket close. Counted, and logged once (rate-limited: a flood must not flood the log).
    */
-  private refuseLogin(mechanism: string | null): void {
-    this.broker.auth.failed++;
+  private refuseLogin(mechanism: string | null, username: string, reason: string): void {
+    this.broker.auth.record('amqp091', plainAddress(this.socket.remoteAddress), username, false);
+    this.ctx.failedLogins.refused('AMQP', this.remote, username, mechanism === null ? reason : `${reason} (${mechanism})`);
     const caps = this.clientProperties.capabilities as FieldTable | undefined;
     if (mechanism !== null && caps?.authentication_failure_close === true) {
-      this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));
+      this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`), false);
       return;
     }
+    // connection.start may still be in our buffer (a client that sent start-ok without waiting for it).
+    this.flush();
     this.state = State.Closing;
     this.reader.stopped = true;
     this.finish(true);
@@ -507,8 +508,14 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.socket.pause();
   }
 
+  /** Broker shutdown: publishes received so far are all there will be (their confirms follow the store's last sync). */
+  stopReading(): void {
+    this.readStopped = true;
+    this.pauseReading();
+  }
+
   private maybeResume(): void {
-    if (!this.readPaused || this.flowHolds.size !== 0 || this.alarmBlocked) return;
+    if (!this.readPaused || this.readStopped || this.flowHolds.size !== 0 || this.alarmBlocked) return;
     this.readPaused = false;
     this.socket.resume();
   }
@@ -546,10 +553,10 @@ export class Connection implements FrameHandler, FlowWaiter {
 
   // ---------------------------------------------------------------- closing
 
-  /** Connection exception: send connection.close, wait briefly for close-ok, then drop. */
-  closeWithError(e: AmqpError): void {
+  /** Connection exception: send connection.close, wait briefly for close-ok, then drop. `log`: false when the caller logged why. */
+  closeWithError(e: AmqpError, log = true): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
-    this.log[e.code === 403 || e.code === 530 ? 'warn' : 'info']({ code: e.code, text: e.message }, 'closing connection on error');
+    if (log) this.log[e.code === 403 || e.code === 530 ? 'warn' : 'info']({ code: e.code, text: e.message }, 'closing connection on error');
     this.closeChannels();
     this.send(0, M.encodeConnectionClose, { replyCode: e.code, replyText: replyText(e.message), classId: e.classId, methodId: e.methodId });
     this.state = State.Closing;

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Connection } from './connection.js';
 import type { Mechanisms } from './sasl.js';
+import type { FailedLogins } from './failed-logins.js';
 
 export interface ServerConfig {
   frameMax: number;
@@ -62,6 +63,8 @@ export interface ServerContext {
   closedChannelStats(vhost: string): MessageCounters;
   /** Every vhost's closed-channel counters, deleted vhosts' included (global totals never go back). */
   closedChannels: ReadonlyMap<string, MessageCounters>;
+  /** Where refused logins are logged (rate-limited); the management API's too. */
+  failedLogins: FailedLogins;
   /** Channels consuming from amq.rabbitmq.reply-to, by their reply key. */
   directReply: Map<string, import('./direct-reply.js').DirectReply>;
 }

@@ -38,10 +38,9 @@ export class Mechanisms {
 }
 
 /** The log line for credentials that named no user or a wrong password. */
-export function refusedText(c: Credentials): string {
-  if (c.password !== null) return `login refused for user '${c.username}': invalid credentials`;
-  return c.username === '' ? 'EXTERNAL login refused: no verified client certificate'
-    : `EXTERNAL login refused: no user '${c.username}' (named by the client certificate)`;
+export function refusedReason(c: Credentials): string {
+  if (c.password !== null) return 'invalid credentials';
+  return c.username === '' ? 'no verified client certificate' : 'no such user (named by the client certificate)';
 }
 
 /**

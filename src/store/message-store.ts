@@ -253,6 +253,15 @@ export class MessageStore implements LogOwner {
     for (const x of due) x.fn();
   }
 
+  /**
+   * Writes everything buffered and resolves once it is all on disk (shutdown: the confirms of every
+   * publish received so far are then due). Never resolves while fdatasync keeps failing.
+   */
+  syncEverything(): Promise<void> {
+    this.flush();
+    return new Promise((resolve) => this.whenSynced(this.epoch, resolve));
+  }
+
   /** Writes everything buffered (clean shutdown). Sync happens as the logs close. */
   flushNow(): void {
     this.flush();
