@@ -2,9 +2,33 @@
 // command-line flags become a typed configuration (later sources win).
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import { HASHING_ALGORITHMS } from './broker/users.js';
 
 export interface Config {
-  amqpPort: number;
+  /** Plain AMQP port; null: off (only with amqps on). */
+  amqpPort: number | null;
+  /** amqps port (RabbitMQ's listeners.ssl.default); null: off. 5671 once a certificate and key are given. */
+  amqpsPort: number | null;
+  /** HTTPS port of the management API (management.ssl.port); null: off. */
+  managementSslPort: number | null;
+  /** HTTPS port of the Prometheus endpoint (prometheus.ssl.port); null: off. */
+  prometheusSslPort: number | null;
+  /** RabbitMQ's ssl_options: PEM files, peer verification, protocol versions and ciphers. */
+  sslCertFile: string | null;
+  sslKeyFile: string | null;
+  sslCaCertFile: string | null;
+  /** Passphrase of an encrypted key file (ssl_options.password). */
+  sslKeyPassword: string | null;
+  sslVerify: 'verify_peer' | 'verify_none';
+  sslFailIfNoPeerCert: boolean;
+  /** e.g. ['tlsv1.3', 'tlsv1.2']; empty: Node's defaults (TLS 1.2 and 1.3). */
+  sslVersions: string[];
+  /** OpenSSL cipher names (TLS 1.3 suites included); empty: Node's defaults. */
+  sslCiphers: string[];
+  /** Which part of a client certificate names the EXTERNAL user (RabbitMQ's ssl_cert_login_from). */
+  sslCertLoginFrom: 'distinguished_name' | 'common_name';
+  /** SASL mechanisms offered (auth_mechanisms); EXTERNAL is offered on TLS connections only. */
+  authMechanisms: string[];
   bind: string;
   /** Management HTTP API (and web UI) port; null: off. */
   managementPort: number | null;
@@ -34,12 +58,27 @@ export interface Config {
   queueWindowMessages: number;
   /** Body bytes a queue keeps in memory before paging the rest to disk. */
   queueWindowBytes: number;
+  /** RabbitMQ's password_hashing_module: how new passwords are hashed. */
+  passwordHashingModule: string;
 }
 
 export type ConfigInput = Partial<Record<keyof Config, unknown>>;
 
 const DEFAULTS: Config = {
   amqpPort: 5672,
+  amqpsPort: null,
+  managementSslPort: null,
+  prometheusSslPort: null,
+  sslCertFile: null,
+  sslKeyFile: null,
+  sslCaCertFile: null,
+  sslKeyPassword: null,
+  sslVerify: 'verify_none',
+  sslFailIfNoPeerCert: false,
+  sslVersions: [],
+  sslCiphers: [],
+  sslCertLoginFrom: 'distinguished_name',
+  authMechanisms: ['PLAIN', 'AMQPLAIN'],
   bind: '::',
   managementPort: 15672,
   managementBind: null,
@@ -59,6 +98,7 @@ const DEFAULTS: Config = {
   diskFreeLimit: 50 * 1000 * 1000,
   queueWindowMessages: 16384,
   queueWindowBytes: 16 * 1024 * 1024,
+  passwordHashingModule: 'rabbit_password_hashing_sha256',
 };
 
 /** Environment variables and the setting each one gives. */
@@ -86,6 +126,26 @@ const ENV: [string, keyof Config][] = [
   ['WARREN_DISK_FREE_LIMIT', 'diskFreeLimit'],
   ['WARREN_QUEUE_WINDOW_MESSAGES', 'queueWindowMessages'],
   ['WARREN_QUEUE_WINDOW_BYTES', 'queueWindowBytes'],
+  ['WARREN_SSL_PORT', 'amqpsPort'],
+  ['WARREN_MANAGEMENT_SSL_PORT', 'managementSslPort'],
+  ['WARREN_PROMETHEUS_SSL_PORT', 'prometheusSslPort'],
+  // RabbitMQ's docker image took these names; the WARREN_ ones win.
+  ['RABBITMQ_SSL_CERTFILE', 'sslCertFile'],
+  ['RABBITMQ_SSL_KEYFILE', 'sslKeyFile'],
+  ['RABBITMQ_SSL_CACERTFILE', 'sslCaCertFile'],
+  ['RABBITMQ_SSL_VERIFY', 'sslVerify'],
+  ['RABBITMQ_SSL_FAIL_IF_NO_PEER_CERT', 'sslFailIfNoPeerCert'],
+  ['WARREN_SSL_CERTFILE', 'sslCertFile'],
+  ['WARREN_SSL_KEYFILE', 'sslKeyFile'],
+  ['WARREN_SSL_CACERTFILE', 'sslCaCertFile'],
+  ['WARREN_SSL_KEY_PASSWORD', 'sslKeyPassword'],
+  ['WARREN_SSL_VERIFY', 'sslVerify'],
+  ['WARREN_SSL_FAIL_IF_NO_PEER_CERT', 'sslFailIfNoPeerCert'],
+  ['WARREN_SSL_VERSIONS', 'sslVersions'],
+  ['WARREN_SSL_CIPHERS', 'sslCiphers'],
+  ['WARREN_SSL_CERT_LOGIN_FROM', 'sslCertLoginFrom'],
+  ['WARREN_AUTH_MECHANISMS', 'authMechanisms'],
+  ['WARREN_PASSWORD_HASHING_MODULE', 'passwordHashingModule'],
 ];
 
 export const ENV_VARS = ENV.map(([name]) => name);
@@ -107,14 +167,25 @@ export function parseWatermark(v: unknown): number {
   return parseSize(s);
 }
 
+function oneOf<T extends string>(key: string, v: unknown, allowed: T[]): T {
+  const s = String(v);
+  if (!(allowed as string[]).includes(s)) throw new Error(`${key} must be one of ${allowed.join(', ')}, got ${s}`);
+  return s as T;
+}
+
+/** An array, or a string separated by commas (or `sep`). */
+function list(v: unknown, sep: RegExp = /,/): string[] {
+  return (Array.isArray(v) ? v.map(String) : String(v).split(sep)).map((s) => s.trim()).filter(Boolean);
+}
+
 function coerce(key: keyof Config, v: unknown): unknown {
   switch (key) {
-    case 'amqpPort': case 'frameMax': case 'channelMax': case 'heartbeat': case 'queueWindowMessages': {
+    case 'frameMax': case 'channelMax': case 'heartbeat': case 'queueWindowMessages': {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new Error(`${key} must be a non-negative integer, got ${String(v)}`);
       return n;
     }
-    case 'managementPort': case 'prometheusPort': {
+    case 'amqpPort': case 'amqpsPort': case 'managementPort': case 'prometheusPort': case 'managementSslPort': case 'prometheusSslPort': {
       // "off" (or false/none/disabled) turns the listener off.
       if (v === null || v === false || /^(off|false|none|disabled?)$/i.test(String(v))) return null;
       const n = Number(v);
@@ -123,6 +194,23 @@ function coerce(key: keyof Config, v: unknown): unknown {
     }
     case 'maxMessageSize': case 'diskFreeLimit': case 'queueWindowBytes': return parseSize(v);
     case 'memoryHighWatermark': return parseWatermark(v);
+    case 'sslVerify': return oneOf(key, v, ['verify_peer', 'verify_none']);
+    case 'sslCertLoginFrom': return oneOf(key, v, ['distinguished_name', 'common_name']);
+    case 'sslFailIfNoPeerCert': {
+      if (typeof v === 'boolean') return v;
+      if (/^(true|1|yes)$/i.test(String(v))) return true;
+      if (/^(false|0|no)$/i.test(String(v))) return false;
+      throw new Error(`${key} must be true or false, got ${String(v)}`);
+    }
+    case 'sslVersions': return list(v).map((x) => oneOf(key, x.toLowerCase(), ['tlsv1.3', 'tlsv1.2', 'tlsv1.1', 'tlsv1']));
+    case 'sslCiphers': return list(v, /[,:\s]+/);
+    case 'authMechanisms': return list(v, /[,\s]+/).map((x) => oneOf(key, x.toUpperCase(), ['PLAIN', 'AMQPLAIN', 'EXTERNAL']));
+    case 'passwordHashingModule': {
+      // RabbitMQ's module names, or just the digest (sha512).
+      const name = String(v).startsWith('rabbit_password_hashing_') ? String(v) : `rabbit_password_hashing_${String(v)}`;
+      if (!HASHING_ALGORITHMS.has(name)) throw new Error(`passwordHashingModule must be one of ${[...HASHING_ALGORITHMS].join(', ')}, got ${String(v)}`);
+      return name;
+    }
     case 'loopbackUsers': return Array.isArray(v) ? v.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean);
     default: return v === null ? null : String(v);
   }
@@ -150,6 +238,27 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   // A custom default user may connect from anywhere, unless loopback users were set explicitly.
   const explicit = flags.loopbackUsers !== undefined || env.WARREN_LOOPBACK_USERS !== undefined || fileCfg.loopbackUsers !== undefined;
   if (cfg.defaultUser !== 'guest' && !explicit) cfg.loopbackUsers = cfg.loopbackUsers.filter((u) => u !== cfg.defaultUser);
+  checkTls(cfg, [flags, fileCfg].some((src) => src.amqpsPort !== undefined) || (env.WARREN_SSL_PORT ?? '') !== '');
   if (cfg.frameMax < 4096) throw new Error(`frameMax must be at least 4096, got ${cfg.frameMax}`);
   return cfg;
+}
+
+/**
+ * As RabbitMQ: a certificate and key turn amqps on at 5671 unless a port (or "off") was given;
+ * every TLS listener needs both; some AMQP listener must remain.
+ */
+function checkTls(cfg: Config, amqpsPortGiven: boolean): void {
+  const haveCert = cfg.sslCertFile !== null && cfg.sslKeyFile !== null;
+  if (haveCert && !amqpsPortGiven) cfg.amqpsPort = 5671;
+  if ((cfg.sslCertFile === null) !== (cfg.sslKeyFile === null)) {
+    throw new Error('TLS needs both a certificate and its key: give --ssl-certfile and --ssl-keyfile');
+  }
+  const tlsPorts = [cfg.amqpsPort, cfg.managementSslPort, cfg.prometheusSslPort];
+  if (!haveCert && tlsPorts.some((p) => p !== null)) {
+    throw new Error('a TLS port is set but no certificate: give --ssl-certfile and --ssl-keyfile');
+  }
+  if (cfg.amqpPort === null && cfg.amqpsPort === null) throw new Error('AMQP is off on both the plain and the TLS port; turn one on');
+  if (cfg.sslFailIfNoPeerCert && cfg.sslVerify !== 'verify_peer') {
+    throw new Error('sslFailIfNoPeerCert needs sslVerify verify_peer (clients are only asked for a certificate then)');
+  }
 }

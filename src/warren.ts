@@ -9,17 +9,24 @@ import { QueueMessages, type Redelivered } from './broker/queue-messages.js';
 import { ResourceMonitor } from './broker/resource-monitor.js';
 import type { Config } from './config.js';
 import { AmqpServer } from './server/server.js';
+import { Mechanisms } from './server/sasl.js';
+import { serverOptions, TlsCertificates } from './server/tls.js';
+import type { Listener } from './http/context.js';
 import type { FastifyInstance } from 'fastify';
+import type { Server as TlsServer } from 'node:tls';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { startManagement } from './http/server.js';
 import { startMetrics } from './http/metrics/server.js';
-import { abandonDataDir, closeDataDir, openDataDir, permanentClusterId, type DataDirState } from './store/data-dir.js';
+import { abandonDataDir, closeDataDir, openDataDir, permanentClusterId, releaseDataDir, type DataDirState } from './store/data-dir.js';
 import { DefinitionsStore } from './store/definitions-store.js';
 import { MessageStore } from './store/message-store.js';
 import { DelayBuckets } from './store/delay-buckets.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** How long shutdown waits for the store's last fdatasync. */
+const SHUTDOWN_SYNC_MS = 10_000;
 
 const key = (vhost: string, queue: string) => `${vhost}\u0000${queue}`;
 
@@ -31,13 +38,36 @@ export class Warren {
     readonly log: Logger,
     readonly broker: Broker,
     readonly amqp: AmqpServer,
-    readonly amqpPort: number,
+    /** The plain AMQP port listened on; null when only amqps is on. */
+    readonly amqpPort: number | null,
     private readonly definitions: DefinitionsStore,
     readonly messages: MessageStore,
     readonly monitor: ResourceMonitor,
     readonly management: { app: FastifyInstance; port: number } | null,
     readonly metrics: { app: FastifyInstance; port: number } | null,
+    /** The HTTPS twins of management and metrics. */
+    private readonly httpsApps: FastifyInstance[],
+    /** The certificates of every TLS listener; null without TLS. */
+    readonly tls: TlsCertificates | null,
   ) {}
+
+  /**
+   * Reads the certificate, key and CA files again (SIGHUP) and gives them to every TLS listener;
+   * open connections keep theirs. A bad file changes nothing: the old certificate stays.
+   */
+  reloadTls(): void {
+    if (this.tls === null) {
+      this.log.info('reload asked, but no TLS listener is configured; nothing to reload');
+      return;
+    }
+    const s = this.tls.settings;
+    try {
+      this.tls.reload();
+      this.log.info({ certfile: s.certFile, keyfile: s.keyFile, cacertfile: s.caCertFile }, 'TLS certificates reloaded; new connections use them');
+    } catch (err) {
+      this.log.error(`TLS certificate reload failed, keeping the previous certificate: ${(err as Error).message}; fix the files and send SIGHUP again`);
+    }
+  }
 
   static async start(config: Config, log: Logger): Promise<Warren> {
     const dir = openDataDir(config.dataDir);
@@ -57,6 +87,7 @@ export class Warren {
     messages.alsoSync.push(definitions);
 
     const broker = new Broker();
+    broker.users.hashingAlgorithm = config.passwordHashingModule;
     const storage = { store: messages, windowCount: config.queueWindowMessages, windowBytes: config.queueWindowBytes };
     broker.messagesFactory = (q, fresh) => QueueMessages.create(q, storage, fresh);
     broker.delayStoreFactory = (x, fresh) => new DelayBuckets({ store: messages, dir: messages.delayedDir(x, fresh), durable: x.durable });
@@ -76,58 +107,108 @@ export class Warren {
         unclean: dir.unclean }, `recovered ${stats.messages} messages in ${stats.queues} durable queues`);
     }
 
+    const tls = tlsCertificates(config);
+    if (config.authMechanisms.includes('EXTERNAL') && (tls === null || config.amqpsPort === null || config.sslVerify !== 'verify_peer')) {
+      log.warn('EXTERNAL is enabled, but no amqps listener asks clients for certificates, so every EXTERNAL login will be refused; '
+        + 'give --ssl-certfile, --ssl-keyfile, --ssl-cacertfile and --ssl-verify verify_peer');
+    }
     const amqp = new AmqpServer(broker, {
       frameMax: config.frameMax,
       channelMax: config.channelMax,
       heartbeat: config.heartbeat,
       handshakeTimeoutMs: 10_000,
       maxMessageSize: config.maxMessageSize,
-    }, log, VERSION);
+    }, log, VERSION, new Mechanisms(config.authMechanisms, config.sslCertLoginFrom));
     const waiters = amqp.ctx.syncWaiters;
     amqp.ctx.requestSync = (epoch) => messages.want(epoch);
     messages.onSynced = (epoch) => {
       for (const w of waiters) if (!w.onSynced(epoch)) waiters.delete(w);
     };
+    messages.onEpochsFailed = (from, to) => {
+      for (const w of waiters) if (!w.onSyncFailed(from, to)) waiters.delete(w);
+    };
     const monitor = new ResourceMonitor(broker, {
       memoryHighWatermark: config.memoryHighWatermark, diskFreeLimit: config.diskFreeLimit, dataDir: config.dataDir,
+      store: messages,
     }, log);
+    messages.onWriteFailed = () => monitor.diskWriteFailed();
     monitor.start();
-    const port = await amqp.listen(config.amqpPort, config.bind);
-    const where = config.bind === '::' ? `port ${port} (IPv4 and IPv6)` : `${config.bind}:${port}`;
-    log.info({ port, bind: config.bind, dataDir: config.dataDir }, `AMQP listening on ${where}`);
     const node = `warren@${hostname()}`;
-    const clusterId = permanentClusterId(config.dataDir, () => `rabbitmq-cluster-id-${randomBytes(16).toString('base64url')}`);
-    const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, startedAt: t0, node, permanentClusterId: clusterId, monitor };
+    const listeners: Listener[] = [];
+    const listening = (protocol: string, ip: string, port: number, what: string) => {
+      listeners.push({ node, protocol, ip_address: ip, port, socket_opts: {} });
+      const where = ip === '::' ? `port ${port} (IPv4 and IPv6)` : `${ip}:${port}`;
+      log.info({ port, bind: ip }, `${what} listening on ${where}`);
+    };
     const host = config.managementBind ?? config.bind;
-    const at = (p: number) => (host === '::' ? `port ${p}` : `${host}:${p}`);
+    let port: number | null = null;
     let management = null;
     let metrics = null;
+    const httpsApps: FastifyInstance[] = [];
     try {
+      if (config.amqpPort !== null) {
+        port = await amqp.listen(config.amqpPort, config.bind);
+        listening('amqp', config.bind, port, 'AMQP');
+      }
+      if (config.amqpsPort !== null && tls !== null) {
+        listening('amqp/ssl', config.bind, await amqp.listenTls(config.amqpsPort, config.bind, tls), 'AMQP over TLS');
+      }
+      const clusterId = permanentClusterId(config.dataDir, () => `rabbitmq-cluster-id-${randomBytes(16).toString('base64url')}`);
+      const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, listeners, tls, startedAt: t0, node, permanentClusterId: clusterId, monitor };
       if (config.managementPort !== null) {
         management = await startManagement(mctx, config.managementPort, host);
-        log.info({ port: management.port }, `management API listening on ${at(management.port)}`);
+        listening('http', host, management.port, 'management API');
       }
+      type Start = typeof startManagement;
+      const https = async (port: number | null, start: Start, protocol: string, what: string) => {
+        if (port === null || tls === null) return;
+        const started = await start(mctx, port, host, serverOptions(tls.settings, false));
+        httpsApps.push(started.app);
+        tls.add(started.app.server as unknown as TlsServer);
+        listening(protocol, host, started.port, `${what} over HTTPS`);
+      };
+      await https(config.managementSslPort, startManagement, 'https', 'management API');
       if (config.prometheusPort !== null) {
         metrics = await startMetrics(mctx, config.prometheusPort, host);
-        log.info({ port: metrics.port }, `Prometheus metrics listening on ${at(metrics.port)}`);
+        listening('http/prometheus', host, metrics.port, 'Prometheus metrics');
       }
+      await https(config.prometheusSslPort, startMetrics, 'https/prometheus', 'Prometheus metrics');
     } catch (err) {
       await management?.app.close();
+      await metrics?.app.close();
+      for (const app of httpsApps) await app.close();
       await amqp.close();
       throw err;
     }
-    return new Warren(config, log, broker, amqp, port, definitions, messages, monitor, management, metrics);
+    return new Warren(config, log, broker, amqp, port, definitions, messages, monitor, management, metrics, httpsApps, tls);
   }
 
-  /** Clean shutdown: close connections (unacked messages return to their queues), then the store. */
+  /**
+   * Clean shutdown, as RabbitMQ's: stop accepting (AMQP and HTTP), stop reading, write and fsync
+   * every publish received so far, send the confirms that makes due, close every connection
+   * with 320 CONNECTION_FORCED (unacked deliveries return to their queues), then close the store
+   * and mark the data directory clean.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.monitor.stop();
-    await this.management?.app.close();
-    await this.metrics?.app.close();
+    this.amqp.stopAccepting();
+    const httpClosed = Promise.all([this.management?.app.close(), this.metrics?.app.close(), ...this.httpsApps.map((app) => app.close())]);
+    this.amqp.stopReading();
+    // A disk that no longer syncs must not keep the process from stopping; without the sync,
+    // nothing further is confirmed (clients republish what they saw no confirm for).
+    let timer: NodeJS.Timeout | undefined;
+    const synced = await Promise.race([
+      this.messages.syncEverything().then(() => true),
+      new Promise<boolean>((r) => { timer = setTimeout(() => r(false), SHUTDOWN_SYNC_MS); }),
+    ]);
+    clearTimeout(timer);
+    if (!synced) this.log.error(`the store did not sync within ${SHUTDOWN_SYNC_MS} ms; closing connections without the confirms still pending`);
     await this.amqp.close();
+    await httpClosed;
     this.messages.flushNow();
+    const writesHeld = this.messages.writesHeld;
     const redelivered: Record<string, Redelivered> = {};
     for (const v of this.broker.vhosts.values()) {
       for (const q of v.queues.values()) {
@@ -142,9 +223,31 @@ export class Warren {
     // After the queues: messages routed from delayed exchanges are on disk in their queues now.
     for (const v of this.broker.vhosts.values()) v.closeDelayed();
     this.definitions.close();
-    closeDataDir(this.config.dataDir, { redelivered });
+    if (writesHeld) {
+      this.log.warn('stopping with writes the full disk refused: the next start recovers as after a crash');
+      releaseDataDir(this.config.dataDir);
+    } else if (!closeDataDir(this.config.dataDir, { redelivered })) {
+      this.log.warn('could not mark a clean shutdown (disk full?): the next start recovers as after a crash');
+    }
     this.log.info('stopped');
   }
+}
+
+/** The TLS settings (files read now, so a bad path stops the start), or null when no listener uses TLS. */
+function tlsCertificates(config: Config): TlsCertificates | null {
+  if (config.sslCertFile === null || config.sslKeyFile === null) return null;
+  const certs = new TlsCertificates({
+    certFile: config.sslCertFile,
+    keyFile: config.sslKeyFile,
+    caCertFile: config.sslCaCertFile,
+    keyPassword: config.sslKeyPassword,
+    verify: config.sslVerify,
+    failIfNoPeerCert: config.sslFailIfNoPeerCert,
+    versions: config.sslVersions,
+    ciphers: config.sslCiphers,
+  });
+  certs.reload(); // checks the files and that the key matches the certificate
+  return certs;
 }
 
 /** A fresh broker gets the default vhost and user; definitions from a file come on top. */

@@ -14,11 +14,57 @@ export class ChurnCounters {
   queuesDeleted = 0;
 }
 
-/** AMQP logins, as RabbitMQ's auth_attempt_metrics. */
+export type AuthProtocol = 'amqp091' | 'http';
+
+export interface AuthTally {
+  attempts: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** One row of auth_attempt_detailed_metrics. */
+export interface AuthSource extends AuthTally {
+  remoteAddress: string;
+  username: string;
+  protocol: AuthProtocol;
+}
+
+/**
+ * Most (remote address, user name, protocol) rows kept: a flood of made-up user names must not
+ * grow the heap. Past it, the row seen least recently is dropped (the per-protocol totals keep
+ * counting everything).
+ */
+const MAX_SOURCES = 1000;
+
+const tally = (): AuthTally => ({ attempts: 0, succeeded: 0, failed: 0 });
+
+/**
+ * Logins (AMQP and management HTTP), as RabbitMQ's auth_attempt_metrics, and per source as its
+ * auth_attempt_detailed_metrics (which RabbitMQ keeps only with track_auth_attempt_source; Warren
+ * always keeps them, bounded).
+ */
 export class AuthCounters {
-  attempts = 0;
-  succeeded = 0;
-  failed = 0;
+  readonly byProtocol: ReadonlyMap<AuthProtocol, AuthTally> = new Map([['amqp091', tally()], ['http', tally()]]);
+  /** Least recently seen first. */
+  readonly bySource = new Map<string, AuthSource>();
+
+  record(protocol: AuthProtocol, remoteAddress: string, username: string, ok: boolean): void {
+    const t = this.byProtocol.get(protocol)!;
+    const key = `${protocol}\u0000${remoteAddress}\u0000${username}`;
+    let source = this.bySource.get(key);
+    if (source === undefined) {
+      if (this.bySource.size >= MAX_SOURCES) this.bySource.delete(this.bySource.keys().next().value!);
+      source = { remoteAddress, username, protocol, ...tally() };
+    } else {
+      this.bySource.delete(key);
+    }
+    this.bySource.set(key, source);
+    for (const x of [t, source]) {
+      x.attempts++;
+      if (ok) x.succeeded++;
+      else x.failed++;
+    }
+  }
 }
 
 /** Messages republished to a dead-letter exchange, by reason (RabbitMQ's at_most_once strategy). */

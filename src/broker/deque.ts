@@ -60,6 +60,11 @@ export class Deque<T> {
     return this.items[(this.head + i) & (this.items.length - 1)];
   }
 
+  /** Replaces the item at index i (0 = head). */
+  set(i: number, item: T): void {
+    if (i >= 0 && i < this.count) this.items[(this.head + i) & (this.items.length - 1)] = item;
+  }
+
   /** Inserts so that `item` ends up at index i (0 = head), shifting later items back. */
   insertAt(i: number, item: T): void {
     if (i <= 0) return this.unshift(item);

@@ -3,7 +3,8 @@
 // bindings from what the store holds.
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
-import { definitionsReplacer, type DefinitionRecord, type DefinitionsStore, type Kind } from '../store/definitions-store.js';
+import { definitionsReplacer, type DefinitionRecord, DefinitionsWriteError, type DefinitionsStore, type Kind } from '../store/definitions-store.js';
+import { describe, internalError } from './errors.js';
 import type { AccessListener, Broker, PolicyListener } from './broker.js';
 import { applyQueuePolicy } from './policies.js';
 import { recordPolicies, restorePolicies } from './policy-persistence.js';
@@ -34,10 +35,20 @@ export class DefinitionsRecorder implements DefinitionListener, AccessListener, 
   }
 
   exchangeDeclared(x: Exchange): void {
-    this.store.put('exchange', key(x.vhost, x.name), {
+    this.putDeclared(describe('exchange', x.name, x.vhost), 'exchange', key(x.vhost, x.name), {
       vhost: x.vhost, name: x.name, type: x.type, durable: x.durable, autoDelete: x.autoDelete,
       internal: x.internal, arguments: x.arguments,
     });
+  }
+
+  /** A declaration the store cannot write fails with 541 (the vhost undoes it). */
+  private putDeclared(what: string, kind: Kind, k: string, value: DefinitionRecord): void {
+    try {
+      this.store.put(kind, k, value);
+    } catch (err) {
+      if (!(err instanceof DefinitionsWriteError)) throw err;
+      throw internalError(`cannot store ${what}: ${err.code ?? err.message} writing the definitions; it was not declared`);
+    }
   }
 
   exchangeDeleted(x: Exchange): void {
@@ -46,7 +57,7 @@ export class DefinitionsRecorder implements DefinitionListener, AccessListener, 
 
   queueDeclared(q: Queue): void {
     if (!survivesRestart(q)) return;
-    this.store.put('queue', key(q.vhost, q.name), {
+    this.putDeclared(describe('queue', q.name, q.vhost), 'queue', key(q.vhost, q.name), {
       vhost: q.vhost, name: q.name, durable: true, autoDelete: q.autoDelete, arguments: q.arguments,
     });
   }
@@ -57,7 +68,7 @@ export class DefinitionsRecorder implements DefinitionListener, AccessListener, 
 
   bindingAdded(b: Binding): void {
     if (b.destination instanceof Queue && !survivesRestart(b.destination)) return;
-    this.store.put('binding', bindingKey(b), {
+    this.putDeclared(`a binding of ${describe('exchange', b.source.name, b.source.vhost)}`, 'binding', bindingKey(b), {
       vhost: b.source.vhost, source: b.source.name, destination: b.destination.name,
       destinationType: b.destination instanceof Exchange ? 'exchange' : 'queue',
       routingKey: b.routingKey, arguments: b.args,

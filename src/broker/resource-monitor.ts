@@ -1,5 +1,8 @@
 // Memory and disk alarms, as RabbitMQ's: above the memory high watermark, or below the disk free
 // limit on the data directory's filesystem, publishers are blocked until the alarm clears.
+// A write the store could not make (disk full between two checks, or space eaten by another
+// process) raises the disk alarm at once; it clears only once there is room above the limit and
+// the store has written what it held back.
 import { statfs } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Broker } from './broker.js';
@@ -10,6 +13,8 @@ export interface MonitorOptions {
   dataDir: string;
   /** Check interval, ms. */
   intervalMs?: number;
+  /** The message store's writes held back by a failure: the disk alarm stays up while any are. */
+  store?: { readonly writesHeld: boolean; retryWrites(): boolean };
 }
 
 export class ResourceMonitor {
@@ -25,6 +30,11 @@ export class ResourceMonitor {
     this.timer.unref();
   }
 
+  /** A write to the data directory failed: block publishers now rather than at the next check. */
+  diskWriteFailed(): void {
+    this.set('disk', true, { free: this.diskFree, limit: this.opts.diskFreeLimit });
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -38,7 +48,11 @@ export class ResourceMonitor {
       statfs(this.opts.dataDir, (err, s) => {
         if (err) return;
         this.diskFree = s.bavail * s.bsize;
-        this.set('disk', this.diskFree < this.opts.diskFreeLimit, { free: this.diskFree, limit: this.opts.diskFreeLimit });
+        const low = this.diskFree < this.opts.diskFreeLimit;
+        const store = this.opts.store;
+        // With room again, the store writes what it held; the alarm waits for that to succeed.
+        const held = store !== undefined && store.writesHeld && (low || !store.retryWrites());
+        this.set('disk', low || held, { free: this.diskFree, limit: this.opts.diskFreeLimit });
       });
     }
   }

@@ -1,5 +1,7 @@
 // Users, password hashes and per-vhost permissions, with RabbitMQ's formats so that definitions
-// exported from RabbitMQ load as they are: password_hash is base64(salt(4) + sha256(salt + password)).
+// exported from RabbitMQ load as they are: password_hash is base64(salt(4) + H(salt + password)),
+// H named by the user's hashing_algorithm (sha256 unless configured otherwise, as RabbitMQ).
+// Clear passwords are hashed the moment they arrive and never kept.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export interface User {
@@ -44,23 +46,25 @@ function compileTopicPattern(pattern: string, user: string, vhost: string): RegE
   return new RegExp(expanded);
 }
 
-/** The password hashing modules RabbitMQ ships, by the names definitions and the API use. */
-export const HASHING_ALGORITHMS: ReadonlySet<string> = new Set([
-  'rabbit_password_hashing_sha256', 'rabbit_password_hashing_sha512', 'rabbit_password_hashing_md5',
+/** The password hashing modules RabbitMQ ships, by the names definitions and the API use, and their digests. */
+const DIGESTS: ReadonlyMap<string, string> = new Map([
+  ['rabbit_password_hashing_sha256', 'sha256'], ['rabbit_password_hashing_sha512', 'sha512'], ['rabbit_password_hashing_md5', 'md5'],
 ]);
+export const HASHING_ALGORITHMS: ReadonlySet<string> = new Set(DIGESTS.keys());
+export const DEFAULT_HASHING_ALGORITHM = 'rabbit_password_hashing_sha256';
 
-export function hashPassword(password: string, salt: Buffer = randomBytes(4)): string {
-  const digest = createHash('sha256').update(salt).update(password, 'utf8').digest();
+export function hashPassword(password: string, algorithm = DEFAULT_HASHING_ALGORITHM, salt: Buffer = randomBytes(4)): string {
+  const digest = createHash(DIGESTS.get(algorithm) ?? 'sha256').update(salt).update(password, 'utf8').digest();
   return Buffer.concat([salt, digest]).toString('base64');
 }
 
 export function checkPassword(user: User, password: string): boolean {
   if (!user.passwordHash) return false;
   const stored = Buffer.from(user.passwordHash, 'base64');
-  if (stored.length < 5) return false;
-  const algorithm = user.hashingAlgorithm.includes('sha512') ? 'sha512' : user.hashingAlgorithm.includes('md5') ? 'md5' : 'sha256';
+  const digestName = DIGESTS.get(user.hashingAlgorithm);
+  if (digestName === undefined || stored.length < 5) return false;
   const salt = stored.subarray(0, 4);
-  const digest = createHash(algorithm).update(salt).update(password, 'utf8').digest();
+  const digest = createHash(digestName).update(salt).update(password, 'utf8').digest();
   const expected = stored.subarray(4);
   return digest.length === expected.length && timingSafeEqual(digest, expected);
 }
@@ -75,12 +79,16 @@ export class UserStore {
   readonly loopbackOnly = new Set<string>();
   /** Bumped on every change, so callers can cache permission checks. */
   version = 0;
+  /** RabbitMQ's password_hashing_module: hashes new clear passwords, and is assumed for hashes given without an algorithm. */
+  hashingAlgorithm = DEFAULT_HASHING_ALGORITHM;
 
+  /** A clear `password` is hashed with the configured algorithm; otherwise `passwordHash` is stored as given. */
   putUser(name: string, password: string | null, tags: string[] = [], passwordHash?: string, algorithm?: string): User {
+    const hashing = password !== null ? this.hashingAlgorithm : algorithm ?? this.hashingAlgorithm;
     const user: User = {
       name,
-      passwordHash: passwordHash ?? (password === null ? '' : hashPassword(password)),
-      hashingAlgorithm: algorithm ?? 'rabbit_password_hashing_sha256',
+      passwordHash: password !== null ? hashPassword(password, hashing) : passwordHash ?? '',
+      hashingAlgorithm: hashing,
       tags,
     };
     this.users.set(name, user);

@@ -141,7 +141,7 @@ export class VHost implements RouteSink {
     const x = d.type === DELAYED_TYPE ? this.createDelayed(d, fresh) : createExchange(d.name, d.type, this.name, d);
     applyExchangePolicy(this, x);
     this.exchanges.set(d.name, x);
-    if (x.durable) this.listener?.exchangeDeclared(x);
+    if (x.durable) this.recordOrUndo(() => this.listener?.exchangeDeclared(x), () => this.removeExchange(x));
     return x;
   }
 
@@ -266,8 +266,21 @@ export class VHost implements RouteSink {
       this.messagesFactory ? (queue) => this.messagesFactory!(queue, fresh) : undefined);
     applyQueuePolicy(this, q, fresh);
     this.queues.set(name, q);
-    if (q.durable) this.listener?.queueDeclared(q);
+    if (q.durable) this.recordOrUndo(() => this.listener?.queueDeclared(q), () => this.removeQueue(q));
     return q;
+  }
+
+  /**
+   * Records a new durable object; when the store cannot (disk full), the object goes again and the
+   * declaration fails, rather than succeeding now and vanishing at the next restart.
+   */
+  private recordOrUndo(record: () => void, undo: () => void): void {
+    try {
+      record();
+    } catch (err) {
+      undo();
+      throw err;
+    }
   }
 
   /** Gives a queue with delayed retry set (by argument or policy) its schedule, once. */
@@ -355,7 +368,7 @@ export class VHost implements RouteSink {
     let set = this.bindingsTo.get(destination);
     if (!set) this.bindingsTo.set(destination, (set = new Set()));
     set.add(b);
-    if (source.durable && destination.durable) this.listener?.bindingAdded(b);
+    if (source.durable && destination.durable) this.recordOrUndo(() => this.listener?.bindingAdded(b), () => this.dropBinding(b, false));
     return b;
   }
 

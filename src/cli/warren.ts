@@ -11,12 +11,24 @@ import { Warren, VERSION } from '../warren.js';
 const program = new Command('warren')
   .description('Warren: an AMQP 0-9-1 message broker that RabbitMQ clients use unmodified')
   .version(VERSION)
-  .option('-p, --port <port>', 'AMQP port (default 5672)')
+  .option('-p, --port <port|off>', 'AMQP port (default 5672; off: amqps only)')
   .option('-b, --bind <address>', 'address to listen on (default ::, every IPv4 and IPv6 interface)')
   .option('-d, --data-dir <dir>', 'data directory (default ./data)')
   .option('--management-port <port|off>', 'management HTTP API port (default 15672)')
   .option('--management-bind <address>', 'address the management API listens on (default: --bind)')
   .option('--prometheus-port <port|off>', 'Prometheus metrics port (default 15692)')
+  .option('--ssl-port <port|off>', 'amqps port (default 5671 once --ssl-certfile and --ssl-keyfile are given)')
+  .option('--management-ssl-port <port|off>', 'management API over HTTPS (e.g. 15671; default off)')
+  .option('--prometheus-ssl-port <port|off>', 'Prometheus metrics over HTTPS (e.g. 15691; default off)')
+  .option('--ssl-certfile <file>', 'TLS server certificate, PEM (with any intermediates after it)')
+  .option('--ssl-keyfile <file>', 'TLS private key, PEM (passphrase: WARREN_SSL_KEY_PASSWORD)')
+  .option('--ssl-cacertfile <file>', 'CA certificates that client certificates must chain to, PEM')
+  .option('--ssl-verify <mode>', 'verify_peer (ask amqps clients for a certificate) or verify_none (default)')
+  .option('--ssl-fail-if-no-peer-cert <bool>', 'with verify_peer: refuse amqps clients without a certificate (default false)')
+  .option('--ssl-versions <list>', 'TLS versions, e.g. tlsv1.3,tlsv1.2 (default: TLS 1.2 and 1.3)')
+  .option('--ssl-ciphers <list>', 'OpenSSL cipher names, comma or colon separated (default: Node\'s)')
+  .option('--ssl-cert-login-from <part>', 'EXTERNAL user name: distinguished_name (default) or common_name')
+  .option('--auth-mechanisms <list>', 'SASL mechanisms offered: PLAIN,AMQPLAIN (default), EXTERNAL for client certificates')
   .option('--definitions <file>', 'RabbitMQ-format definitions JSON to import at boot')
   .option('--config <file>', 'JSON config file')
   .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
@@ -25,12 +37,25 @@ const program = new Command('warren')
   .option('--max-message-size <size>', 'largest message body accepted (default 128MiB)')
   .option('--memory-high-watermark <fraction|size>', 'memory alarm threshold (default 0.4 of RAM)')
   .option('--disk-free-limit <size>', 'disk alarm threshold (default 50MB)')
+  .option('--password-hashing-module <module>', 'how new passwords are hashed: rabbit_password_hashing_sha256 (default) or _sha512')
   .addHelpText('after', `\nEnvironment variables: ${ENV_VARS.join(', ')}, WARREN_CONFIG, WARREN_LOOPBACK_USERS`);
 
 program.parse();
 const o = program.opts<Record<string, string | undefined>>();
 const flags: ConfigInput = {
   amqpPort: o.port,
+  amqpsPort: o.sslPort,
+  managementSslPort: o.managementSslPort,
+  prometheusSslPort: o.prometheusSslPort,
+  sslCertFile: o.sslCertfile,
+  sslKeyFile: o.sslKeyfile,
+  sslCaCertFile: o.sslCacertfile,
+  sslVerify: o.sslVerify,
+  sslFailIfNoPeerCert: o.sslFailIfNoPeerCert,
+  sslVersions: o.sslVersions,
+  sslCiphers: o.sslCiphers,
+  sslCertLoginFrom: o.sslCertLoginFrom,
+  authMechanisms: o.authMechanisms,
   bind: o.bind,
   managementPort: o.managementPort,
   managementBind: o.managementBind,
@@ -43,6 +68,7 @@ const flags: ConfigInput = {
   maxMessageSize: o.maxMessageSize,
   memoryHighWatermark: o.memoryHighWatermark,
   diskFreeLimit: o.diskFreeLimit,
+  passwordHashingModule: o.passwordHashingModule,
 };
 
 let config;
@@ -65,7 +91,7 @@ try {
 } catch (err) {
   // Expected failures (port taken, data directory in use or too new) need no stack trace.
   const e = err as NodeJS.ErrnoException;
-  if (err instanceof DataDirError || e.message?.includes('--port')) log.fatal(`could not start: ${e.message}`);
+  if (err instanceof DataDirError || e.message?.includes('--port') || e.message?.includes(' TLS ')) log.fatal(`could not start: ${e.message}`);
   else log.fatal({ err }, `could not start: ${e.message}`);
   process.exit(1);
 }
@@ -84,6 +110,8 @@ const stop = async (signal: string) => {
 };
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
+// As a web server: SIGHUP re-reads the TLS certificate files (renewed certificates) without a restart.
+process.on('SIGHUP', () => warren.reloadTls());
 process.on('uncaughtException', (err) => {
   log.fatal({ err }, 'uncaught exception; this is a bug in Warren, please report it');
 });

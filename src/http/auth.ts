@@ -5,6 +5,8 @@ import type { FastifyRequest } from 'fastify';
 import type { Broker } from '../broker/broker.js';
 import { checkPassword, type User } from '../broker/users.js';
 import { notAuthorised, loginFailed } from './errors.js';
+import type { FailedLogins } from '../server/failed-logins.js';
+import { plainAddress } from '../server/listen.js';
 
 export type Tag = 'administrator' | 'monitoring' | 'policymaker' | 'management';
 /** Each tag and the tags it implies. */
@@ -33,8 +35,12 @@ export function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
-/** The user behind a request's Authorization header, or a 401 in RabbitMQ's words. */
-export function authenticate(broker: Broker, req: FastifyRequest, loopbackOnly: Set<string>): AuthUser {
+/**
+ * The user behind a request's Authorization header, or a 401 in RabbitMQ's words. Every request
+ * that names a user counts as a login (protocol http, as RabbitMQ's auth_attempt_metrics), and a
+ * refused one is logged through the same rate limit as AMQP's.
+ */
+export function authenticate(broker: Broker, req: FastifyRequest, loopbackOnly: Set<string>, failedLogins: FailedLogins): AuthUser {
   const h = req.headers.authorization;
   if (h === undefined || !/^basic /i.test(h)) throw loginFailed();
   const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
@@ -42,8 +48,20 @@ export function authenticate(broker: Broker, req: FastifyRequest, loopbackOnly: 
   if (colon < 0) throw loginFailed();
   const name = decoded.slice(0, colon);
   const user = broker.users.users.get(name);
-  if (user === undefined || !checkPassword(user, decoded.slice(colon + 1))) throw loginFailed();
-  if (loopbackOnly.has(name) && !isLoopback(req.socket.remoteAddress)) throw notAuthorised('User can only log in via localhost');
+  const address = plainAddress(req.socket.remoteAddress);
+  const refuse = (reason: string) => {
+    broker.auth.record('http', address, name, false);
+    failedLogins.refused('HTTP', `${address}:${req.socket.remotePort}`, name, reason);
+  };
+  if (user === undefined || !checkPassword(user, decoded.slice(colon + 1))) {
+    refuse('invalid credentials');
+    throw loginFailed();
+  }
+  if (loopbackOnly.has(name) && !isLoopback(req.socket.remoteAddress)) {
+    refuse('user can only log in via localhost');
+    throw notAuthorised('User can only log in via localhost');
+  }
+  broker.auth.record('http', address, name, true);
   const tags = new Set<Tag>();
   for (const t of user.tags) if (t in IMPLIES) for (const i of IMPLIES[t as Tag]) tags.add(i);
   if (!tags.has('management')) throw notAuthorised('Not management user');

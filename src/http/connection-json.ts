@@ -3,6 +3,8 @@ import type { Consumer } from '../broker/consumer.js';
 import { Channel } from '../server/channel.js';
 import type { Connection } from '../server/connection.js';
 import { plainAddress } from '../server/listen.js';
+import { distinguishedName } from '../server/tls.js';
+import { TLSSocket } from 'node:tls';
 import type { ManagementContext } from './context.js';
 import { idleSince, tableToJson } from './json-values.js';
 import type { BuildOptions } from './object-json.js';
@@ -29,6 +31,27 @@ function peer(c: Connection): { host: string; port: number } {
 }
 
 export const channelName = (ch: Channel) => `${connectionName(ch.conn)} (${ch.id})`;
+
+/** RabbitMQ's ssl_* and peer_cert_* fields of a TLS connection (cipher names are OpenSSL's, not Erlang's). */
+function tlsJson(socket: TLSSocket): Json {
+  // Null once the socket is gone (a connection closing while listed).
+  const cipher = socket.getCipher() as ReturnType<TLSSocket['getCipher']> | null;
+  const out: Json = {
+    ssl: true,
+    ssl_protocol: (socket.getProtocol() ?? '').toLowerCase(),
+    ssl_cipher: cipher?.name ?? '',
+    ssl_hash: '',
+    ssl_key_exchange: '',
+  };
+  const cert = socket.getPeerX509Certificate();
+  if (cert !== undefined) {
+    const iso = (d: string) => new Date(d).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    out.peer_cert_subject = distinguishedName(cert.subject);
+    out.peer_cert_issuer = distinguishedName(cert.issuer);
+    out.peer_cert_validity = `${iso(cert.validFrom)} - ${iso(cert.validTo)}`;
+  }
+  return out;
+}
 
 export function connectionJson(c: Connection, o: BuildOptions): Json {
   const p = peer(c);
@@ -61,6 +84,7 @@ export function connectionJson(c: Connection, o: BuildOptions): Json {
     user_who_performed_action: c.userName,
     vhost: c.vhost?.name ?? '',
   };
+  if (c.socket instanceof TLSSocket) Object.assign(out, tlsJson(c.socket));
   const provided = c.clientProperties.connection_name;
   if (typeof provided === 'string') out.user_provided_name = provided;
   if (o.stats) {

@@ -5,6 +5,16 @@ import type { Broker } from '../broker/broker.js';
 import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import type { Config } from '../config.js';
 import type { ServerContext } from '../server/context.js';
+import type { TlsCertificates } from '../server/tls.js';
+
+export interface Listener {
+  node: string;
+  /** RabbitMQ's names: amqp, amqp/ssl, http, https, http/prometheus, https/prometheus. */
+  protocol: string;
+  ip_address: string;
+  port: number;
+  socket_opts: object;
+}
 
 export interface ManagementContext {
   broker: Broker;
@@ -13,14 +23,18 @@ export interface ManagementContext {
   log: Logger;
   /** Warren's version. */
   version: string;
-  /** The AMQP port actually listened on. */
-  amqpPort: number;
+  /** The plain AMQP port actually listened on; null when off (amqps only). */
+  amqpPort: number | null;
+  /** Every listener as /api/overview and /api/nodes show it, with the ports actually bound. */
+  listeners: Listener[];
   /** When the broker started (ms since the epoch). */
   startedAt: number;
   /** The node name shown as `node` everywhere (rabbit@host style). */
   node: string;
   /** The cluster's permanent id (rabbitmq_cluster_permanent_id), kept in the data directory. */
   permanentClusterId: string;
+  /** The TLS listeners' certificates (expiry health check); absent without TLS. */
+  tls?: TlsCertificates | null;
   /** Memory and disk readings (Prometheus); absent where no monitor runs. */
   monitor?: ResourceMonitor;
 }

@@ -1,6 +1,8 @@
 // The management HTTP API on port 15672: RabbitMQ's paths, JSON shapes, auth rules and error
 // bodies, so rabbitmqadmin, Terraform's provider, Datadog and curl scripts work unmodified.
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type FastifyHttpsOptions } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import { authenticate, type AuthUser } from './auth.js';
 import type { ManagementContext } from './context.js';
 import { HttpError } from './errors.js';
@@ -20,15 +22,22 @@ declare module 'fastify' {
 /** Paths RabbitMQ answers without credentials (the login page reads them before logging in). */
 const PUBLIC_PATHS = new Set(['/api/auth']);
 
-export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
-  const app = Fastify({
+/** A Fastify app over HTTP, or over HTTPS when given TLS options; the routes never know which. */
+export function createApp(options: FastifyServerOptions, https?: TlsOptions): FastifyInstance {
+  if (https === undefined) return Fastify(options);
+  // Fastify types an HTTPS app by its server class; the routes use only what both have.
+  return Fastify({ ...(options as FastifyHttpsOptions<HttpsServer>), https }) as unknown as FastifyInstance;
+}
+
+export function buildManagementApp(ctx: ManagementContext, https?: TlsOptions): FastifyInstance {
+  const app = createApp({
     logger: false,
     // rabbitmqadmin and browsers send trailing slashes on lists; vhost names can be long.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048, querystringParser: parseQuery },
     bodyLimit: MAX_BODY_BYTES,
     frameworkErrors,
     clientErrorHandler,
-  });
+  }, https);
   app.decorateRequest('auth', null as unknown as AuthUser);
   // Bodies are JSON whatever the content type says (curl -d sends form encoding); empty means {}.
   app.removeAllContentTypeParsers();
@@ -42,7 +51,7 @@ export function buildManagementApp(ctx: ManagementContext): FastifyInstance {
   const loopbackOnly = new Set(ctx.config.loopbackUsers);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     if (!req.url.startsWith('/api/') || PUBLIC_PATHS.has(req.url.split('?')[0])) return;
-    req.auth = authenticate(ctx.broker, req, loopbackOnly);
+    req.auth = authenticate(ctx.broker, req, loopbackOnly, ctx.amqp.failedLogins);
   });
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply: FastifyReply) => {
     if (err instanceof HttpError) {
@@ -78,7 +87,7 @@ export async function listenApp(app: FastifyInstance, port: number, host: string
   return { app, port: typeof addr === 'object' && addr !== null ? addr.port : port };
 }
 
-/** Starts the API; resolves with the port listened on. */
-export async function startManagement(ctx: ManagementContext, port: number, host: string): Promise<{ app: FastifyInstance; port: number }> {
-  return listenApp(buildManagementApp(ctx), port, host);
+/** Starts the API (over HTTPS when given TLS options); resolves with the port listened on. */
+export async function startManagement(ctx: ManagementContext, port: number, host: string, https?: TlsOptions): Promise<{ app: FastifyInstance; port: number }> {
+  return listenApp(buildManagementApp(ctx, https), port, host);
 }

@@ -336,6 +336,14 @@ export class Channel implements DeliverySink {
     return c.pendingSync;
   }
 
+  /** The store could not make epochs `from`..`to` durable: nack the publishes waiting for them. */
+  onSyncFailed(from: number, to: number): boolean {
+    const c = this.confirms;
+    if (c === null || this.closing) return false;
+    if (c.fail(from, to)) this.confirmsDue();
+    return c.pendingSync;
+  }
+
   private confirmsDue(): void {
     this.conn.confirmsDirty.push(this);
     this.conn.scheduleFlush();

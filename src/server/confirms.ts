@@ -60,6 +60,23 @@ export class ConfirmTracker {
     return moved;
   }
 
+  /**
+   * The store could not make epochs `from`..`to` durable (disk full, failed fsync): the publishes
+   * waiting for them are nacked. Returns true if output is due.
+   */
+  fail(from: number, to: number): boolean {
+    const w = this.waiting;
+    let hit = false;
+    for (let i = 0; i < w.length; i++) {
+      const e = w.at(i)!;
+      if (e >= from && e <= to) {
+        w.set(i, NACK);
+        hit = true;
+      }
+    }
+    return hit && this.advance(0);
+  }
+
   /** Publishes not yet acked or nacked to the client (channel_messages_unconfirmed). */
   get unconfirmed(): number {
     return this.seq - this.sent;

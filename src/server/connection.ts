@@ -13,14 +13,21 @@ import type { FlowWaiter, Queue } from '../broker/queue.js';
 import type { User } from '../broker/users.js';
 import type { VHost } from '../broker/vhost.js';
 import { Channel, replyText } from './channel.js';
-import { MECHANISMS, parseCredentials } from './sasl.js';
 import type { ServerContext } from './context.js';
+import { refusedReason } from './sasl.js';
 import { plainAddress } from './listen.js';
 
 const enum State { Header, StartOk, TuneOk, Open, Opened, Closing, Closed }
 
 /** Flush our own buffer to the socket once it holds this much, rather than wait for the turn. */
 const FLUSH_AT = 128 * 1024;
+
+/**
+ * Input a connection may hand us before it yields to the others. libuv reads a ready socket up
+ * to 32 times (64 KiB each) in one go: without a limit a flooding publisher holds the event loop
+ * for megabytes at a time, and every other client waits behind it.
+ */
+const READ_SLICE = 64 * 1024;
 
 let nextConnectionId = 1;
 
@@ -56,6 +63,11 @@ export class Connection implements FrameHandler, FlowWaiter {
   private alarmReason = '';
   private blockedSent = false;
   private readPaused = false;
+  /** Input left before we yield the event loop to other connections (READ_SLICE). */
+  private readBudget = READ_SLICE;
+  private yielded = false;
+  /** Broker shutdown: nothing more is read, whatever flow control or alarms say. */
+  private readStopped = false;
   private flushQueued = false;
   private recvSinceTick = true;
   private sentSinceTick = false;
@@ -110,7 +122,22 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.onUnexpectedError(err);
     }
     if (this.flowHolds.size !== 0 || this.alarmBlocked) this.pauseReading();
+    else if ((this.readBudget -= chunk.length) <= 0) this.yieldReads();
   }
+
+  /** Stops reading until the next turn of the event loop, so that other sockets are read first. */
+  private yieldReads(): void {
+    this.readBudget = READ_SLICE;
+    if (this.yielded || this.readPaused) return;
+    this.yielded = true;
+    this.socket.pause();
+    setImmediate(this.endYield);
+  }
+
+  private readonly endYield = (): void => {
+    this.yielded = false;
+    if (!this.readPaused && !this.socket.destroyed) this.socket.resume();
+  };
 
   private onHeader(chunk: Buffer): void {
     // The 8 header bytes may arrive over several reads.
@@ -134,7 +161,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       versionMajor: 0,
       versionMinor: 9,
       serverProperties: this.ctx.serverProperties,
-      mechanisms: Buffer.from(MECHANISMS),
+      mechanisms: this.ctx.mechanisms.offered(this.socket),
       locales: Buffer.from('en_US'),
     });
     if (chunk.length > 8) this.reader.push(chunk.subarray(8));
@@ -276,25 +303,21 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.cancelNotify = c.consumer_cancel_notify === true;
       this.blockedNotify = c['connection.blocked'] === true;
     }
-    this.broker.auth.attempts++;
-    const creds = MECHANISMS.split(' ').includes(a.mechanism) ? parseCredentials(a.mechanism, a.response) : null;
+    const creds = this.ctx.mechanisms.credentials(a.mechanism, a.response, this.socket);
     if (creds === null) {
-      this.log.warn({ mechanism: a.mechanism }, 'unknown SASL mechanism or malformed response; refusing login');
-      this.refuseLogin(null);
+      this.refuseLogin(null, '', `unknown SASL mechanism ${a.mechanism} or malformed response`);
       return;
     }
-    const user = this.broker.users.authenticate(creds.username, creds.password);
+    const user = creds.password === null ? (this.broker.users.users.get(creds.username) ?? null) : this.broker.users.authenticate(creds.username, creds.password);
     if (user === null) {
-      this.log.warn({ user: creds.username }, `login refused for user '${creds.username}': invalid credentials`);
-      this.refuseLogin(a.mechanism);
+      this.refuseLogin(a.mechanism, creds.username, refusedReason(creds));
       return;
     }
     if (this.broker.users.loopbackOnly.has(user.name) && !isLoopback(this.socket.remoteAddress)) {
-      this.log.warn({ user: user.name }, `login refused: user '${user.name}' can only connect via localhost`);
-      this.refuseLogin(a.mechanism);
+      this.refuseLogin(a.mechanism, user.name, 'user can only connect via localhost');
       return;
     }
-    this.broker.auth.succeeded++;
+    this.broker.auth.record('amqp091', plainAddress(this.socket.remoteAddress), user.name, true);
     this.user = user;
     this.authMechanism = a.mechanism;
     this.state = State.TuneOk;
@@ -308,15 +331,18 @@ export class Connection implements FrameHandler, FlowWaiter {
   /**
    * A refused login, as RabbitMQ handles it: clients that announce authentication_failure_close
    * get connection.close 403 naming no method; others (and malformed attempts) just see the
-   * socket close.
+   * socket close. Counted, and logged once (rate-limited: a flood must not flood the log).
    */
-  private refuseLogin(mechanism: string | null): void {
-    this.broker.auth.failed++;
+  private refuseLogin(mechanism: string | null, username: string, reason: string): void {
+    this.broker.auth.record('amqp091', plainAddress(this.socket.remoteAddress), username, false);
+    this.ctx.failedLogins.refused('AMQP', this.remote, username, mechanism === null ? reason : `${reason} (${mechanism})`);
     const caps = this.clientProperties.capabilities as FieldTable | undefined;
     if (mechanism !== null && caps?.authentication_failure_close === true) {
-      this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));
+      this.closeWithError(accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`), false);
       return;
     }
+    // connection.start may still be in our buffer (a client that sent start-ok without waiting for it).
+    this.flush();
     this.state = State.Closing;
     this.reader.stopped = true;
     this.finish(true);
@@ -484,8 +510,14 @@ export class Connection implements FrameHandler, FlowWaiter {
     this.socket.pause();
   }
 
+  /** Broker shutdown: publishes received so far are all there will be (their confirms follow the store's last sync). */
+  stopReading(): void {
+    this.readStopped = true;
+    this.pauseReading();
+  }
+
   private maybeResume(): void {
-    if (!this.readPaused || this.flowHolds.size !== 0 || this.alarmBlocked) return;
+    if (!this.readPaused || this.readStopped || this.flowHolds.size !== 0 || this.alarmBlocked) return;
     this.readPaused = false;
     this.socket.resume();
   }
@@ -523,10 +555,10 @@ export class Connection implements FrameHandler, FlowWaiter {
 
   // ---------------------------------------------------------------- closing
 
-  /** Connection exception: send connection.close, wait briefly for close-ok, then drop. */
-  closeWithError(e: AmqpError): void {
+  /** Connection exception: send connection.close, wait briefly for close-ok, then drop. `log`: false when the caller logged why. */
+  closeWithError(e: AmqpError, log = true): void {
     if (this.state === State.Closing || this.state === State.Closed) return;
-    this.log[e.code === 403 || e.code === 530 ? 'warn' : 'info']({ code: e.code, text: e.message }, 'closing connection on error');
+    if (log) this.log[e.code === 403 || e.code === 530 ? 'warn' : 'info']({ code: e.code, text: e.message }, 'closing connection on error');
     this.closeChannels();
     this.send(0, M.encodeConnectionClose, { replyCode: e.code, replyText: replyText(e.message), classId: e.classId, methodId: e.methodId });
     this.state = State.Closing;

@@ -4,6 +4,8 @@ import type { MessageCounters, MessageSizes } from './stats.js';
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Connection } from './connection.js';
+import type { Mechanisms } from './sasl.js';
+import type { FailedLogins } from './failed-logins.js';
 
 export interface ServerConfig {
   frameMax: number;
@@ -40,12 +42,16 @@ export class Flusher {
 export interface SyncWaiter {
   /** Returns whether it still waits for a later epoch. */
   onSynced(epoch: number): boolean;
+  /** Epochs `from`..`to` cannot be made durable: nack what waits for them. Returns whether it still waits. */
+  onSyncFailed(from: number, to: number): boolean;
 }
 
 export interface ServerContext {
   config: ServerConfig;
   log: Logger;
   serverProperties: FieldTable;
+  /** SASL mechanisms offered in connection.start (EXTERNAL on TLS connections only). */
+  mechanisms: Mechanisms;
   connections: Set<Connection>;
   flusher: Flusher;
   syncWaiters: Set<SyncWaiter>;
@@ -57,6 +63,8 @@ export interface ServerContext {
   closedChannelStats(vhost: string): MessageCounters;
   /** Every vhost's closed-channel counters, deleted vhosts' included (global totals never go back). */
   closedChannels: ReadonlyMap<string, MessageCounters>;
+  /** Where refused logins are logged (rate-limited); the management API's too. */
+  failedLogins: FailedLogins;
   /** Channels consuming from amq.rabbitmq.reply-to, by their reply key. */
   directReply: Map<string, import('./direct-reply.js').DirectReply>;
 }

@@ -1,13 +1,18 @@
-// The AMQP listener: accepts sockets, hands each to a Connection, and relays broker-wide events
-// (resource alarms, shutdown) to the open connections.
+// The AMQP listeners (plain and TLS): accept sockets, hand each to a Connection, and relay
+// broker-wide events (resource alarms, shutdown) to the open connections. A TLS socket is a
+// net.Socket to the Connection: nothing per frame differs.
 import { AmqpError } from '../broker/errors.js';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
-import { listenOn } from './listen.js';
+import { listenOn, plainAddress } from './listen.js';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { Mechanisms } from './sasl.js';
+import { peerRefusal, serverOptions, type TlsCertificates } from './tls.js';
+import { FailedLogins } from './failed-logins.js';
 import { MessageCounters, MessageSizes } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
 
@@ -38,13 +43,18 @@ function serverProperties(version: string): FieldTable {
 export class AmqpServer {
   readonly ctx: ServerContext;
   private readonly server: Server;
+  private tlsServer: TlsServer | null = null;
+  /** Every accepted socket, mid-handshake ones too (ctx.connections holds opened ones only). */
+  private readonly sockets = new Set<Socket>();
+  private accepting = true;
 
-  constructor(readonly broker: Broker, config: ServerConfig, log: Logger, version: string) {
+  constructor(readonly broker: Broker, config: ServerConfig, log: Logger, version: string, mechanisms: Mechanisms) {
     const closed = new Map<string, MessageCounters>();
     this.ctx = {
       config,
       log,
       serverProperties: serverProperties(version),
+      mechanisms,
       connections: new Set(),
       flusher: new Flusher(),
       syncWaiters: new Set(),
@@ -57,10 +67,9 @@ export class AmqpServer {
       },
       closedChannels: closed,
       directReply: new Map(),
+      failedLogins: new FailedLogins(log),
     };
-    this.server = createServer({ noDelay: true }, (socket) => {
-      new Connection(socket, broker, this.ctx);
-    });
+    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     broker.on('blocked', (reason: string) => {
       for (const c of this.ctx.connections) c.onAlarm(true, reason);
     });
@@ -80,6 +89,12 @@ export class AmqpServer {
     });
   }
 
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    new Connection(socket, this.broker, this.ctx);
+  }
+
   get connections(): Set<Connection> {
     return this.ctx.connections;
   }
@@ -90,15 +105,65 @@ export class AmqpServer {
     return bound;
   }
 
-  /** Stops accepting, closes every connection with 320 CONNECTION_FORCED. */
-  async close(reason = 'shutdown'): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      for (const c of [...this.ctx.connections]) c.forceClose(`broker forced connection closure with reason '${reason}'`);
-      if (this.ctx.connections.size === 0) return;
-      setTimeout(() => {
-        for (const c of this.ctx.connections) c.socket.destroy();
-      }, 300).unref();
+  /** Listens for amqps; the certificates' reloads reach this listener too. */
+  async listenTls(port: number, host: string, certs: TlsCertificates): Promise<number> {
+    const log = this.ctx.log;
+    const server = createTlsServer({ ...serverOptions(certs.settings, true), noDelay: true }, (socket: TLSSocket) => {
+      const refused = peerRefusal(socket, certs.settings);
+      if (refused !== null) {
+        log.warn({ peer: plainAddress(socket.remoteAddress) }, `TLS client certificate refused: ${refused}; it must chain to a CA in the CA certificate file`);
+        socket.destroy();
+        return;
+      }
+      this.accept(socket);
     });
+    // Failed handshakes (no certificate, unknown CA, wrong protocol) never become connections.
+    server.on('tlsClientError', (err: Error & { reason?: string }, socket) => {
+      // OpenSSL's reason ("peer did not return a certificate"), not its whole error string.
+      log.info({ peer: plainAddress(socket.remoteAddress) }, `TLS handshake failed: ${err.reason ?? err.message}`);
+    });
+    certs.add(server);
+    this.tlsServer = server;
+    const bound = await listenOn(server, port, host, 'AMQPS');
+    server.on('error', (err) => log.error({ err }, 'AMQPS listener error'));
+    return bound;
+  }
+
+  /** Shutdown, first step: no new connections. */
+  stopAccepting(): void {
+    if (!this.accepting) return;
+    this.accepting = false;
+    this.server.close();
+    this.tlsServer?.close();
+  }
+
+  /** Shutdown, second step: no more input is read, so nothing new is published while the store drains. */
+  stopReading(): void {
+    for (const c of this.ctx.connections) c.stopReading();
+    for (const s of this.sockets) s.pause();
+  }
+
+  /**
+   * Closes every connection with 320 CONNECTION_FORCED, after sending the confirms that are due
+   * (the caller has synced the store, so every publish received so far is confirmed first).
+   * Waits up to `graceMs` for clients' close-ok, then drops whatever is left.
+   */
+  async close(reason = 'shutdown', graceMs = 1000): Promise<void> {
+    this.stopAccepting();
+    const text = `broker forced connection closure with reason '${reason}'`;
+    for (const c of [...this.ctx.connections]) {
+      c.flush();
+      c.forceClose(text);
+    }
+    // Read again, but only to see close-ok: a closing connection ignores everything else.
+    // Sockets still in the handshake have nothing to lose and are dropped at once.
+    const open = new Set([...this.ctx.connections].map((c) => c.socket));
+    for (const s of this.sockets) {
+      if (open.has(s)) s.resume();
+      else s.destroy();
+    }
+    const deadline = Date.now() + graceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const s of this.sockets) s.destroy();
   }
 }

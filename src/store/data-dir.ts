@@ -78,9 +78,27 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Marks a clean shutdown and releases the lock. */
-export function closeDataDir(dir: string, extra: Record<string, unknown> = {}): void {
-  writeFileSync(join(dir, CLEAN_FILE), JSON.stringify({ at: new Date().toISOString(), ...extra }));
+/**
+ * Marks a clean shutdown and releases the lock. Returns false when the marker could not be written
+ * (a full disk): then there is none, and the next start recovers as after a crash, the safe side.
+ */
+export function closeDataDir(dir: string, extra: Record<string, unknown> = {}): boolean {
+  let marked = true;
+  try {
+    writeFileSync(join(dir, CLEAN_FILE), JSON.stringify({ at: new Date().toISOString(), ...extra }));
+  } catch {
+    rmSync(join(dir, CLEAN_FILE), { force: true });
+    marked = false;
+  }
+  rmSync(join(dir, LOCK_FILE), { force: true });
+  return marked;
+}
+
+/**
+ * Releases the lock without marking a clean shutdown: the store could not write everything, so
+ * the next start treats the data as after a crash (checks every record, redelivers what it finds).
+ */
+export function releaseDataDir(dir: string): void {
   rmSync(join(dir, LOCK_FILE), { force: true });
 }
 

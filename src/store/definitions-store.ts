@@ -3,11 +3,11 @@
 // snapshot file plus a journal of changes. Each change is one checksummed journal line written
 // before the client hears back; a torn last line is dropped at load. When the journal grows
 // past the snapshot, a new snapshot is written (temp file, fsync, rename) and the journal emptied.
-import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
-import { writeFully } from './write-fully.js';
+import { PartialWriteError, writeFully } from './write-fully.js';
 import { RawField } from '../amqp/field-table.js';
 
 /** Policies, operator policies (keyed vhost NUL name) and vhost limits (keyed by vhost). */
@@ -50,6 +50,15 @@ function reviver(_k: string, v: unknown): unknown {
     }
   }
   return v;
+}
+
+/** A change could not be written to the journal (disk full, I/O error): it was not made. */
+export class DefinitionsWriteError extends Error {
+  readonly code: string | undefined;
+  constructor(override readonly cause: NodeJS.ErrnoException, readonly path: string) {
+    super(`cannot write ${path}: ${cause.message}`);
+    this.code = cause.code;
+  }
 }
 
 export class DefinitionsStore {
@@ -120,10 +129,14 @@ export class DefinitionsStore {
   }
 
   private write(e: JournalEntry): void {
-    this.apply(e);
     const json = JSON.stringify(e, replacer);
     const line = Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} ${json}\n`);
-    writeFully(this.fd, line, line.length, this.journalPos);
+    try {
+      writeFully(this.fd, line, line.length, this.journalPos);
+    } catch (err) {
+      this.writeFailed(err);
+    }
+    this.apply(e);
     this.journalPos += line.length;
     this.journalEntries++;
     this.dirty = true;
@@ -135,7 +148,31 @@ export class DefinitionsStore {
     this.syncTimer.unref();
     let size = 0;
     for (const m of this.model.values()) size += m.size;
-    if (this.journalEntries > Math.max(COMPACT_MIN, size * 2)) this.compact();
+    if (this.journalEntries > Math.max(COMPACT_MIN, size * 2)) this.compactOrWait();
+  }
+
+  /** The model is left as it was, a torn line is cut off (load would drop it anyway); the caller fails. */
+  private writeFailed(err: unknown): never {
+    const cause = err instanceof PartialWriteError ? err.cause : err as NodeJS.ErrnoException;
+    const path = join(this.dir, JOURNAL);
+    try {
+      ftruncateSync(this.fd, this.journalPos);
+    } catch {
+      // The next write overwrites from journalPos anyway.
+    }
+    this.log.error({ err: cause, path }, `cannot write ${path} (${cause.code ?? cause.message}): the change to durable definitions `
+      + 'was refused; free space on the data directory\'s filesystem (or enlarge the volume) and retry');
+    throw new DefinitionsWriteError(cause, path);
+  }
+
+  /** The journal already holds every change: a snapshot that cannot be written now is tried again later. */
+  private compactOrWait(): void {
+    try {
+      this.compact();
+    } catch (err) {
+      this.log.warn({ err }, 'could not write the definitions snapshot; the journal keeps the changes and a later change tries again');
+      rmSync(join(this.dir, `${SNAPSHOT}.tmp`), { force: true });
+    }
   }
 
   /** Rewrites the snapshot from the model and empties the journal. */
@@ -170,7 +207,11 @@ export class DefinitionsStore {
   close(): void {
     if (this.syncTimer) clearTimeout(this.syncTimer);
     if (this.fd >= 0) {
-      fsyncSync(this.fd);
+      try {
+        fsyncSync(this.fd);
+      } catch (err) {
+        this.log.error({ err }, 'fsync of the definitions journal failed at shutdown; the last changes may be lost');
+      }
       closeSync(this.fd);
       this.fd = -1;
     }

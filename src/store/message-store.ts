@@ -9,14 +9,22 @@
 // power loss can take the last unconfirmed writes, as with RabbitMQ, which syncs for confirms
 // only. An fdatasync per turn that nobody waits for costs disk and CPU time that other
 // processes on the machine (a Celery worker's pool, say) feel.
+//
+// A write that fails (disk full, I/O error) leaves its records buffered in their log, which is
+// written again at every flush until it succeeds. Every epoch flushed meanwhile is failed (its
+// confirms become nacks) and no sync round reaches past the first of them until the data is
+// written, so whatever waits on those epochs for durability keeps waiting rather than being told
+// a lie. A failed fdatasync fails the epochs it covered: the kernel may have dropped those pages.
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { SegmentLog, type LogOwner } from './segment-log.js';
+import { SegmentLog, type LogOwner, type WriteFailure } from './segment-log.js';
 
 /** Longest time written persistent data that nothing waits for stays unsynced. */
 const LAZY_SYNC_MS = 200;
+/** How often writes that failed are tried again while traffic goes on (the disk monitor tries too). */
+const RETRY_MS = 250;
 
 export class MessageStore implements LogOwner {
   /** Epoch of the last flush that wrote persistent data. */
@@ -39,6 +47,16 @@ export class MessageStore implements LogOwner {
   onSynced: ((epoch: number) => void) | null = null;
   /** Callbacks waiting for an epoch to be synced, in epoch order. */
   private syncWaiters: { epoch: number; fn: () => void }[] = [];
+  /** Logs holding records or acks they could not write; retried at every flush. */
+  private readonly unwritten = new Set<SegmentLog>();
+  /** The first epoch whose data may still be unwritten (0: none); sync rounds stop short of it. */
+  private heldFrom = 0;
+  /** When held writes are next tried (performance.now() ms). */
+  private retryAt = 0;
+  /** Writes started failing (to raise the disk alarm at once). */
+  onWriteFailed: ((failure: WriteFailure) => void) | null = null;
+  /** Epochs `from`..`to` will never be synced as they were: their confirms become nacks. */
+  onEpochsFailed: ((from: number, to: number) => void) | null = null;
 
   /** `lazySyncMs`: how long data nothing waits for may stay unsynced (default LAZY_SYNC_MS). */
   constructor(dataDir: string, readonly log: Logger, private readonly lazySyncMs = LAZY_SYNC_MS) {
@@ -98,16 +116,62 @@ export class MessageStore implements LogOwner {
   readonly flush = (): void => {
     this.flushQueued = false;
     let persistent = false;
+    const wasFailing = this.unwritten.size !== 0;
+    // A failing log is retried now and then, not every turn: each try may copy megabytes.
+    if (wasFailing && performance.now() >= this.retryAt) {
+      for (const log of this.unwritten) this.dirtyLogs.add(log);
+      this.unwritten.clear();
+      this.retryAt = performance.now() + RETRY_MS;
+    }
+    let failure: WriteFailure | null = null;
     for (const log of this.dirtyLogs) {
+      if (wasFailing && this.unwritten.has(log)) continue;
       if (log.flush()) persistent = true;
+      if (log.writeFailure !== null) {
+        failure ??= log.writeFailure;
+        this.unwritten.add(log);
+      }
       if (log.needsSync) this.toSync.add(log);
     }
     this.dirtyLogs.clear();
+    const failing = this.unwritten.size !== 0;
     if (persistent) {
       this.epoch++;
-      this.syncSoon();
+      if (failing) {
+        if (this.heldFrom === 0) this.heldFrom = this.epoch;
+        this.onEpochsFailed?.(this.epoch, this.epoch);
+      }
     }
+    if (failure !== null && !wasFailing) this.writesFailing(failure);
+    if (!failing && wasFailing) this.writesResumed();
+    if (persistent || (wasFailing && !failing)) this.syncSoon();
   };
+
+  private writesFailing(f: WriteFailure): void {
+    const code = f.err.code ?? f.err.message;
+    const what = code === 'ENOSPC' || code === 'EDQUOT' ? `disk full at ${f.path} (${code})` : `cannot write ${f.path} (${code})`;
+    this.log.error({ err: f.err, path: f.path }, `${what}: blocking publishers and nacking publishes not yet confirmed; `
+      + 'data already confirmed is safe, and what could not be written is kept in memory and retried. '
+      + 'Free space on that filesystem (or enlarge the volume): the broker resumes by itself');
+    this.onWriteFailed?.(f);
+  }
+
+  private writesResumed(): void {
+    this.heldFrom = 0;
+    this.log.warn('writes to the data directory succeed again; publishes are confirmed once synced');
+  }
+
+  /** Records or acks are held unwritten (the disk alarm must stay up). */
+  get writesHeld(): boolean {
+    return this.unwritten.size !== 0;
+  }
+
+  /** Tries the held writes again now (the disk may have room again); returns whether they all went out. */
+  retryWrites(): boolean {
+    this.retryAt = 0;
+    if (this.unwritten.size !== 0) this.flush();
+    return this.unwritten.size === 0;
+  }
 
   /** Something waits for `epoch` to be on disk: sync it now rather than lazily. */
   want(epoch: number): void {
@@ -132,27 +196,35 @@ export class MessageStore implements LogOwner {
   };
 
   private startSync(): void {
-    if (this.syncing || this.epoch === this.syncedEpoch) return;
+    // Data of epochs from heldFrom on may still be in memory: no round may claim them synced.
+    const target = this.heldFrom !== 0 ? this.heldFrom - 1 : this.epoch;
+    if (this.syncing || target <= this.syncedEpoch) return;
     this.syncing = true;
-    const target = this.epoch;
     const logs = [...this.toSync];
     this.toSync.clear();
     // A round with nothing to sync still completes: its records were settled before being
     // written (or were synced by an earlier round), and their confirms are due.
     let pending = 1;
+    let firstErr: NodeJS.ErrnoException | null = null;
     const done = (err: NodeJS.ErrnoException | null) => {
-      if (err) this.log.error({ err }, 'fdatasync failed; confirms are held back until a sync succeeds');
+      firstErr ??= err;
       if (--pending !== 0) return;
       this.syncing = false;
-      if (!err) {
+      if (firstErr === null) {
         this.syncedEpoch = target;
         this.onSynced?.(target);
         this.runSyncWaiters();
-      } else {
-        for (const l of logs) this.toSync.add(l);
+        this.syncSoon();
+        return;
       }
-      if (err) setTimeout(() => this.startSync(), 100).unref();
-      else this.syncSoon();
+      // The kernel may have dropped the pages this round covered, and a second fdatasync would
+      // not say so: nack those publishes. Their logs go on in new files (see SegmentLog.sync).
+      this.log.error({ err: firstErr }, `fdatasync failed (${firstErr.code ?? firstErr.message}): nacking the publishes it covered; `
+        + 'check the disk (kernel log) and free space on the data directory');
+      this.onEpochsFailed?.(this.syncedEpoch + 1, target);
+      this.onWriteFailed?.({ err: firstErr, path: this.durableDir });
+      for (const l of logs) this.toSync.add(l);
+      setTimeout(() => this.startSync(), 100).unref();
     };
     for (const log of logs) if (log.sync(done)) pending++;
     for (const other of this.alsoSync) if (other.sync(done)) pending++;
@@ -179,6 +251,15 @@ export class MessageStore implements LogOwner {
     if (n === 0) return;
     const due = w.splice(0, n);
     for (const x of due) x.fn();
+  }
+
+  /**
+   * Writes everything buffered and resolves once it is all on disk (shutdown: the confirms of every
+   * publish received so far are then due). Never resolves while fdatasync keeps failing.
+   */
+  syncEverything(): Promise<void> {
+    this.flush();
+    return new Promise((resolve) => this.whenSynced(this.epoch, resolve));
   }
 
   /** Writes everything buffered (clean shutdown). Sync happens as the logs close. */

@@ -64,19 +64,37 @@ export class Scanner {
   private seg: Segment | null = null;
   private start = 0;
   private len = 0;
+  /**
+   * Bytes of `tailSeg` from `tailAt` on are not in its file yet but at the start of `tail`: a
+   * write that failed (disk full) waits to be retried, and paging may catch up with it meanwhile.
+   */
+  private tailSeg: Segment | null = null;
+  private tailAt = 0;
+  private tail = EMPTY;
+
+  /** Serves `seg`'s bytes from `at` on out of `buf` (null: everything is in the file). */
+  setTail(seg: Segment | null, at = 0, buf = EMPTY): void {
+    this.tailSeg = seg;
+    this.tailAt = at;
+    this.tail = buf;
+  }
 
   /** Index in `buf` holding file bytes [off, off + n) of `seg`, reading as needed; -1 past the end. */
   at(seg: Segment, off: number, n: number): number {
     if (seg === this.seg && off >= this.start && off + n <= this.start + this.len) return off - this.start;
     if (off + n > seg.size) return -1;
-    if (seg.fd < 0) seg.fd = openSync(seg.path, 'r');
     if (n > this.buf.length || this.buf.length < SCAN_CHUNK) this.buf = Buffer.allocUnsafe(Math.max(n + SCAN_CHUNK, SCAN_CHUNK));
     const want = Math.min(this.buf.length, seg.size - off);
+    const inFile = seg === this.tailSeg ? Math.max(0, Math.min(want, this.tailAt - off)) : want;
     let got = 0;
-    while (got < want) {
-      const r = readSync(seg.fd, this.buf, got, want - got, off + got);
+    if (inFile > 0 && seg.fd < 0) seg.fd = openSync(seg.path, 'r');
+    while (got < inFile) {
+      const r = readSync(seg.fd, this.buf, got, inFile - got, off + got);
       if (r <= 0) break;
       got += r;
+    }
+    if (got === inFile && got < want && seg === this.tailSeg) {
+      got += this.tail.copy(this.buf, got, off + got - this.tailAt, off + want - this.tailAt);
     }
     this.seg = seg;
     this.start = off;
@@ -87,6 +105,7 @@ export class Scanner {
   /** Gives the read buffer back (until the next read). */
   release(): void {
     this.reset();
+    this.setTail(null);
     this.buf = EMPTY;
   }
 

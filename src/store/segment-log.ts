@@ -2,7 +2,7 @@
 // segment-format.ts), plus an ack file per segment listing the sequence numbers settled in it.
 // A segment is deleted once nothing in it is live. A read cursor lets the queue page messages
 // back in order; sealed segments get an index so that restarts need not read message bodies.
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { putU64 } from '../amqp/bytes.js';
@@ -11,7 +11,7 @@ import {
   type StoredMessage, writeRecord,
 } from './segment-format.js';
 import { entryBodySize, entryFlags, entrySeq, entrySize, IndexBuilder, readIndex, type SegmentIndex } from './segment-index.js';
-import { writeFully } from './write-fully.js';
+import { PartialWriteError, writeFully } from './write-fully.js';
 
 export { FLAG_PERSISTENT, type StoredMessage } from './segment-format.js';
 /** Roll over to a new segment beyond this size. */
@@ -44,6 +44,12 @@ export interface LogOwner {
   log: Logger;
 }
 
+/** Writing to a log failed (disk full, I/O error); what could not be written is kept to retry. */
+export interface WriteFailure {
+  err: NodeJS.ErrnoException;
+  path: string;
+}
+
 export class SegmentLog {
   private readonly segments = new Map<number, Segment>();
   private writeSeg: Segment | null = null;
@@ -65,11 +71,23 @@ export class SegmentLog {
   private destroyed = false;
   /** Index entries of the current write segment (durable logs only). */
   private readonly index: IndexBuilder | null;
+  /**
+   * The last write failed: records (from the write buffer) or acks wait for a retry, which the
+   * store makes at its next flush. Null once everything is written.
+   */
+  writeFailure: WriteFailure | null = null;
+  /** An fdatasync failed: what it covered may be lost, so nothing more is appended to that file. */
+  private rollBeforeAppend = false;
 
   /** `indexed`: keep segment indexes so that restarts need not read message bodies. */
   constructor(readonly dir: string, private readonly owner: LogOwner, indexed = false) {
-    mkdirSync(dir, { recursive: true });
     this.index = indexed ? new IndexBuilder() : null;
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      // A full disk may refuse the directory too: the first segment's open makes it, or fails.
+      this.failed(err as NodeJS.ErrnoException, dir);
+    }
   }
 
   // ----------------------------------------------------------------- writes
@@ -78,7 +96,7 @@ export class SegmentLog {
   append(seq: number, flags: number, expiresAt: number, data: Buffer, propsEnd: number): number {
     const len = PAYLOAD_FIXED + data.length;
     let seg = this.writeSeg;
-    if (seg === null || (seg.size + HEADER + len > SEGMENT_SIZE && seg.size > 0)) seg = this.roll();
+    if (seg === null || (seg.size + HEADER + len > SEGMENT_SIZE && seg.size > 0) || this.rollBeforeAppend) seg = this.roll();
     this.reserve(HEADER + len);
     this.bufLen += writeRecord(this.buf, this.bufLen, seq, flags, expiresAt, data, propsEnd);
     seg.size += HEADER + len;
@@ -114,6 +132,7 @@ export class SegmentLog {
       seg.pendingAcks = [];
       this.bufLen = 0;
       this.bufPersistent = false;
+      this.scanner.setTail(null);
       if (seg.fd >= 0) ftruncateSync(seg.fd, 0);
       seg.size = 0;
       this.index?.reset();
@@ -141,7 +160,9 @@ export class SegmentLog {
   }
 
   private roll(): Segment {
-    this.flushWrites();
+    // Buffered bytes belong to the current file: while they cannot be written it keeps growing.
+    if (!this.flushWrites()) return this.writeSeg!;
+    this.rollBeforeAppend = false;
     const old = this.writeSeg;
     if (old !== null) this.seal(old);
     if (old !== null && old.fd >= 0) {
@@ -158,23 +179,44 @@ export class SegmentLog {
     const no = this.nextSegNo++;
     const name = String(no).padStart(8, '0');
     const seg = new Segment(no, join(this.dir, `${name}.seg`), join(this.dir, `${name}.ack`));
-    seg.fd = openSync(seg.path, 'w+'); // read back too, when paging catches up with writing
     this.segments.set(no, seg);
     this.writeSeg = seg;
+    // A full disk may refuse even a new file: flushWrites tries again with the records.
+    try {
+      this.openWriteSeg(seg);
+    } catch (err) {
+      this.failed(err as NodeJS.ErrnoException, seg.path);
+    }
     return seg;
+  }
+
+  private openWriteSeg(seg: Segment): void {
+    if (seg.fd >= 0) return;
+    if (this.writeFailure !== null) mkdirSync(this.dir, { recursive: true });
+    seg.fd = openSync(seg.path, 'w+'); // read back too, when paging catches up with writing
+  }
+
+  private failed(err: NodeJS.ErrnoException, path: string): void {
+    this.writeFailure = { err, path };
   }
 
   /** The write segment is complete: write its index (if kept) for fast restarts. */
   private seal(seg: Segment): void {
     const ix = this.index;
     if (ix === null) return;
-    if (seg.size > 0 && ix.count > 0 && this.segments.has(seg.no)) ix.write(seg.indexPath, seg.size);
+    try {
+      if (seg.size > 0 && ix.count > 0 && this.segments.has(seg.no)) ix.write(seg.indexPath, seg.size);
+    } catch (err) {
+      // The index only speeds up restarts: without it the segment is scanned.
+      this.owner.log.warn({ err, path: seg.indexPath }, 'could not write a segment index; a restart will scan the segment instead');
+      rmSync(`${seg.indexPath}.tmp`, { force: true });
+    }
     ix.reset();
   }
 
   private reserve(n: number): void {
     if (this.bufLen + n <= this.buf.length) return;
-    if (this.bufLen > 0 && this.bufLen + n > 4 * 1024 * 1024) this.flushWrites();
+    if (this.bufLen > 0 && this.bufLen + n > 4 * 1024 * 1024 && this.writeFailure === null) this.flushWrites();
     if (n > this.buf.length - this.bufLen) {
       let size = this.buf.length * 2;
       while (size < this.bufLen + n) size *= 2;
@@ -190,8 +232,7 @@ export class SegmentLog {
    * were written now, earlier in this turn, or dropped unwritten because they were settled first.
    */
   flush(): boolean {
-    this.flushWrites();
-    if (this.acksDirty) this.flushAcks();
+    if (this.flushWrites() && (!this.acksDirty || this.flushAcks())) this.writeFailure = null;
     const appended = this.persistentAppended;
     this.persistentAppended = false;
     return appended;
@@ -209,28 +250,77 @@ export class SegmentLog {
     return this.unsynced !== null || this.rolledUnsynced.length !== 0;
   }
 
-  private flushWrites(): void {
-    if (this.bufLen === 0 || this.destroyed) return;
+  /** Writes the buffered records; false when that failed (they stay buffered, see writeFailed). */
+  private flushWrites(): boolean {
+    if (this.bufLen === 0 || this.destroyed) return true;
     const seg = this.writeSeg!;
     // Explicit positions: the file may have been truncated for reuse since the last write.
     const filePos = seg.size - this.bufLen;
-    writeFully(seg.fd, this.buf, this.bufLen, filePos);
+    try {
+      this.openWriteSeg(seg);
+      writeFully(seg.fd, this.buf, this.bufLen, filePos);
+    } catch (err) {
+      this.writeFailed(seg, filePos, err);
+      return false;
+    }
     this.bufLen = 0;
+    this.scanner.setTail(null);
     if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(64 * 1024);
     if (this.bufPersistent) this.unsynced = seg;
     this.bufPersistent = false;
+    return true;
   }
 
-  private flushAcks(): void {
+  /**
+   * The records from `filePos` on could not be written. They stay buffered (queues count them as
+   * stored, and paging reads them from the buffer) and are written again from `filePos` by the
+   * next flush; a partial record written meanwhile is cut off now, and would be overwritten anyway.
+   */
+  private writeFailed(seg: Segment, filePos: number, err: unknown): void {
+    this.failed(err instanceof PartialWriteError ? err.cause : err as NodeJS.ErrnoException, seg.path);
+    this.scanner.reset();
+    if (seg.fd < 0) return;
+    try {
+      ftruncateSync(seg.fd, filePos);
+    } catch {
+      // Recovery stops at the first record whose checksum fails, which a torn one does.
+    }
+  }
+
+  /** Writes settled sequence numbers to the ack files; false when a write failed (the rest stay pending). */
+  private flushAcks(): boolean {
     this.acksDirty = false;
     for (const seg of this.segments.values()) {
       const acks = seg.pendingAcks;
       if (acks.length === 0) continue;
       seg.pendingAcks = [];
-      if (seg.ackFd < 0) seg.ackFd = openSync(seg.ackPath, 'a');
       const b = Buffer.allocUnsafe(acks.length * 8);
       for (let i = 0; i < acks.length; i++) putU64(b, i * 8, acks[i]);
-      writeFully(seg.ackFd, b);
+      try {
+        if (seg.ackFd < 0) seg.ackFd = openSync(seg.ackPath, 'a');
+        writeFully(seg.ackFd, b);
+      } catch (err) {
+        this.ackWriteFailed(seg, acks, err);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Keeps the acks that did not reach the file pending. A torn entry is cut off so that the next
+   * append stays aligned. Until they are written, a restart redelivers those messages: never a loss.
+   */
+  private ackWriteFailed(seg: Segment, acks: number[], err: unknown): void {
+    const written = err instanceof PartialWriteError ? err.written : 0;
+    this.failed(err instanceof PartialWriteError ? err.cause : err as NodeJS.ErrnoException, seg.ackPath);
+    seg.pendingAcks = written === 0 ? acks : acks.slice(written >>> 3);
+    this.acksDirty = true;
+    if (written % 8 === 0 || seg.ackFd < 0) return;
+    try {
+      ftruncateSync(seg.ackFd, fstatSync(seg.ackFd).size - (written % 8));
+    } catch {
+      // readAcks cuts a torn last entry at recovery.
     }
   }
 
@@ -246,6 +336,7 @@ export class SegmentLog {
     let firstErr: NodeJS.ErrnoException | null = null;
     for (const fd of fds) {
       fdatasync(fd, (err) => {
+        if (err) this.rollBeforeAppend = true;
         if (err && !firstErr) firstErr = err;
         if (toClose.includes(fd)) closeSync(fd);
         if (--pending === 0) done(firstErr);
@@ -281,7 +372,7 @@ export class SegmentLog {
   readPaged(maxCount: number, maxBytes: number, out: StoredMessage[]): void {
     let seg = this.cursorSeg;
     if (seg === null) return;
-    this.flushWrites();
+    this.readable(this.scanner);
     let bytes = 0;
     while (seg !== null && out.length < maxCount && bytes < maxBytes) {
       if (this.cursorOff >= seg.size) {
@@ -315,8 +406,8 @@ export class SegmentLog {
    */
   peekPaged(visit: (m: StoredMessage) => boolean): void {
     if (this.cursorSeg === null) return;
-    this.flushWrites();
     const sc = new Scanner();
+    this.readable(sc);
     let seg: Segment | null = this.cursorSeg;
     let off = this.cursorOff;
     while (seg !== null) {
@@ -330,6 +421,13 @@ export class SegmentLog {
       if (seg.recovered && (!(rec.flags & FLAG_PERSISTENT) || (seg.acked?.has(rec.seq) ?? false))) continue;
       if (!visit(decodePayload(sc.buf.subarray(rec.at, rec.at + rec.len), seg.no))) return;
     }
+  }
+
+  /** Writes what is buffered, so reads see it; if that fails, `sc` reads it from the buffer. */
+  private readable(sc: Scanner): void {
+    if (this.flushWrites()) return;
+    const seg = this.writeSeg!;
+    sc.setTail(seg, seg.size - this.bufLen, this.buf);
   }
 
   private setCursor(seg: Segment | null, off: number): void {
@@ -364,7 +462,7 @@ export class SegmentLog {
   dropPaged(): void {
     const start = this.cursorSeg;
     if (start === null) return;
-    this.flushWrites();
+    this.readable(this.scanner);
     // Records after the cursor in its own segment.
     let off = this.cursorOff;
     while (off < start.size) {
@@ -515,6 +613,7 @@ export class SegmentLog {
   /** Closes files and removes the directory (the queue was deleted, or is transient). */
   destroy(): void {
     this.destroyed = true;
+    this.writeFailure = null;
     for (const seg of this.segments.values()) {
       if (seg.fd >= 0) closeSync(seg.fd);
       if (seg.ackFd >= 0) closeSync(seg.ackFd);
@@ -531,25 +630,39 @@ export class SegmentLog {
   /** Flushes, syncs and closes files, keeping the data (clean shutdown). */
   close(): void {
     this.flush();
-    if (this.writeSeg !== null) this.seal(this.writeSeg);
+    if (this.writeFailure !== null) {
+      const { err, path } = this.writeFailure;
+      this.owner.log.error({ err, path, bytes: this.bufLen }, `shutting down with data that could not be written to ${path} (${err.code ?? err.message}): `
+        + 'unconfirmed messages written since the disk filled are lost; acked deliveries not recorded come back as redeliveries');
+    }
+    if (this.writeSeg !== null && this.writeFailure === null) this.seal(this.writeSeg);
     for (const fd of this.rolledUnsynced) {
-      fdatasyncSync(fd);
+      this.syncAtClose(fd);
       closeSync(fd);
     }
     this.rolledUnsynced = [];
     for (const seg of this.segments.values()) {
       if (seg.fd >= 0) {
-        if (seg === this.unsynced) fdatasyncSync(seg.fd);
+        if (seg === this.unsynced) this.syncAtClose(seg.fd);
         closeSync(seg.fd);
       }
       if (seg.ackFd >= 0) {
-        fdatasyncSync(seg.ackFd);
+        this.syncAtClose(seg.ackFd);
         closeSync(seg.ackFd);
       }
       seg.fd = seg.ackFd = -1;
     }
     this.unsynced = null;
     this.destroyed = true;
+  }
+
+  private syncAtClose(fd: number): void {
+    try {
+      fdatasyncSync(fd);
+    } catch (err) {
+      // The shutdown goes on: the next start checks every record's checksum anyway.
+      this.owner.log.error({ err, dir: this.dir }, 'fdatasync failed at shutdown; recent writes of this queue may be lost');
+    }
   }
 
   /** Bytes in segment files (for the management API and tests). */

@@ -21,6 +21,8 @@ export interface StartOptions {
   dataDir?: string;
   /** A RabbitMQ-style definitions object (users, vhosts, permissions, ...) loaded at boot. */
   definitions?: unknown;
+  /** More ports to wait for before the broker counts as started (TLS listeners). */
+  readyPorts?: number[];
 }
 
 export interface TestBroker {
@@ -145,7 +147,9 @@ export async function startBroker(opts: StartOptions = {}): Promise<TestBroker> 
     const watchErr = bugWatcher();
     child.stdout!.on('data', (d) => { out += d; watchOut(String(d)); });
     child.stderr!.on('data', (d) => { out += d; watchErr(String(d)); });
-    await waitForPort(port, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
+    // A test that sets --port itself (e.g. "off", amqps only) waits for its readyPorts instead.
+    if (!(opts.args ?? []).includes('--port')) await waitForPort(port, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
+    for (const p of opts.readyPorts ?? []) await waitForPort(p, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });
     // The management API and the Prometheus endpoint start right after AMQP (unless a test turned them off).
     if (!(opts.args ?? []).includes('--management-port')) {
       await waitForPort(httpPort, child).catch((e) => { throw new Error(`${e.message}\n${out}`); });

@@ -7,28 +7,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { Harness, openChannel, sleep, waitFor, withTimeout } from '../helpers/amqp.js';
 import { RawClient, M, publishFrames, type Delivery } from '../helpers/raw-amqp.js';
-
-const MiB = 1024 * 1024;
-
-/** Resident set size of a process in bytes (Linux). */
-function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for process ${pid}`);
-  return Number(m[1]) * 1024;
-}
-
-/** Samples a process's RSS until stopped; remembers the largest value. */
-function rssSampler(pid: number, everyMs = 50) {
-  let max = rss(pid);
-  const timer = setInterval(() => {
-    try { max = Math.max(max, rss(pid)); } catch { /* process gone: the test fails elsewhere */ }
-  }, everyMs);
-  return { get max() { return max; }, stop: () => clearInterval(timer) };
-}
+import { MiB, rssSampler } from '../helpers/process-memory.js';
 
 /**
  * Publishes `count` messages of `size` bytes to `queue` through the default exchange as fast as
@@ -117,7 +99,7 @@ describe('backpressure', { timeout: 120_000 }, () => {
     await consumer.consume(1, q, { noAck: true });
     consumer.socket.pause(); // stop reading: the broker's writes back up
 
-    const mem = rssSampler(pid);
+    const mem = rssSampler(pid, 50);
     const pubConn = await rawOpen();
     const pub = publisher(pubConn, q, COUNT, SIZE);
     try {

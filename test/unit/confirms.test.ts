@@ -227,4 +227,24 @@ describe('ConfirmTracker', () => {
       assert.equal(confirmed, t.seq, 'nothing more');
     }
   });
+
+  test('fail() nacks the publishes waiting for failed epochs, in order with the acks around them', () => {
+    const t = new ConfirmTracker();
+    const out = new Out();
+    publish(t, 3); // 1
+    publish(t, 4); // 2
+    publish(t, 4); // 3
+    publish(t, 5); // 4
+    publish(t, NOW); // 5
+    assert.equal(t.advance(3), true);
+    assert.equal(t.fail(4, 4), true, 'epoch 4 failed: 2 and 3 are due as nacks');
+    t.write(out);
+    assert.deepEqual(out.take(), ['ack 1', 'nack 2', 'nack 3']);
+    assert.equal(t.pendingSync, true, '4 still waits for epoch 5');
+    assert.equal(t.fail(6, 9), false, 'no publish waits for epochs 6..9');
+    assert.equal(t.advance(5), true);
+    t.write(out);
+    assert.deepEqual(out.take(), ['ack 5 multiple']);
+    assert.equal(t.pendingSync, false);
+  });
 });

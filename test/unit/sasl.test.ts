@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writer } from '../../src/amqp/codec.js';
 import { encodeTable, type FieldTable } from '../../src/amqp/field-table.js';
-import { MECHANISMS, parseCredentials } from '../../src/server/sasl.js';
+import { Socket } from 'node:net';
+import { Mechanisms, parseCredentials } from '../../src/server/sasl.js';
 
 /** AMQPLAIN response: a field table without its 4-byte length. */
 function amqplain(t: FieldTable): Buffer {
@@ -13,8 +14,15 @@ function amqplain(t: FieldTable): Buffer {
 }
 
 describe('parseCredentials', () => {
-  test('offered mechanisms', () => {
-    assert.deepEqual(MECHANISMS.split(' ').sort(), ['AMQPLAIN', 'PLAIN']);
+  test('offered mechanisms: EXTERNAL only on TLS connections', () => {
+    const m = new Mechanisms(['PLAIN', 'AMQPLAIN', 'EXTERNAL'], 'distinguished_name');
+    assert.equal(m.offered(new Socket()).toString(), 'PLAIN AMQPLAIN');
+    assert.equal(m.tls.toString(), 'PLAIN AMQPLAIN EXTERNAL');
+    // A client choosing EXTERNAL on a plain connection, or a mechanism not enabled, gets no credentials.
+    assert.equal(m.credentials('EXTERNAL', Buffer.alloc(0), new Socket()), null);
+    const plainOnly = new Mechanisms(['PLAIN'], 'common_name');
+    assert.equal(plainOnly.credentials('AMQPLAIN', amqplain({ LOGIN: 'a', PASSWORD: 'b' }), new Socket()), null);
+    assert.deepEqual(plainOnly.credentials('PLAIN', Buffer.from('\0a\0b'), new Socket()), { username: 'a', password: 'b' });
   });
 
   test('PLAIN without authzid', () => {

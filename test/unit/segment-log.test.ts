@@ -1,7 +1,7 @@
 // SegmentLog on a real temp directory: records written, settled, paged back and recovered.
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -65,5 +65,30 @@ describe('SegmentLog', () => {
     assert.deepEqual(readAll(again).map((m) => m.seq), expected.slice(10));
     assert.equal(r.nextSeq, 51);
     assert.equal(r.droppedBytes, 0);
+  });
+
+  // /dev/full fails every write with ENOSPC: a real full disk for the one file linked to it.
+  it('on ENOSPC keeps unwritten records and acks, never throws, and pages the records back from memory', (t) => {
+    if (!existsSync('/dev/full')) return t.skip('skipped: no /dev/full on this system');
+    const dir = mkdtempSync(join(tmpdir(), 'warren-seglog-'));
+    dirs.push(dir);
+    symlinkSync('/dev/full', join(dir, '00000001.seg'));
+    symlinkSync('/dev/full', join(dir, '00000001.ack'));
+    const log = new SegmentLog(dir, owner);
+    log.startPaging();
+    const segs: number[] = [];
+    for (let i = 1; i <= 40; i++) segs.push(log.append(i, FLAG_PERSISTENT, 0, body(i, 1000), 4));
+    assert.equal(log.writeFailure?.err.code, 'ENOSPC');
+    assert.equal(log.needsSync, false, 'nothing was written, so nothing can be synced');
+    const got: number[] = [];
+    const out: StoredMessage[] = [];
+    log.readPaged(10, 1 << 30, out);
+    got.push(...out.map((m) => m.data.readUInt32BE(4)));
+    for (const m of out) log.settle(m.segment, m.seq, true);
+    assert.doesNotThrow(() => log.flush(), 'acks that cannot be written stay pending');
+    assert.equal(log.writeFailure?.err.code, 'ENOSPC');
+    got.push(...readAll(log).map((m) => m.data.readUInt32BE(4)));
+    assert.deepEqual(got, Array.from({ length: 40 }, (_, k) => k + 1), 'every record read back, in order');
+    assert.doesNotThrow(() => log.close());
   });
 });

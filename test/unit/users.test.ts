@@ -2,14 +2,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { UserStore, checkPassword, hashPassword, type User } from '../../src/broker/users.js';
+import { DEFAULT_HASHING_ALGORITHM, UserStore, checkPassword, hashPassword, type User } from '../../src/broker/users.js';
 
 const user = (passwordHash: string, hashingAlgorithm = 'rabbit_password_hashing_sha256'): User =>
   ({ name: 'u', passwordHash, hashingAlgorithm, tags: [] });
 
 describe('password hashes', () => {
   test("RabbitMQ's documented example: salt 908DC60A, password test12", () => {
-    const h = hashPassword('test12', Buffer.from('908DC60A', 'hex'));
+    const h = hashPassword('test12', DEFAULT_HASHING_ALGORITHM, Buffer.from('908DC60A', 'hex'));
     assert.equal(h, 'kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR');
     assert.equal(checkPassword(user(h), 'test12'), true);
     assert.equal(checkPassword(user(h), 'test13'), false);
@@ -17,7 +17,7 @@ describe('password hashes', () => {
 
   test('format: base64(salt(4) + sha256(salt + utf8 password))', () => {
     const salt = Buffer.from([1, 2, 3, 4]);
-    const h = hashPassword('pässwörd', salt);
+    const h = hashPassword('pässwörd', DEFAULT_HASHING_ALGORITHM, salt);
     const expected = Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from('pässwörd', 'utf8')])).digest()]).toString('base64');
     assert.equal(h, expected);
     assert.equal(h, 'AQIDBPwtq5ZIwNBPpzi5rjcenzm3jkMbdjQ9/km2mOuj20ER');
@@ -69,6 +69,29 @@ describe('password hashes', () => {
     assert.equal(s.authenticate('nopass', ''), null);
     assert.equal(s.authenticate('imported', 'test12')?.name, 'imported');
     assert.equal(s.users.get('alice')!.hashingAlgorithm, 'rabbit_password_hashing_sha256');
+  });
+
+  test('password_hashing_module sha512: new passwords hashed with sha512, older sha256 hashes still check', () => {
+    const s = new UserStore();
+    s.putUser('old', 'before');
+    s.hashingAlgorithm = 'rabbit_password_hashing_sha512';
+    s.putUser('new', 'after');
+    s.putUser('given', null, [], 'kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR', 'rabbit_password_hashing_sha256');
+    s.putUser('unnamed', null, [], hashPassword('x', 'rabbit_password_hashing_sha512'));
+    const fresh = s.users.get('new')!;
+    assert.equal(fresh.hashingAlgorithm, 'rabbit_password_hashing_sha512');
+    assert.equal(Buffer.from(fresh.passwordHash, 'base64').length, 4 + 64);
+    assert.equal(s.authenticate('new', 'after')?.name, 'new');
+    assert.equal(s.authenticate('old', 'before')?.name, 'old');
+    assert.equal(s.users.get('old')!.hashingAlgorithm, 'rabbit_password_hashing_sha256');
+    assert.equal(s.authenticate('given', 'test12')?.name, 'given');
+    // A hash given without its algorithm is taken to be of the configured one, as RabbitMQ does.
+    assert.equal(s.users.get('unnamed')!.hashingAlgorithm, 'rabbit_password_hashing_sha512');
+    assert.equal(s.authenticate('unnamed', 'x')?.name, 'unnamed');
+  });
+
+  test('an unknown hashing algorithm never checks', () => {
+    assert.equal(checkPassword(user(hashPassword('p'), 'rabbit_password_hashing_bcrypt'), 'p'), false);
   });
 });
 

@@ -1,6 +1,7 @@
 // The global options every command shares (where the API is, who we are, which vhost, how to
 // print), resolved from flags, then environment variables, then defaults, into one Ctl object
 // handed to each command's action.
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { usageError } from './errors.js';
 import { ApiClient } from './http.js';
@@ -16,6 +17,7 @@ Environment variables (flags win over them):
   WARRENCTL_USER      user name (default guest)
   WARRENCTL_PASSWORD  password (default guest)
   WARRENCTL_VHOST     virtual host for vhost-scoped commands (default /)
+  WARRENCTL_CACERT    CA certificate file (PEM) for an https:// management API
 
 Exit codes (as rabbitmqctl): 0 ok, 64 usage error, 65 bad input or no such object (API 400/404),
 69 management API unreachable, 70 refused or failed by the broker (API 401/403/409/5xx), 75 timeout.`;
@@ -38,6 +40,8 @@ export function addGlobalOptions(program: Command): Command {
     .option('--password <password>', 'password (default guest)')
     .option('-p, --vhost <vhost>', 'virtual host for vhost-scoped commands (default /)')
     .option('-t, --timeout <seconds>', 'per-request timeout in seconds (default 60)')
+    .option('--cacert <file>', 'CA certificate (PEM) to trust for an https:// management API')
+    .option('--insecure', 'https: do not verify the management API\'s certificate')
     .addOption(new Option('--formatter <formatter>', 'output format').choices(['table', 'pretty_table', 'json']))
     .option('-q, --quiet', 'no informational lines')
     .option('-s, --silent', 'no informational lines and no table header row')
@@ -79,8 +83,17 @@ export function makeCtl(cmd: Command, env: NodeJS.ProcessEnv = process.env): Ctl
   if (!(timeout > 0)) throw usageError(`invalid --timeout: ${timeoutText} (seconds, more than 0)`);
   const formatter: Formatter = o.formatter === 'json' ? 'json' : 'table';
   const silent = o.silent === true;
+  const caFile = str(o.cacert) ?? str(env.WARRENCTL_CACERT);
+  let ca: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile);
+    } catch (err) {
+      throw usageError(`cannot read --cacert ${caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
   return {
-    api: new ApiClient({ ...target, timeoutMs: Math.round(timeout * 1000) }),
+    api: new ApiClient({ ...target, timeoutMs: Math.round(timeout * 1000), ca, insecure: o.insecure === true }),
     out: new Output({ formatter, quiet: silent || o.quiet === true, noHeaders: silent || o.tableHeaders === false }),
     vhost: str(o.vhost) ?? str(env.WARRENCTL_VHOST) ?? '/',
     opts: cmd.opts(),

@@ -11,6 +11,9 @@ export interface ApiTarget {
   password: string;
   /** Per-request timeout in ms. */
   timeoutMs: number;
+  /** For https: CA certificates (PEM) to trust besides the system's, and whether to skip verification. */
+  ca?: Buffer;
+  insecure?: boolean;
 }
 
 /** The API answered with an error status; `reason` is RabbitMQ's text. */
@@ -40,10 +43,18 @@ interface RawResponse {
  * One HTTP exchange with node:http(s). Not fetch(): loading undici costs a CLI about half a
  * second a run, more than the request itself.
  */
-function exchange(url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<RawResponse> {
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+function exchange(url: URL, method: string, headers: Record<string, string>, body: string | undefined, target: ApiTarget): Promise<RawResponse> {
+  const tls = url.protocol === 'https:';
+  const send = tls ? httpsRequest : httpRequest;
+  const timeoutMs = target.timeoutMs;
+  const options = {
+    method,
+    headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+    ...(tls && target.ca !== undefined ? { ca: target.ca } : {}),
+    ...(tls && target.insecure === true ? { rejectUnauthorized: false } : {}),
+  };
   return new Promise((resolve, reject) => {
-    const req = send(url, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+    const req = send(url, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
@@ -83,11 +94,15 @@ export class ApiClient {
     }
     let res: RawResponse;
     try {
-      res = await exchange(new URL(this.target.url + fullPath), method, headers, body, this.target.timeoutMs);
+      res = await exchange(new URL(this.target.url + fullPath), method, headers, body, this.target);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ETIMEDOUT_WARRENCTL') {
         throw new CtlError(`${method} ${fullPath} timed out after ${this.target.timeoutMs / 1000} s (use --timeout to wait longer)`, EXIT_TEMPFAIL);
+      }
+      if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+        throw new CtlError(`the management API at ${this.target.url} presented a certificate warrenctl does not trust (${code}); `
+          + 'pass its CA with --cacert FILE (or WARRENCTL_CACERT), or --insecure to skip the check', EXIT_UNAVAILABLE);
       }
       throw new CtlError(`unable to reach Warren's management API at ${this.target.url}: ${code ?? (err as Error).message}. ` +
         'Is Warren running? Is the management port right (--port, --url or WARRENCTL_URL)?', EXIT_UNAVAILABLE);

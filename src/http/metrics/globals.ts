@@ -3,6 +3,7 @@
 // Warren speaks AMQP 0-9-1 only and runs every queue on one implementation, so the protocol label
 // is always amqp091 and the queue_type label rabbit_classic_queue (quorum and stream rows, which
 // RabbitMQ shows at zero, are left out).
+import type { AuthTally } from '../../broker/counters.js';
 import { MESSAGE_SIZE_BOUNDS, type MessageCounters } from '../../server/stats.js';
 import type { MetricType } from './families.js';
 import type { Labels, Scrape } from './scrape.js';
@@ -42,11 +43,25 @@ export const GLOBAL_COUNTERS: GlobalSeries[] = [
   byType('messages_acknowledged_total', 'Total number of messages acknowledged by consumers', (t) => t.ack),
 ];
 
-/** RabbitMQ's auth_attempt_metrics, one row per protocol. */
-export const AUTH_ATTEMPTS: GlobalSeries[] = [
-  { name: 'auth_attempts_total', type: 'counter', help: 'Total number of authentication attempts', labels: PROTOCOL, value: (s) => s.ctx.broker.auth.attempts },
-  { name: 'auth_attempts_succeeded_total', type: 'counter', help: 'Total number of successful authentication attempts', labels: PROTOCOL, value: (s) => s.ctx.broker.auth.succeeded },
-  { name: 'auth_attempts_failed_total', type: 'counter', help: 'Total number of failed authentication attempts', labels: PROTOCOL, value: (s) => s.ctx.broker.auth.failed },
+/** A login counter, read from a protocol's or a source's tally. */
+export interface AuthSeries {
+  name: string;
+  help: string;
+  value(t: AuthTally): number;
+}
+
+/** RabbitMQ's auth_attempt_metrics, a row per protocol (amqp091, http) once it had a login. */
+export const AUTH_ATTEMPTS: AuthSeries[] = [
+  { name: 'auth_attempts_total', help: 'Total number of authentication attempts', value: (t) => t.attempts },
+  { name: 'auth_attempts_succeeded_total', help: 'Total number of successful authentication attempts', value: (t) => t.succeeded },
+  { name: 'auth_attempts_failed_total', help: 'Total number of failed authentication attempts', value: (t) => t.failed },
+];
+
+/** RabbitMQ's auth_attempt_detailed_metrics, a row per remote address, user name and protocol. */
+export const AUTH_ATTEMPTS_DETAILED: AuthSeries[] = [
+  { name: 'auth_attempts_detailed_total', help: 'Total number of authentication attempts with source info', value: (t) => t.attempts },
+  { name: 'auth_attempts_detailed_succeeded_total', help: 'Total number of successful authentication attempts with source info', value: (t) => t.succeeded },
+  { name: 'auth_attempts_detailed_failed_total', help: 'Total number of failed authentication attempts with source info', value: (t) => t.failed },
 ];
 
 const DLX = { queue_type: 'rabbit_classic_queue', dead_letter_strategy: 'at_most_once' };

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { clusterNameOf, RABBITMQ_VERSION } from '../context.js';
 import { CLUSTER_FAMILIES, type Family, RAW_FAMILIES, type Series, TOTALS } from './families.js';
-import { ALARMS, AUTH_ATTEMPTS, DEAD_LETTERED, GLOBAL_COUNTERS, type GlobalSeries, messageSizeHistogram } from './globals.js';
+import { ALARMS, AUTH_ATTEMPTS, AUTH_ATTEMPTS_DETAILED, DEAD_LETTERED, GLOBAL_COUNTERS, type GlobalSeries, messageSizeHistogram } from './globals.js';
 import type { Labels, Scrape } from './scrape.js';
 
 export type Endpoint = 'aggregated' | 'per-object' | 'detailed';
@@ -89,6 +89,26 @@ function addGlobal(reg: Registry, s: Scrape, g: GlobalSeries): void {
   }
 }
 
+/** auth_attempt_metrics: a row per protocol that had a login, as RabbitMQ. */
+function addAuthAttempts(reg: Registry, s: Scrape, prefix: string): void {
+  for (const a of AUTH_ATTEMPTS) {
+    metric(reg, prefix + a.name, 'counter', a.help, ['protocol'], (set) => {
+      for (const [protocol, t] of s.ctx.broker.auth.byProtocol) if (t.attempts > 0) set({ protocol }, a.value(t));
+    });
+  }
+}
+
+/** auth_attempt_detailed_metrics: a row per remote address, user name and protocol. */
+function addAuthAttemptsDetailed(reg: Registry, s: Scrape, prefix: string): void {
+  for (const a of AUTH_ATTEMPTS_DETAILED) {
+    metric(reg, prefix + a.name, 'counter', a.help, ['remote_address', 'username', 'protocol'], (set) => {
+      for (const src of s.ctx.broker.auth.bySource.values()) {
+        set({ remote_address: src.remoteAddress, username: src.username, protocol: src.protocol }, a.value(src));
+      }
+    });
+  }
+}
+
 function addIdentity(reg: Registry, s: Scrape, endpoint: Endpoint): void {
   const { ctx } = s;
   reg.registerMetric(fixedMetric('rabbitmq_build_info', 'RabbitMQ & Erlang/OTP version info', 'untyped', () => [{
@@ -109,8 +129,12 @@ function addIdentity(reg: Registry, s: Scrape, endpoint: Endpoint): void {
   }]) as never);
 }
 
+const AUTH_FAMILY = 'auth_attempt_metrics';
+const AUTH_DETAILED_FAMILY = 'auth_attempt_detailed_metrics';
+
 /** RabbitMQ's family names a detailed request may ask for. */
-export const DETAILED_FAMILIES: ReadonlySet<string> = new Set([...RAW_FAMILIES, ...CLUSTER_FAMILIES].map((f) => f.family));
+export const DETAILED_FAMILIES: ReadonlySet<string> = new Set([...[...RAW_FAMILIES, ...CLUSTER_FAMILIES].map((f) => f.family),
+  AUTH_FAMILY, AUTH_DETAILED_FAMILY]);
 
 export interface Scraped {
   /** Node-wide series, totals, globals, identity (and, aggregated, the object families' sums). */
@@ -137,6 +161,8 @@ export function buildScrape(s: Scrape, endpoint: Endpoint, families: ReadonlySet
       // queue_consumer_count is a subset of queue_metrics; RabbitMQ serves one of them.
       && !(f.family === 'queue_consumer_count' && families.has('queue_metrics')));
     for (const f of raw) if (!objectFamily(f)) addFamily(registry, s, 'rabbitmq_detailed_', f, seen);
+    if (families.has(AUTH_FAMILY)) addAuthAttempts(registry, s, 'rabbitmq_detailed_');
+    if (families.has(AUTH_DETAILED_FAMILY)) addAuthAttemptsDetailed(registry, s, 'rabbitmq_detailed_');
     objects.push({ prefix: 'rabbitmq_detailed_', families: raw.filter(objectFamily) });
     objects.push({ prefix: 'rabbitmq_cluster_', families: (CLUSTER_FAMILIES as Family<unknown>[]).filter((f) => families.has(f.family)) });
   } else {
@@ -146,7 +172,10 @@ export function buildScrape(s: Scrape, endpoint: Endpoint, families: ReadonlySet
     for (const f of raw) if (endpoint === 'aggregated' || !objectFamily(f)) addFamily(registry, s, 'rabbitmq_', f, seen);
     if (endpoint === 'per-object') objects.push({ prefix: 'rabbitmq_', families: raw.filter(objectFamily) });
     for (const t of TOTALS) metric(registry, `rabbitmq_${t.name}`, 'gauge', t.help, [], (set) => set({}, t.value(s) ?? 0));
-    for (const g of [...AUTH_ATTEMPTS, ...GLOBAL_COUNTERS, ...DEAD_LETTERED]) addGlobal(registry, s, g);
+    addAuthAttempts(registry, s, 'rabbitmq_');
+    // Per source only per object: summed, they are auth_attempt_metrics again (RabbitMQ leaves them out too).
+    if (endpoint === 'per-object') addAuthAttemptsDetailed(registry, s, 'rabbitmq_');
+    for (const g of [...GLOBAL_COUNTERS, ...DEAD_LETTERED]) addGlobal(registry, s, g);
     registry.registerMetric(messageSizeHistogram(s) as never);
   }
   addIdentity(registry, s, endpoint);

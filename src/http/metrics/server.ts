@@ -2,9 +2,10 @@
 // totals), /metrics/per-object (a sample per queue, channel, connection, exchange) and
 // /metrics/detailed?family=...&vhost=... (only the families asked for). No authentication, as
 // RabbitMQ's default. Anything else is 404.
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TlsOptions } from 'node:tls';
 import type { ManagementContext } from '../context.js';
-import { listenApp } from '../server.js';
+import { createApp, listenApp } from '../server.js';
 import { Readable } from 'node:stream';
 import { streamFamilies } from './object-stream.js';
 import { buildScrape, DETAILED_FAMILIES, type Endpoint } from './registry.js';
@@ -33,8 +34,8 @@ async function render(reply: FastifyReply, scrape: Scrape, endpoint: Endpoint, f
   })(), { objectMode: false });
 }
 
-export function buildMetricsApp(ctx: ManagementContext): FastifyInstance {
-  const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true } });
+export function buildMetricsApp(ctx: ManagementContext, https?: TlsOptions): FastifyInstance {
+  const app = createApp({ logger: false, routerOptions: { ignoreTrailingSlash: true } }, https);
   app.get('/metrics', async (_req, reply) => render(reply, new Scrape(ctx), 'aggregated'));
   app.get('/metrics/per-object', async (_req, reply) => render(reply, new Scrape(ctx), 'per-object'));
   app.get('/metrics/detailed', async (req, reply) => {
@@ -53,7 +54,7 @@ export function buildMetricsApp(ctx: ManagementContext): FastifyInstance {
   return app;
 }
 
-/** Starts the endpoint; resolves with the port listened on. */
-export async function startMetrics(ctx: ManagementContext, port: number, host: string): Promise<{ app: FastifyInstance; port: number }> {
-  return listenApp(buildMetricsApp(ctx), port, host);
+/** Starts the endpoint (over HTTPS when given TLS options); resolves with the port listened on. */
+export async function startMetrics(ctx: ManagementContext, port: number, host: string, https?: TlsOptions): Promise<{ app: FastifyInstance; port: number }> {
+  return listenApp(buildMetricsApp(ctx, https), port, host);
 }

@@ -55,13 +55,21 @@ export function healthRoutes(app: FastifyInstance, ctx: ManagementContext): void
   app.get('/api/health/checks/virtual-hosts', async () => ({ status: 'ok' }));
   app.get('/api/health/checks/node-is-quorum-critical', async () => ({ status: 'ok', reason: 'single node cluster' }));
   app.get('/api/health/checks/node-is-mirror-sync-critical', async () => ({ status: 'ok', reason: 'single node cluster' }));
-  app.get<{ Params: { within: string; unit: string } }>('/api/health/checks/certificate-expiration/:within/:unit', async (req) => {
+  app.get<{ Params: { within: string; unit: string } }>('/api/health/checks/certificate-expiration/:within/:unit', async (req, reply) => {
     if (!/^-?\d+$/.test(req.params.within)) throw badRequest('Invalid expiration value.');
     if (UNIT_SECONDS[req.params.unit.toLowerCase()] === undefined) {
       throw badRequest('Time unit not recognised. Supported units: days, weeks, months, years.');
     }
-    // Warren's listeners have no TLS certificates, so none can expire.
-    return { status: 'ok' };
+    // Every TLS listener shares one certificate: all of them expire together, or none.
+    const tls = ctx.tls;
+    const horizon = Date.now() + Number(req.params.within) * UNIT_SECONDS[req.params.unit.toLowerCase()] * 1000;
+    if (tls == null || !(tls.validTo < horizon)) return { status: 'ok' };
+    const expires = new Date(tls.validTo).toISOString();
+    const expired = listenersOf(ctx).filter((l) => l.protocol.includes('/ssl') || l.protocol.startsWith('https')).map((l) => ({
+      node: l.node, protocol: l.protocol, interface: l.ip_address, port: l.port,
+      certfile: tls.settings.certFile, cacertfile: tls.settings.caCertFile ?? '', expires,
+    }));
+    return failed(reply, 'Certificates expiring', { expired });
   });
 
   // The older node health check (deprecated in RabbitMQ, still served by 3.13): fails on alarms,

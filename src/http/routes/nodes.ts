@@ -6,7 +6,7 @@ import { statfs } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { requireTag } from '../auth.js';
-import type { ManagementContext } from '../context.js';
+import type { Listener, ManagementContext } from '../context.js';
 import { notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
 
@@ -23,13 +23,8 @@ function fileDescriptors(): { used: number; total: number } | null {
   }
 }
 
-export function listenersOf(ctx: ManagementContext): { node: string; protocol: string; ip_address: string; port: number; socket_opts: object }[] {
-  const c = ctx.config;
-  const httpBind = c.managementBind ?? c.bind;
-  const out = [{ node: ctx.node, protocol: 'amqp', ip_address: c.bind, port: ctx.amqpPort, socket_opts: {} }];
-  if (c.managementPort !== null) out.push({ node: ctx.node, protocol: 'http', ip_address: httpBind, port: c.managementPort, socket_opts: {} });
-  if (c.prometheusPort !== null) out.push({ node: ctx.node, protocol: 'http/prometheus', ip_address: httpBind, port: c.prometheusPort, socket_opts: {} });
-  return out;
+export function listenersOf(ctx: ManagementContext): readonly Listener[] {
+  return ctx.listeners;
 }
 
 async function nodeJson(ctx: ManagementContext): Promise<Record<string, unknown>> {
@@ -73,9 +68,10 @@ async function nodeJson(ctx: ManagementContext): Promise<Record<string, unknown>
     proc_total: 1048576,
     exchange_types: ['direct', 'fanout', 'headers', 'topic', 'x-delayed-message'].map((name) => ({ name, description: '', enabled: true })),
     auth_mechanisms: [
-      { name: 'PLAIN', description: 'SASL PLAIN authentication mechanism', enabled: true },
-      { name: 'AMQPLAIN', description: 'QPid AMQPLAIN mechanism', enabled: true },
-    ],
+      { name: 'PLAIN', description: 'SASL PLAIN authentication mechanism' },
+      { name: 'AMQPLAIN', description: 'QPid AMQPLAIN mechanism' },
+      { name: 'EXTERNAL', description: 'SSL authentication (SASL EXTERNAL)' },
+    ].map((m) => ({ ...m, enabled: ctx.config.authMechanisms.includes(m.name) })),
     applications: [{ name: 'warren', description: 'Warren, an AMQP 0-9-1 broker on Node.js', version: ctx.version }],
     contexts: ctx.config.managementPort === null ? [] : [{
       description: 'RabbitMQ Management', path: '/', ip: ctx.config.managementBind ?? ctx.config.bind, port: String(ctx.config.managementPort),

@@ -59,11 +59,7 @@ export function overviewRoutes(app: FastifyInstance, ctx: ManagementContext): vo
       enable_queue_totals: true,
       statistics_db_event_queue: 0,
       exchange_types: ['direct', 'fanout', 'headers', 'topic', 'x-delayed-message'].map((name) => ({ name, description: '', enabled: true })),
-      listeners: [
-        { node: ctx.node, protocol: 'amqp', ip_address: ctx.config.bind, port: ctx.amqpPort, socket_opts: {} },
-        ...(ctx.config.managementPort === null ? [] : [{ node: ctx.node, protocol: 'http', ip_address: ctx.config.managementBind ?? ctx.config.bind, port: ctx.config.managementPort, socket_opts: {} }]),
-        ...(ctx.config.prometheusPort === null ? [] : [{ node: ctx.node, protocol: 'http/prometheus', ip_address: ctx.config.managementBind ?? ctx.config.bind, port: ctx.config.prometheusPort, socket_opts: {} }]),
-      ],
+      listeners: ctx.listeners,
       contexts: [{ node: ctx.node, description: 'RabbitMQ Management', path: '/', port: String(ctx.config.managementPort ?? '') }],
       object_totals: { connections: ctx.amqp.connections.size, channels, exchanges, queues, consumers },
       ...rates(ctx, req.query as Query, [ready + unacked, ready, unacked]),

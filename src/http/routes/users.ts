@@ -6,24 +6,25 @@ import type { ManagementContext } from '../context.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
 import { hasLimits, tagsOf } from '../../broker/definitions.js';
-import { HASHING_ALGORITHMS, hashPassword, type User } from '../../broker/users.js';
+import { HASHING_ALGORITHMS, type User } from '../../broker/users.js';
 
 export function userJson(u: User): Record<string, unknown> {
   return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: {} };
 }
 
-/** The stored hash for a PUT body: from `password`, from `password_hash`, or none (no password login). */
-function credentialsOf(body: Record<string, unknown>): { hash: string; algorithm: string } {
+/**
+ * The credentials of a PUT body: a clear `password` (hashed by the user store with the configured
+ * algorithm), a `password_hash` (with `hashing_algorithm`, else the configured one, as RabbitMQ), or none (no password login).
+ */
+function credentialsOf(body: Record<string, unknown>, configured: string): { password: string | null; hash: string; algorithm: string } {
   if (body.password !== undefined && body.password_hash !== undefined) throw badRequest('both_password_and_password_hash_are_provided');
-  if (body.password !== undefined && body.password !== null) {
-    return { hash: hashPassword(String(body.password)), algorithm: 'rabbit_password_hashing_sha256' };
-  }
-  const algorithm = body.hashing_algorithm === undefined ? 'rabbit_password_hashing_sha256' : String(body.hashing_algorithm);
-  if (body.password_hash === undefined || body.password_hash === null || body.password_hash === '') return { hash: '', algorithm };
+  if (body.password !== undefined && body.password !== null) return { password: String(body.password), hash: '', algorithm: configured };
+  const algorithm = body.hashing_algorithm === undefined ? configured : String(body.hashing_algorithm);
+  if (body.password_hash === undefined || body.password_hash === null || body.password_hash === '') return { password: null, hash: '', algorithm };
   const hash = String(body.password_hash);
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(hash) || hash.length % 4 !== 0) throw new HttpError(400, 'bad_request', ['not_base64', hash] as unknown as string);
   if (!HASHING_ALGORITHMS.has(algorithm)) throw badRequest(`unknown hashing algorithm ${algorithm}`);
-  return { hash, algorithm };
+  return { password: null, hash, algorithm };
 }
 
 export function userRoutes(app: FastifyInstance, ctx: ManagementContext): void {
@@ -67,9 +68,9 @@ export function userRoutes(app: FastifyInstance, ctx: ManagementContext): void {
       : body.administrator !== undefined ? (String(body.administrator) === 'true' ? ['administrator'] : []) : null;
     if (tags === null) throw badRequest('tags_not_present');
     if (hasLimits(body.limits)) throw badRequest('Warren does not implement per-user limits (max-connections, max-channels)');
-    const { hash, algorithm } = credentialsOf(body);
+    const { password, hash, algorithm } = credentialsOf(body, users.hashingAlgorithm);
     const existed = users.users.has(req.params.user);
-    users.putUser(req.params.user, null, tags, hash, algorithm);
+    users.putUser(req.params.user, password, tags, hash, algorithm);
     broker.accessListener?.usersChanged();
     return reply.status(existed ? 204 : 201).send();
   });
