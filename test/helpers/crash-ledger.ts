@@ -123,9 +123,13 @@ export async function runPublisher<K>(opts: {
   stats: PublishStats; stopped: () => boolean; maxInFlight: number;
   /** Called just before each publish (e.g. to note the time). */
   onPublish?: (id: number) => void;
+  /** A rate limit (so a long soak does not pile up a backlog no consumer keeps up with). */
+  perSecond?: number;
 }): Promise<void> {
   const { conn, ch, ledger, pending, stats } = opts;
   let inFlight = 0;
+  let sent = 0;
+  const started = Date.now();
   const closed = new Promise<void>((r) => conn.once('close', () => r()));
   while (!opts.stopped() && !conn.closed) {
     const id = opts.next();
@@ -151,6 +155,10 @@ export async function runPublisher<K>(opts: {
     }
     if (!ok) await Promise.race([new Promise((r) => ch.once('drain', r)), closed]);
     while (inFlight >= opts.maxInFlight && !conn.closed) await sleep(1);
+    if (opts.perSecond) {
+      const ahead = (++sent * 1000) / opts.perSecond - (Date.now() - started);
+      if (ahead >= 2) await sleep(ahead);
+    }
   }
 }
 
@@ -180,6 +188,8 @@ export interface Verdict<K> {
   neverPublished: K[];
   duplicates: number;
   republishedDuplicates: number;
+  /** Explained only by the broker's own repeats (`repeated`). */
+  repeatedDuplicates: number;
   inFlightAckDuplicates: number;
   /** Of the lost acks the broker had processed: the most ms before the kill. */
   latestLostAck: number;
@@ -190,9 +200,11 @@ export interface Verdict<K> {
 /**
  * Judges the history. `drained` are the keys of the final drain in order (bodies already checked
  * by the caller); `stream`/`seq` place a key in its publisher's order when that order must hold.
+ * `repeated` counts copies the broker itself published again (a delayed message routed a second
+ * time after a crash): they count as publishes.
  */
 export function judge<K>(l: Ledger<K>, drained: K[], ackGraceMs: number,
-  order?: { stream: (k: K) => string | undefined; seq: (k: K) => number }): Verdict<K> {
+  order?: { stream: (k: K) => string | undefined; seq: (k: K) => number }, repeated?: Map<K, number>): Verdict<K> {
   const consumed = new Map<K, number>();
   const count = (k: K) => consumed.set(k, (consumed.get(k) ?? 0) + 1);
   let totalAcks = 0;
@@ -209,14 +221,16 @@ export function judge<K>(l: Ledger<K>, drained: K[], ackGraceMs: number,
   const v: Verdict<K> = {
     consumed, lost: [...l.confirmed].filter((k) => !consumed.has(k)),
     neverPublished: [...consumed.keys()].filter((k) => !l.published.has(k)),
-    duplicates: 0, republishedDuplicates: 0, inFlightAckDuplicates: 0, latestLostAck: 0, unexplained: [], totalAcks,
+    duplicates: 0, republishedDuplicates: 0, repeatedDuplicates: 0, inFlightAckDuplicates: 0, latestLostAck: 0, unexplained: [], totalAcks,
   };
   for (const [k, n] of consumed) {
     if (n < 2) continue;
     v.duplicates++;
-    const published = l.published.get(k) ?? 0;
+    const byClients = l.published.get(k) ?? 0;
+    const published = byClients + (repeated?.get(k) ?? 0);
     if (published >= n) {
-      v.republishedDuplicates++;
+      if (byClients >= n) v.republishedDuplicates++;
+      else v.repeatedDuplicates++;
       continue;
     }
     // Consumed more often than published: acks were lost. Only those in flight at a kill may be.
@@ -238,6 +252,7 @@ export function judge<K>(l: Ledger<K>, drained: K[], ackGraceMs: number,
 /** One line describing the duplicates of a verdict. */
 export function describeDuplicates<K>(v: Verdict<K>): string {
   return `duplicates: ${v.duplicates} (${v.republishedDuplicates} republished after an unconfirmed crash, `
+    + (v.repeatedDuplicates ? `${v.repeatedDuplicates} repeated by the broker after a kill, ` : '')
     + `${v.inFlightAckDuplicates} whose ack was in flight at the kill (${v.latestLostAck ? `some processed up to ${v.latestLostAck} ms before it` : 'none of them processed by the broker'}), `
     + `${v.unexplained.length} unexplained)`;
 }
