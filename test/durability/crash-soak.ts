@@ -212,7 +212,7 @@ async function startConsumers(conn: Conn, which: typeof CONSUMERS, l: Ledger<str
         if (list) list.push({ round, at: now });
         else delayed.deliveries.set(key, [{ round, at: now }]);
       }
-      if (!noteDelivery(l, key, body, bodyOf(id), redelivered, `round ${round}, ${c.queue}`)) return;
+      if (!noteDelivery(l, key, body, bodyOf(id), redelivered, `round ${round}, ${c.queue}`, round)) return;
       if (streamOf(id).delayed) {
         // The earliest copy published sets the earliest a correct broker may deliver it.
         const due = delayed.firstPublished.get(id)! + delayOf(id);

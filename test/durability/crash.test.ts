@@ -75,7 +75,7 @@ async function runCrashTest(t: TestContext, opts: { rounds: number; env?: Record
       const body = m.content.toString();
       const id = idOf(body);
       stats.delivered++;
-      if (noteDelivery(h, id, body, bodyOf(id), m.fields.redelivered, `round ${round}`)) toAck.push({ m, key: id });
+      if (noteDelivery(h, id, body, bodyOf(id), m.fields.redelivered, `round ${round}`, round)) toAck.push({ m, key: id });
     });
     const acker = runAcker({
       ledger: h, ch: sub, conn: subConn, queue: QUEUE, round, toAck, multiple: false, random,

@@ -32,11 +32,13 @@ export interface Ledger<K> {
   killedAt: number[];
   /** Keys delivered so far (to tell a redelivery). */
   delivered: Set<K>;
+  /** key -> each delivery's round, with "r" when flagged redelivered (to explain a failure). */
+  deliveries: Map<K, string[]>;
   problems: string[];
 }
 
 export function newLedger<K>(): Ledger<K> {
-  return { published: new Map(), confirmed: new Set(), acks: new Map(), killedAt: [], delivered: new Set(), problems: [] };
+  return { published: new Map(), confirmed: new Set(), acks: new Map(), killedAt: [], delivered: new Set(), deliveries: new Map(), problems: [] };
 }
 
 /** The id at the front of a test body `${id}:...`, or -1 when the body is not one of ours. */
@@ -49,7 +51,7 @@ export function idOf(body: string): number {
  * Records a delivery during a round. Returns false (and records a problem) for a message that
  * was never published or whose body is damaged: the caller must not ack it.
  */
-export function noteDelivery<K>(l: Ledger<K>, key: K, body: string, expected: string, redelivered: boolean, where: string): boolean {
+export function noteDelivery<K>(l: Ledger<K>, key: K, body: string, expected: string, redelivered: boolean, where: string, round: number): boolean {
   if (!l.published.has(key) || body !== expected) {
     l.problems.push(`${where}: delivered a message that was never published: ${JSON.stringify(body.slice(0, 60))}`);
     return false;
@@ -58,6 +60,10 @@ export function noteDelivery<K>(l: Ledger<K>, key: K, body: string, expected: st
     l.problems.push(`${where}: message ${String(key)} delivered again without the redelivered flag`);
   }
   l.delivered.add(key);
+  const tag = redelivered ? `${round}r` : String(round);
+  const list = l.deliveries.get(key);
+  if (list) list.push(tag);
+  else l.deliveries.set(key, [tag]);
   return true;
 }
 
@@ -242,8 +248,9 @@ export function judge<K>(l: Ledger<K>, drained: K[], ackGraceMs: number,
       v.inFlightAckDuplicates++;
       if (unprocessed < lostAcks) for (const a of processedLate) v.latestLostAck = Math.max(v.latestLostAck, l.killedAt[a.round] - a.processedAt!);
     } else {
-      v.unexplained.push(`${String(k)} (published ${published}x, consumed ${n}x, acks: ${JSON.stringify(acks.map((a) => ({
-        round: a.round, processedMsBeforeKill: a.processedAt === undefined ? null : l.killedAt[a.round] - a.processedAt })))})`);
+      v.unexplained.push(`${String(k)} (published ${published}x, consumed ${n}x, delivered in rounds ${JSON.stringify(l.deliveries.get(k) ?? [])} `
+        + `(r: flagged redelivered), acks: ${JSON.stringify(acks.map((a) => ({
+          round: a.round, processedMsBeforeKill: a.processedAt === undefined ? null : l.killedAt[a.round] - a.processedAt })))})`);
     }
   }
   return v;
