@@ -154,6 +154,8 @@ export interface SoakOptions {
   rounds: number;
   seed: number;
   env?: Record<string, string>;
+  /** The broker's data directory, kept afterwards (default: a temporary one, removed). */
+  dataDir?: string;
   /** Progress lines (one per round, and the summary). */
   log: (line: string) => void;
 }
@@ -242,7 +244,7 @@ interface RoundStats extends PublishStats {
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const started = Date.now();
   const random = rng(opts.seed);
-  const broker: TestBroker = await startWarren({ env: opts.env });
+  const broker: TestBroker = await startWarren({ env: opts.env, dataDir: opts.dataDir });
   try {
     return await soak(broker, opts, random, started);
   } finally {
