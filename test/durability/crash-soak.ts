@@ -16,12 +16,13 @@
 // arrive before its publish time + x-delay (late is allowed: nothing is routed while the broker
 // is down).
 // Run from test/durability/crash-soak.test.ts (a few rounds) and bench/crash-soak.mjs (ROUNDS=100).
+import assert from 'node:assert/strict';
 import type { Channel } from 'amqplib';
 import { sleep } from '../helpers/amqp.js';
 import { api, enc } from '../helpers/admin-api.js';
 import { rng } from '../helpers/random.js';
 import {
-  assertVerdict, describeDuplicates, drainedKeys, idOf, judge, newLedger, noteDelivery, runAcker, runPublisher,
+  ackUndone, assertVerdict, describeDuplicates, drainedKeys, idOf, judge, newLedger, noteDelivery, runAcker, runPublisher,
   type Ledger, type PublishStats, type Unacked, type Verdict,
 } from '../helpers/crash-ledger.js';
 import {
@@ -214,6 +215,12 @@ async function startConsumers(conn: Conn, which: typeof CONSUMERS, l: Ledger<str
         if (list) list.push({ round, at: now });
         else delayed.deliveries.set(key, [{ round, at: now }]);
       }
+      if (!streamOf(id).delayed && ackUndone(l, key, round, ACK_GRACE_MS)) {
+        // Left unacked, so that the data directory still shows the record without its ack.
+        l.problems.push(`round ${round}, ${c.queue}: message ${id} came back although its ack was processed before an earlier kill `
+          + `(acks: ${JSON.stringify(l.acks.get(key)!.map((a) => ({ round: a.round, processedMsBeforeKill: a.processedAt === undefined ? null : l.killedAt[a.round] - a.processedAt })))})`);
+        return;
+      }
       if (!noteDelivery(l, key, body, bodyOf(id), redelivered, `round ${round}, ${c.queue}`, round)) return;
       if (streamOf(id).delayed) {
         // The earliest copy published sets the earliest a correct broker may deliver it.
@@ -352,6 +359,9 @@ async function soak(broker: TestBroker, opts: SoakOptions, random: () => number,
     // Stop early on a broken rule: the first rounds after it say the most.
     if (l.problems.length) break;
   }
+
+  // A broken rule ends the soak here, the data directory as the failing restart left it.
+  assert.deepEqual(l.problems.slice(0, 20), [], `${l.problems.length} problems during the rounds`);
 
   // Republish what is still unconfirmed, waiting for every confirm.
   const conn = await connect(broker.url);

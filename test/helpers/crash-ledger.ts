@@ -67,6 +67,16 @@ export function noteDelivery<K>(l: Ledger<K>, key: K, body: string, expected: st
   return true;
 }
 
+/**
+ * True when a message published once comes back although an ack of it was processed more than
+ * `ackGraceMs` before an earlier kill: the broker lost the ack (a failure as soon as it is seen).
+ */
+export function ackUndone<K>(l: Ledger<K>, key: K, round: number, ackGraceMs: number): boolean {
+  if (l.published.get(key) !== 1) return false;
+  const acks = l.acks.get(key);
+  return acks !== undefined && acks.some((a) => a.round < round && a.processedAt !== undefined && l.killedAt[a.round] - a.processedAt >= ackGraceMs);
+}
+
 /** A delivery waiting for its ack, with the keys one ack of it settles (several for a multiple ack). */
 export interface Unacked<K> {
   m: ConsumeMessage;
