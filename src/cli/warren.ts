@@ -23,6 +23,8 @@ const program = new Command('warren')
   .option('--heartbeat <seconds>', 'heartbeat interval proposed to clients (default 60)')
   .option('--frame-max <bytes>', 'largest frame accepted (default 131072)')
   .option('--max-message-size <size>', 'largest message body accepted (default 128MiB)')
+  .option('--consumer-timeout <ms|off>', 'close a channel whose delivery stays unacked this long (default 1800000, 30 minutes)')
+  .option('--connection-max <n|infinity>', 'most AMQP connections served at once; more wait (default infinity)')
   .option('--memory-high-watermark <fraction|size>', 'memory alarm threshold (default 0.4 of RAM)')
   .option('--disk-free-limit <size>', 'disk alarm threshold (default 50MB)')
   .addHelpText('after', `\nEnvironment variables: ${ENV_VARS.join(', ')}, WARREN_CONFIG, WARREN_LOOPBACK_USERS`);
@@ -41,6 +43,8 @@ const flags: ConfigInput = {
   heartbeat: o.heartbeat,
   frameMax: o.frameMax,
   maxMessageSize: o.maxMessageSize,
+  consumerTimeout: o.consumerTimeout,
+  connectionMax: o.connectionMax,
   memoryHighWatermark: o.memoryHighWatermark,
   diskFreeLimit: o.diskFreeLimit,
 };

@@ -38,6 +38,8 @@ export class Connection implements FrameHandler, FlowWaiter {
   channelMax = 2047;
   heartbeat = 0;
   user: User | null = null;
+  /** The user has the impersonator tag: user_id is not checked on publish. */
+  impersonator = false;
   vhost: VHost | null = null;
   clientProperties: FieldTable = {};
   /** The SASL mechanism the client logged in with. */
@@ -295,6 +297,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     }
     this.broker.auth.succeeded++;
     this.user = user;
+    this.impersonator = user.tags.includes('impersonator');
     this.authMechanism = a.mechanism;
     this.state = State.TuneOk;
     this.send(0, M.encodeConnectionTune, {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
+import { AckTimeouts } from './ack-timeouts.js';
 import { listenOn } from './listen.js';
 import { MessageCounters, MessageSizes } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
@@ -48,6 +49,7 @@ export class AmqpServer {
       connections: new Set(),
       flusher: new Flusher(),
       syncWaiters: new Set(),
+      ackTimeouts: new AckTimeouts(),
       requestSync: () => {},
       messageSizes: new MessageSizes(),
       closedChannelStats: (vhost) => {
@@ -92,6 +94,7 @@ export class AmqpServer {
 
   /** Stops accepting, closes every connection with 320 CONNECTION_FORCED. */
   async close(reason = 'shutdown'): Promise<void> {
+    this.ctx.ackTimeouts.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const c of [...this.ctx.connections]) c.forceClose(`broker forced connection closure with reason '${reason}'`);
