@@ -8,7 +8,7 @@ import { Exchange } from './exchange.js';
 import { KNOWN_COMPONENTS } from './parameters.js';
 import type { PolicyJson } from './policies.js';
 import { exportPolicyDefinitions, importPolicyDefinitions, type ParameterJson } from './policy-definitions.js';
-import { HASHING_ALGORITHMS } from './users.js';
+import { HASHING_ALGORITHMS, sortedLimits, userLimitProblem } from './users.js';
 import type { VHost } from './vhost.js';
 
 type Args = Record<string, unknown>;
@@ -80,19 +80,26 @@ function valueJson(v: FieldValue): unknown {
   return v ?? null;
 }
 
-/** Whether a `limits` value (a list of pairs or an object, as RabbitMQ writes them) sets any limit. */
-export function hasLimits(limits: unknown): boolean {
-  if (limits === undefined || limits === null) return false;
-  if (Array.isArray(limits)) return limits.length > 0;
-  return typeof limits === 'object' && Object.keys(limits).length > 0;
+/**
+ * A user's `limits` from definitions or the users API: an object (RabbitMQ's export), or a list
+ * of {name: value} objects; undefined when absent. Throws the reason RabbitMQ gives for a bad one.
+ */
+export function userLimitsOf(limits: unknown): Record<string, number> | undefined {
+  if (limits === undefined || limits === null) return undefined;
+  const pairs = Array.isArray(limits) ? limits.flatMap((l) => Object.entries(l as object)) : Object.entries(limits as object);
+  const out: Record<string, number> = {};
+  for (const [name, value] of pairs) {
+    const problem = userLimitProblem(name, value);
+    if (problem !== null) throw new DefinitionsError(problem);
+    out[name] = value as number;
+  }
+  return out;
 }
 
-/** Refuses what Warren would otherwise drop: per-user limits, and parameters of components it does not know. */
-function checkSupported(defs: Definitions, vhost: string | null): void {
-  if (vhost === null && (defs.users ?? []).some((u) => hasLimits(u.limits))) {
-    throw new DefinitionsError('Warren does not implement per-user limits (max-connections, max-channels)');
-  }
+/** Refuses what Warren would otherwise drop: parameters of components it does not know, bad user limits. */
+function checkSupported(defs: Definitions): void {
   for (const u of defs.users ?? []) {
+    userLimitsOf(u.limits);
     if (u.hashing_algorithm !== undefined && !HASHING_ALGORITHMS.has(u.hashing_algorithm)) {
       throw new DefinitionsError(`user '${u.name}': unknown hashing algorithm ${u.hashing_algorithm}`);
     }
@@ -110,7 +117,7 @@ function checkSupported(defs: Definitions, vhost: string | null): void {
  * queues and exchanges); users, permissions and parameters are overwritten.
  */
 export function importDefinitions(broker: Broker, defs: Definitions, vhost: string | null = null): void {
-  checkSupported(defs, vhost);
+  checkSupported(defs);
   const where = (v: string | undefined) => vhost ?? v ?? '/';
   if (vhost === null) {
     for (const v of defs.vhosts ?? []) {
@@ -119,7 +126,8 @@ export function importDefinitions(broker: Broker, defs: Definitions, vhost: stri
       if (created || v.metadata !== undefined || v.description !== undefined) vh.metadata = vhostMetadataOf(v);
     }
     for (const u of defs.users ?? []) {
-      broker.users.putUser(u.name, u.password ?? null, tagsOf(u.tags), u.password !== undefined ? undefined : u.password_hash ?? '', u.hashing_algorithm);
+      broker.users.putUser(u.name, u.password ?? null, tagsOf(u.tags), u.password !== undefined ? undefined : u.password_hash ?? '', u.hashing_algorithm,
+        userLimitsOf(u.limits));
     }
     for (const p of defs.permissions ?? []) {
       if (!broker.vhost(p.vhost)) broker.addVhost(p.vhost);
@@ -209,7 +217,7 @@ export function exportDefinitions(broker: Broker, versions: { rabbitmq: string; 
     product_name: versions.product,
     product_version: versions.productVersion,
     users: [...broker.users.users.values()].map((u) => ({
-      name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: {},
+      name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: sortedLimits(u.limits),
     })),
     vhosts: vhosts.map(vhostJson) as unknown as VhostDefinition[],
     permissions: broker.users.listPermissions(),

@@ -1,12 +1,32 @@
 // Users, password hashes and per-vhost permissions, with RabbitMQ's formats so that definitions
 // exported from RabbitMQ load as they are: password_hash is base64(salt(4) + sha256(salt + password)).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { erlangTerm } from './policy-validation.js';
 
 export interface User {
   name: string;
   passwordHash: string;
   hashingAlgorithm: string;
   tags: string[];
+  /** Per-user limits as RabbitMQ keeps them ({"max-connections": n, "max-channels": n}); negative: none. */
+  limits: Record<string, number>;
+}
+
+/** The per-user limits RabbitMQ knows. */
+export const USER_LIMIT_NAMES = ['max-connections', 'max-channels'];
+
+/** Checks one user limit as RabbitMQ does (rabbit_auth_backend_internal); returns the reason or null. */
+export function userLimitProblem(name: string, value: unknown): string | null {
+  if (!USER_LIMIT_NAMES.includes(name)) return `Unrecognised terms [{${erlangTerm(name)},${erlangTerm(value)}}] in user-limits`;
+  if (typeof value !== 'number' || !Number.isInteger(value)) return `${name} should be a number, actually was ${erlangTerm(value)}`;
+  return null;
+}
+
+/** Limits in RabbitMQ's order (sorted by name), as its API shows them. */
+export function sortedLimits(limits: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(limits).sort()) out[k] = limits[k];
+  return out;
 }
 
 export interface Permission {
@@ -76,12 +96,15 @@ export class UserStore {
   /** Bumped on every change, so callers can cache permission checks. */
   version = 0;
 
-  putUser(name: string, password: string | null, tags: string[] = [], passwordHash?: string, algorithm?: string): User {
+  /** Creates or replaces a user; `limits` undefined keeps those it had (as RabbitMQ's update does). */
+  putUser(name: string, password: string | null, tags: string[] = [], passwordHash?: string, algorithm?: string,
+    limits?: Record<string, number>): User {
     const user: User = {
       name,
       passwordHash: passwordHash ?? (password === null ? '' : hashPassword(password)),
       hashingAlgorithm: algorithm ?? 'rabbit_password_hashing_sha256',
       tags,
+      limits: limits ?? this.users.get(name)?.limits ?? {},
     };
     this.users.set(name, user);
     this.version++;
@@ -93,6 +116,21 @@ export class UserStore {
     for (const perms of this.topicPermissions.values()) perms.delete(name);
     this.version++;
     return this.users.delete(name);
+  }
+
+  /** A user's limit `name`, or -1 when none applies. */
+  limit(user: string, name: string): number {
+    const v = this.users.get(user)?.limits[name];
+    return v === undefined || v < 0 ? -1 : v;
+  }
+
+  /** Replaces a user's limits; false if there is no such user. */
+  setLimits(user: string, limits: Record<string, number>): boolean {
+    const u = this.users.get(user);
+    if (u === undefined) return false;
+    u.limits = limits;
+    this.version++;
+    return true;
   }
 
   authenticate(name: string, password: string): User | null {

@@ -371,6 +371,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       if (this.channels.size >= this.channelMax) {
         throw notAllowed(`number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`);
       }
+      this.broker.checkChannelLimit(this.userName);
       M.decodeChannelOpen(r);
       const opened = new Channel(this, channelId);
       this.channels.set(channelId, opened);

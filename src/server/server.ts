@@ -8,6 +8,7 @@ import type { FieldTable } from '../amqp/field-table.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
 import { AckTimeouts } from './ack-timeouts.js';
+import { ConnectionGate } from './connection-gate.js';
 import { listenOn } from './listen.js';
 import { MessageCounters, MessageSizes } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
@@ -39,6 +40,7 @@ function serverProperties(version: string): FieldTable {
 export class AmqpServer {
   readonly ctx: ServerContext;
   private readonly server: Server;
+  private readonly gate: ConnectionGate;
 
   constructor(readonly broker: Broker, config: ServerConfig, log: Logger, version: string) {
     const closed = new Map<string, MessageCounters>();
@@ -60,9 +62,8 @@ export class AmqpServer {
       closedChannels: closed,
       directReply: new Map(),
     };
-    this.server = createServer({ noDelay: true }, (socket) => {
-      new Connection(socket, broker, this.ctx);
-    });
+    this.gate = new ConnectionGate(config.connectionMax, (socket) => new Connection(socket, broker, this.ctx), log);
+    this.server = createServer({ noDelay: true }, (socket) => this.gate.admit(socket));
     broker.on('blocked', (reason: string) => {
       for (const c of this.ctx.connections) c.onAlarm(true, reason);
     });
@@ -95,6 +96,7 @@ export class AmqpServer {
   /** Stops accepting, closes every connection with 320 CONNECTION_FORCED. */
   async close(reason = 'shutdown'): Promise<void> {
     this.ctx.ackTimeouts.stop();
+    this.gate.drop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const c of [...this.ctx.connections]) c.forceClose(`broker forced connection closure with reason '${reason}'`);
