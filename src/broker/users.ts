@@ -96,7 +96,7 @@ export class UserStore {
   /** Bumped on every change, so callers can cache permission checks. */
   version = 0;
 
-  /** Creates or replaces a user; `limits` undefined keeps those it had (as RabbitMQ's update does). */
+  /** Creates or replaces a user; `limits` are merged into those it had (as RabbitMQ 3.10's update does). */
   putUser(name: string, password: string | null, tags: string[] = [], passwordHash?: string, algorithm?: string,
     limits?: Record<string, number>): User {
     const user: User = {
@@ -104,7 +104,7 @@ export class UserStore {
       passwordHash: passwordHash ?? (password === null ? '' : hashPassword(password)),
       hashingAlgorithm: algorithm ?? 'rabbit_password_hashing_sha256',
       tags,
-      limits: limits ?? this.users.get(name)?.limits ?? {},
+      limits: { ...this.users.get(name)?.limits, ...limits },
     };
     this.users.set(name, user);
     this.version++;

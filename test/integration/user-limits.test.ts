@@ -68,12 +68,14 @@ describe('user limits', { timeout: 60_000 }, () => {
     await api('DELETE', `users/${other}`);
   });
 
-  it('limits in the users API: PUT with limits sets them, PUT without keeps them', async () => {
+  it('limits in the users API: PUT with limits adds them to those set, PUT without keeps them (as RabbitMQ 3.10)', async () => {
     const u = `lim-put-${suffix()}`;
     assert.equal((await api('PUT', `users/${u}`, { password: 'x', tags: '', limits: { 'max-connections': 3 } })).status, 201);
     assert.deepEqual((await api('GET', `users/${u}`)).body.limits, { 'max-connections': 3 });
     assert.equal((await api('PUT', `users/${u}`, { password: 'y', tags: 'monitoring' })).status, 204);
     assert.deepEqual((await api('GET', `user-limits/${u}`)).body, [{ user: u, value: { 'max-connections': 3 } }]);
+    assert.equal((await api('PUT', `users/${u}`, { password: 'y', tags: '', limits: { 'max-channels': 2 } })).status, 204);
+    assert.deepEqual((await api('GET', `user-limits/${u}`)).body, [{ user: u, value: { 'max-channels': 2, 'max-connections': 3 } }]);
     assert.deepEqual((await api('PUT', `users/${u}`, { password: 'x', tags: '', limits: { 'max-channels': 'many' } })).body,
       { error: 'bad_request', reason: 'max-channels should be a number, actually was <<"many">>' });
     await api('DELETE', `users/${u}`);
