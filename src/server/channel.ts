@@ -675,6 +675,7 @@ export class Channel implements DeliverySink, AckTimeoutSubject {
       const all = [...this.unacked.values(), ...back].sort((a, b) => a.deliveryTag - b.deliveryTag);
       this.unacked.clear();
       for (const e of all) this.unacked.set(e.deliveryTag, e);
+      if (!this.ackWatched) this.watchAckTimeout(all[0]);
     }
     this.send(M.encodeTxRollbackOk);
   }
