@@ -90,13 +90,13 @@ export class Broker extends EventEmitter {
   }
 
   /**
-   * Fails with 530 unless the vhost exists, the user has permissions there and the vhost's
-   * max-connections allows one more; then counts `conn` as open there until connectionClosed.
+   * Fails with 530 unless the vhost exists, its max-connections and the user's allow one more,
+   * and the user has permissions there; then counts `conn` as open there until connectionClosed.
    */
   openVhost(user: string, name: string, conn: OpenConnection): VHost {
     const v = this.vhosts.get(name);
     if (!v) throw notAllowed(`vhost ${name} not found`);
-    VHost.checkVhostAccess(this.users.hasVhostAccess(user, name), user, name);
+    // RabbitMQ's order (rabbit_reader, connection.open): the vhost's limit, the user's, then access.
     const max = v.limits['max-connections'];
     if (max !== undefined && max >= 0 && v.connections.size >= max) {
       throw notAllowed(`access to vhost '${name}' refused for user '${user}': connection limit (${max}) is reached`);
@@ -105,11 +105,12 @@ export class Broker extends EventEmitter {
     if (userMax >= 0 && this.countOpen(user, false) >= userMax) {
       throw notAllowed(`connection refused for user '${user}': user connection limit (${userMax}) is reached`);
     }
+    VHost.checkVhostAccess(this.users.hasVhostAccess(user, name), user, name);
     v.connections.add(conn);
     return v;
   }
 
-  /** A user's max-channels allows `conn` (an open connection of theirs) one more channel; else 530. */
+  /** A user's max-channels allows them one more channel; else 530. */
   checkChannelLimit(user: string): void {
     const max = this.users.limit(user, 'max-channels');
     if (max >= 0 && this.countOpen(user, true) >= max) {
