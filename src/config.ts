@@ -50,6 +50,10 @@ export interface Config {
   channelMax: number;
   heartbeat: number;
   maxMessageSize: number;
+  /** Longest a delivery may stay unacked before its channel is closed (RabbitMQ's consumer_timeout), ms; 0: never. */
+  consumerTimeout: number;
+  /** Most AMQP connections served at once (RabbitMQ's connection_max); null: no limit. */
+  connectionMax: number | null;
   /** Memory alarm threshold in bytes (from a fraction of RAM or an absolute size). */
   memoryHighWatermark: number;
   /** Disk alarm when free space on the data directory's disk falls below this, bytes. */
@@ -94,6 +98,8 @@ const DEFAULTS: Config = {
   channelMax: 2047,
   heartbeat: 60,
   maxMessageSize: 128 * 1024 * 1024,
+  consumerTimeout: 1_800_000,
+  connectionMax: null,
   memoryHighWatermark: Math.floor(totalmem() * 0.4),
   diskFreeLimit: 50 * 1000 * 1000,
   queueWindowMessages: 16384,
@@ -122,6 +128,8 @@ const ENV: [string, keyof Config][] = [
   ['WARREN_CHANNEL_MAX', 'channelMax'],
   ['WARREN_HEARTBEAT', 'heartbeat'],
   ['WARREN_MAX_MESSAGE_SIZE', 'maxMessageSize'],
+  ['WARREN_CONSUMER_TIMEOUT', 'consumerTimeout'],
+  ['WARREN_CONNECTION_MAX', 'connectionMax'],
   ['WARREN_MEMORY_HIGH_WATERMARK', 'memoryHighWatermark'],
   ['WARREN_DISK_FREE_LIMIT', 'diskFreeLimit'],
   ['WARREN_QUEUE_WINDOW_MESSAGES', 'queueWindowMessages'],
@@ -147,6 +155,9 @@ const ENV: [string, keyof Config][] = [
   ['WARREN_AUTH_MECHANISMS', 'authMechanisms'],
   ['WARREN_PASSWORD_HASHING_MODULE', 'passwordHashingModule'],
 ];
+
+/** RabbitMQ refuses a max_message_size above 512 MiB. */
+export const MAX_MESSAGE_SIZE_CAP = 512 * 1024 * 1024;
 
 export const ENV_VARS = ENV.map(([name]) => name);
 
@@ -192,7 +203,25 @@ function coerce(key: keyof Config, v: unknown): unknown {
       if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${key} must be a port number or "off", got ${String(v)}`);
       return n;
     }
-    case 'maxMessageSize': case 'diskFreeLimit': case 'queueWindowBytes': return parseSize(v);
+    case 'maxMessageSize': {
+      const n = parseSize(v);
+      if (n > MAX_MESSAGE_SIZE_CAP) throw new Error(`maxMessageSize must be at most ${MAX_MESSAGE_SIZE_CAP} bytes (512MiB, RabbitMQ's limit), got ${String(v)}`);
+      return n;
+    }
+    case 'consumerTimeout': {
+      // RabbitMQ disables it with `undefined` (advanced.config) or false; 0 does the same here.
+      if (v === null || v === false || /^(off|false|undefined|none|infinity)$/i.test(String(v))) return 0;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`consumerTimeout must be milliseconds or "off", got ${String(v)}`);
+      return n;
+    }
+    case 'connectionMax': {
+      if (v === null || /^(infinity|off|none|unlimited)$/i.test(String(v))) return null;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`connectionMax must be a number of connections or "infinity", got ${String(v)}`);
+      return n;
+    }
+    case 'diskFreeLimit': case 'queueWindowBytes': return parseSize(v);
     case 'memoryHighWatermark': return parseWatermark(v);
     case 'sslVerify': return oneOf(key, v, ['verify_peer', 'verify_none']);
     case 'sslCertLoginFrom': return oneOf(key, v, ['distinguished_name', 'common_name']);

@@ -118,6 +118,8 @@ export class Warren {
       heartbeat: config.heartbeat,
       handshakeTimeoutMs: 10_000,
       maxMessageSize: config.maxMessageSize,
+      consumerTimeout: config.consumerTimeout,
+      connectionMax: config.connectionMax,
     }, log, VERSION, new Mechanisms(config.authMechanisms, config.sslCertLoginFrom));
     const waiters = amqp.ctx.syncWaiters;
     amqp.ctx.requestSync = (epoch) => messages.want(epoch);

@@ -13,7 +13,7 @@ import type { ExchangeDeclare, QueueDeclare } from './vhost.js';
 const QUEUE_EQUIVALENCE_KEYS = [
   'x-expires', 'x-message-ttl', 'x-max-length', 'x-max-length-bytes', 'x-max-priority', 'x-overflow',
   'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-queue-mode', 'x-queue-type',
-  'x-single-active-consumer', 'x-queue-master-locator', 'x-queue-version', 'x-delivery-limit',
+  'x-single-active-consumer', 'x-queue-master-locator', 'x-queue-version', 'x-delivery-limit', 'x-consumer-timeout',
   'x-delayed-retry-type', 'x-delayed-retry-min', 'x-delayed-retry-max', 'x-delayed-retry-multiplier',
 ];
 
@@ -93,6 +93,7 @@ const QUEUE_ARG_CHECKS: Record<string, Check> = {
   'x-queue-type': oneOf('classic', 'quorum'),
   'x-single-active-consumer': bool,
   'x-delivery-limit': nonNegInt,
+  'x-consumer-timeout': nonNegInt,
   'x-delayed-retry-type': oneOf('disabled', 'all', 'failed', 'returned'),
   'x-delayed-retry-min': posInt,
   'x-delayed-retry-max': posInt,

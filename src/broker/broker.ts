@@ -6,7 +6,7 @@ import { notAllowed } from './errors.js';
 import { ParameterStore } from './parameters.js';
 import { type Policy, reapplyPolicies } from './policies.js';
 import { type Access, UserStore } from './users.js';
-import { VHost, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
+import { VHost, type OpenConnection, type DefinitionListener, type DelayStoreFactory, type QueueMessagesFactory } from './vhost.js';
 
 /** Told about changes to vhosts, users and permissions (the store persists them). */
 export interface AccessListener {
@@ -90,19 +90,44 @@ export class Broker extends EventEmitter {
   }
 
   /**
-   * Fails with 530 unless the vhost exists, the user has permissions there and the vhost's
-   * max-connections allows one more; then counts `conn` as open there until connectionClosed.
+   * Fails with 530 unless the vhost exists, its max-connections and the user's allow one more,
+   * and the user has permissions there; then counts `conn` as open there until connectionClosed.
    */
-  openVhost(user: string, name: string, conn: object): VHost {
+  openVhost(user: string, name: string, conn: OpenConnection): VHost {
     const v = this.vhosts.get(name);
     if (!v) throw notAllowed(`vhost ${name} not found`);
-    VHost.checkVhostAccess(this.users.hasVhostAccess(user, name), user, name);
+    // RabbitMQ's order (rabbit_reader, connection.open): the vhost's limit, the user's, then access.
     const max = v.limits['max-connections'];
     if (max !== undefined && max >= 0 && v.connections.size >= max) {
       throw notAllowed(`access to vhost '${name}' refused for user '${user}': connection limit (${max}) is reached`);
     }
+    const userMax = this.users.limit(user, 'max-connections');
+    if (userMax >= 0 && this.countOpen(user, false) >= userMax) {
+      throw notAllowed(`connection refused for user '${user}': user connection limit (${userMax}) is reached`);
+    }
+    VHost.checkVhostAccess(this.users.hasVhostAccess(user, name), user, name);
     v.connections.add(conn);
     return v;
+  }
+
+  /** A user's max-channels allows them one more channel; else 530. */
+  checkChannelLimit(user: string): void {
+    const max = this.users.limit(user, 'max-channels');
+    if (max >= 0 && this.countOpen(user, true) >= max) {
+      throw notAllowed(`number of channels opened for user '${user}' has reached the maximum allowed user limit of (${max})`);
+    }
+  }
+
+  /**
+   * A user's open connections (or their channels), across vhosts. Counted when a limit is set
+   * and something opens, rather than tracked on every open and close.
+   */
+  private countOpen(user: string, channels: boolean): number {
+    let n = 0;
+    for (const v of this.vhosts.values()) {
+      for (const c of v.connections) if (c.userName === user) n += channels ? c.channels.size : 1;
+    }
+    return n;
   }
 
   /** Sets or clears (null) a policy or operator policy and applies the change to the vhost's objects. */

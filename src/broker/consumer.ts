@@ -20,6 +20,8 @@ export interface DeliverySink {
 export class Consumer {
   /** Deliveries not yet acked (only counted when acks are expected). */
   unacked = 0;
+  /** x-consumer-timeout given at basic.consume, ms; -1: the queue's or the server's. */
+  timeout = -1;
 
   constructor(
     readonly tag: string,

@@ -9,7 +9,7 @@ import { KNOWN_COMPONENTS } from './parameters.js';
 import type { PolicyJson } from './policies.js';
 import { definitionsShapeError } from './definitions-shape.js';
 import { exportPolicyDefinitions, importPolicyDefinitions, type ParameterJson } from './policy-definitions.js';
-import { HASHING_ALGORITHMS } from './users.js';
+import { HASHING_ALGORITHMS, sortedLimits, userLimitProblem } from './users.js';
 import type { VHost } from './vhost.js';
 
 type Args = Record<string, unknown>;
@@ -83,19 +83,26 @@ function valueJson(v: FieldValue): unknown {
   return v ?? null;
 }
 
-/** Whether a `limits` value (a list of pairs or an object, as RabbitMQ writes them) sets any limit. */
-export function hasLimits(limits: unknown): boolean {
-  if (limits === undefined || limits === null) return false;
-  if (Array.isArray(limits)) return limits.length > 0;
-  return typeof limits === 'object' && Object.keys(limits).length > 0;
+/**
+ * A user's `limits` from definitions or the users API: an object (RabbitMQ's export), or a list
+ * of {name: value} objects; undefined when absent. Throws the reason RabbitMQ gives for a bad one.
+ */
+export function userLimitsOf(limits: unknown): Record<string, number> | undefined {
+  if (limits === undefined || limits === null) return undefined;
+  const pairs = Array.isArray(limits) ? limits.flatMap((l) => Object.entries(l as object)) : Object.entries(limits as object);
+  const out: Record<string, number> = {};
+  for (const [name, value] of pairs) {
+    const problem = userLimitProblem(name, value);
+    if (problem !== null) throw new DefinitionsError(problem);
+    out[name] = value as number;
+  }
+  return out;
 }
 
-/** Refuses what Warren would otherwise drop: per-user limits, and parameters of components it does not know. */
-function checkSupported(defs: Definitions, vhost: string | null): void {
-  if (vhost === null && (defs.users ?? []).some((u) => hasLimits(u.limits))) {
-    throw new DefinitionsError('Warren does not implement per-user limits (max-connections, max-channels)');
-  }
+/** Refuses what Warren would otherwise drop: parameters of components it does not know, bad user limits. */
+function checkSupported(defs: Definitions): void {
   for (const u of defs.users ?? []) {
+    userLimitsOf(u.limits);
     if (u.hashing_algorithm !== undefined && !HASHING_ALGORITHMS.has(u.hashing_algorithm)) {
       throw new DefinitionsError(`user '${u.name}': unknown hashing algorithm ${u.hashing_algorithm}`);
     }
@@ -115,7 +122,7 @@ function checkSupported(defs: Definitions, vhost: string | null): void {
 export function importDefinitions(broker: Broker, defs: Definitions, vhost: string | null = null): void {
   const shapeError = definitionsShapeError(defs as Record<string, unknown>);
   if (shapeError !== null) throw new DefinitionsError(shapeError);
-  checkSupported(defs, vhost);
+  checkSupported(defs);
   const where = (v: string | undefined) => vhost ?? v ?? '/';
   if (vhost === null) {
     for (const v of defs.vhosts ?? []) {
@@ -124,7 +131,8 @@ export function importDefinitions(broker: Broker, defs: Definitions, vhost: stri
       if (created || v.metadata !== undefined || v.description !== undefined) vh.metadata = vhostMetadataOf(v);
     }
     for (const u of defs.users ?? []) {
-      broker.users.putUser(u.name, u.password ?? null, tagsOf(u.tags), u.password !== undefined ? undefined : u.password_hash ?? '', u.hashing_algorithm);
+      broker.users.putUser(u.name, u.password ?? null, tagsOf(u.tags), u.password !== undefined ? undefined : u.password_hash ?? '', u.hashing_algorithm,
+        userLimitsOf(u.limits));
     }
     for (const p of defs.permissions ?? []) {
       if (!broker.vhost(p.vhost)) broker.addVhost(p.vhost);
@@ -214,7 +222,7 @@ export function exportDefinitions(broker: Broker, versions: { rabbitmq: string; 
     product_name: versions.product,
     product_version: versions.productVersion,
     users: [...broker.users.users.values()].map((u) => ({
-      name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: {},
+      name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: sortedLimits(u.limits),
     })),
     vhosts: vhosts.map(vhostJson) as unknown as VhostDefinition[],
     permissions: broker.users.listPermissions(),

@@ -137,7 +137,8 @@ export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logg
     };
   }
   for (const u of store.all('user')) {
-    broker.users.putUser(u.name as string, null, u.tags as string[], u.passwordHash as string, u.hashingAlgorithm as string);
+    broker.users.putUser(u.name as string, null, u.tags as string[], u.passwordHash as string, u.hashingAlgorithm as string,
+      (u.limits as Record<string, number> | undefined) ?? {});
   }
   for (const p of store.all('permission')) {
     broker.users.setPermission(p.user as string, p.vhost as string, p as unknown as { configure: string; write: string; read: string });

@@ -96,6 +96,7 @@ const QUEUE_KEYS: Record<string, 'min' | 'arg'> = {
   'max-length': 'min',
   'max-length-bytes': 'min',
   'delivery-limit': 'min', // as quorum queues do
+  'consumer-timeout': 'min', // rabbit_channel: args_policy_lookup with min
   'dead-letter-exchange': 'arg',
   'dead-letter-routing-key': 'arg',
   'overflow': 'arg',

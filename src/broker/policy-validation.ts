@@ -40,6 +40,7 @@ const POLICY_KEYS: Record<string, Validator> = {
   'queue-version': check((v) => v === 1 || v === 2, 'queue version'),
   'overflow': oneOf(['drop-head', 'reject-publish', 'reject-publish-dlx'], 'overflow value'),
   'delivery-limit': intAtLeast(0, 'delivery limit'),
+  'consumer-timeout': intAtLeast(0, 'consumer timeout'),
   'max-age': check((v) => typeof v === 'string' && /^[0-9]+[YMDhms]$/.test(v), 'max age'),
   'stream-max-segment-size-bytes': intAtLeast(0, 'segment size'),
   'queue-leader-locator': oneOf(['client-local', 'balanced', 'random', 'least-leaders'], 'queue leader locator value'),

@@ -15,6 +15,8 @@ export class QueueEntry {
   returns = 0;
   /** Set while it is unacked on a channel. */
   deliveryTag = 0;
+  /** Date.now() when it was last handed out for an ack (consumer timeout). */
+  deliveredAt = 0;
   consumer: Consumer | null = null;
 
   constructor(
@@ -81,6 +83,8 @@ class QueueLimits {
   readonly limited: boolean;
   /** x-delivery-limit: a message returned more often than this is dead-lettered; -1 for none. */
   readonly deliveryLimit: number;
+  /** x-consumer-timeout (or the consumer-timeout policy): ms a delivery may stay unacked; -1: the server's default. */
+  readonly consumerTimeout: number;
   /** Delayed retry (RabbitMQ 4.3's arguments, plus a multiplier): which returns wait, and how long. */
   readonly retryType: 'disabled' | 'all' | 'failed' | 'returned';
   readonly retryMin: number;
@@ -100,6 +104,7 @@ class QueueLimits {
     this.maxPriority = Math.min(255, num('x-max-priority'));
     this.limited = this.maxLength >= 0 || this.maxLengthBytes >= 0;
     this.deliveryLimit = num('x-delivery-limit');
+    this.consumerTimeout = num('x-consumer-timeout');
     const t = args['x-delayed-retry-type'];
     this.retryMin = num('x-delayed-retry-min');
     this.retryType = this.retryMin > 0 && (t === 'all' || t === 'failed' || t === 'returned') ? t : 'disabled';

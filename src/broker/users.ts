@@ -3,12 +3,32 @@
 // H named by the user's hashing_algorithm (sha256 unless configured otherwise, as RabbitMQ).
 // Clear passwords are hashed the moment they arrive and never kept.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { erlangTerm } from './policy-validation.js';
 
 export interface User {
   name: string;
   passwordHash: string;
   hashingAlgorithm: string;
   tags: string[];
+  /** Per-user limits as RabbitMQ keeps them ({"max-connections": n, "max-channels": n}); negative: none. */
+  limits: Record<string, number>;
+}
+
+/** The per-user limits RabbitMQ knows. */
+export const USER_LIMIT_NAMES = ['max-connections', 'max-channels'];
+
+/** Checks one user limit as RabbitMQ does (rabbit_auth_backend_internal); returns the reason or null. */
+export function userLimitProblem(name: string, value: unknown): string | null {
+  if (!USER_LIMIT_NAMES.includes(name)) return `Unrecognised terms [{${erlangTerm(name)},${erlangTerm(value)}}] in user-limits`;
+  if (typeof value !== 'number' || !Number.isInteger(value)) return `${name} should be a number, actually was ${erlangTerm(value)}`;
+  return null;
+}
+
+/** Limits in RabbitMQ's order (sorted by name), as its API shows them. */
+export function sortedLimits(limits: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(limits).sort()) out[k] = limits[k];
+  return out;
 }
 
 export interface Permission {
@@ -82,14 +102,19 @@ export class UserStore {
   /** RabbitMQ's password_hashing_module: hashes new clear passwords, and is assumed for hashes given without an algorithm. */
   hashingAlgorithm = DEFAULT_HASHING_ALGORITHM;
 
-  /** A clear `password` is hashed with the configured algorithm; otherwise `passwordHash` is stored as given. */
-  putUser(name: string, password: string | null, tags: string[] = [], passwordHash?: string, algorithm?: string): User {
+  /**
+   * A clear `password` is hashed with the configured algorithm; otherwise `passwordHash` is stored
+   * as given. `limits` are merged into those the user had (as RabbitMQ 3.10's update does).
+   */
+  putUser(name: string, password: string | null, tags: string[] = [], passwordHash?: string, algorithm?: string,
+    limits?: Record<string, number>): User {
     const hashing = password !== null ? this.hashingAlgorithm : algorithm ?? this.hashingAlgorithm;
     const user: User = {
       name,
       passwordHash: password !== null ? hashPassword(password, hashing) : passwordHash ?? '',
       hashingAlgorithm: hashing,
       tags,
+      limits: { ...this.users.get(name)?.limits, ...limits },
     };
     this.users.set(name, user);
     this.version++;
@@ -101,6 +126,21 @@ export class UserStore {
     for (const perms of this.topicPermissions.values()) perms.delete(name);
     this.version++;
     return this.users.delete(name);
+  }
+
+  /** A user's limit `name`, or -1 when none applies. */
+  limit(user: string, name: string): number {
+    const v = this.users.get(user)?.limits[name];
+    return v === undefined || v < 0 ? -1 : v;
+  }
+
+  /** Replaces a user's limits; false if there is no such user. */
+  setLimits(user: string, limits: Record<string, number>): boolean {
+    const u = this.users.get(user);
+    if (u === undefined) return false;
+    u.limits = limits;
+    this.version++;
+    return true;
   }
 
   authenticate(name: string, password: string): User | null {

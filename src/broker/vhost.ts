@@ -16,6 +16,12 @@ import { ChurnCounters, DeadLetterCounters } from './counters.js';
 import { applyExchangePolicy, applyQueuePolicy, type Policy } from './policies.js';
 
 /** Told about every change to durable definitions, so the store can persist it. */
+/** What the model needs of an open connection: whose it is and how many channels it has open. */
+export interface OpenConnection {
+  readonly userName: string;
+  readonly channels: { readonly size: number };
+}
+
 export interface DefinitionListener {
   exchangeDeclared(x: Exchange): void;
   exchangeDeleted(x: Exchange): void;
@@ -94,8 +100,8 @@ export class VHost implements RouteSink {
   readonly operatorPolicies = new Map<string, Policy>();
   /** Vhost limits as RabbitMQ keeps them ({"max-queues": n, "max-connections": n}); negative or absent: none. */
   limits: Record<string, number> = {};
-  /** Open AMQP connections to this vhost (for max-connections). */
-  readonly connections = new Set<object>();
+  /** Open AMQP connections to this vhost (for max-connections, and users' max-connections and max-channels). */
+  readonly connections = new Set<OpenConnection>();
   messagesFactory: QueueMessagesFactory | null = null;
   delayStoreFactory: DelayStoreFactory | null = null;
   /** Shared with the broker: queue declarations, creations and deletions. */
@@ -312,7 +318,7 @@ export class VHost implements RouteSink {
   }
 
   /** A connection went away: its exclusive queues go with it. */
-  connectionClosed(conn: object): void {
+  connectionClosed(conn: OpenConnection): void {
     this.connections.delete(conn);
     for (const q of [...this.queues.values()]) {
       if (q.exclusive && q.owner === conn) this.removeQueue(q);

@@ -35,6 +35,8 @@ const program = new Command('warren')
   .option('--heartbeat <seconds>', 'heartbeat interval proposed to clients (default 60)')
   .option('--frame-max <bytes>', 'largest frame accepted (default 131072)')
   .option('--max-message-size <size>', 'largest message body accepted (default 128MiB)')
+  .option('--consumer-timeout <ms|off>', 'close a channel whose delivery stays unacked this long (default 1800000, 30 minutes)')
+  .option('--connection-max <n|infinity>', 'most AMQP connections served at once; more wait (default infinity)')
   .option('--memory-high-watermark <fraction|size>', 'memory alarm threshold (default 0.4 of RAM)')
   .option('--disk-free-limit <size>', 'disk alarm threshold (default 50MB)')
   .option('--password-hashing-module <module>', 'how new passwords are hashed: rabbit_password_hashing_sha256 (default) or _sha512')
@@ -66,6 +68,8 @@ const flags: ConfigInput = {
   heartbeat: o.heartbeat,
   frameMax: o.frameMax,
   maxMessageSize: o.maxMessageSize,
+  consumerTimeout: o.consumerTimeout,
+  connectionMax: o.connectionMax,
   memoryHighWatermark: o.memoryHighWatermark,
   diskFreeLimit: o.diskFreeLimit,
   passwordHashingModule: o.passwordHashingModule,

@@ -151,8 +151,8 @@ export function consumerJson(ctx: ManagementContext, c: Consumer, ch: Channel): 
       connection_name: connectionName(conn), name: channelName(ch), node: ctx.node, number: ch.id,
       peer_host: p.host, peer_port: p.port, user: conn.userName,
     },
-    // Warren has no consumer timeout (RabbitMQ's applies to quorum queues); 0 says none.
-    consumer_timeout: 0,
+    // The effective ack timeout of its deliveries, ms (0: none).
+    consumer_timeout: Math.max(0, ch.timeoutFor(c, q)),
     consumer_tag: c.tag,
     exclusive: c.exclusive,
     prefetch_count: c.prefetch,

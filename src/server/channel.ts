@@ -11,6 +11,7 @@ import type { Message } from '../broker/message.js';
 import { ccKeys, mayHaveCc, withoutBcc } from '../broker/sender-selected.js';
 import { PUBLISH_FLOW, PUBLISH_REJECTED, type Queue, type QueueEntry, type ReturnKind } from '../broker/queue.js';
 import { ConfirmTracker, NACK, NOW } from './confirms.js';
+import type { AckTimeoutSubject } from './ack-timeouts.js';
 import { ContentAssembler } from './content-assembler.js';
 import type { Connection } from './connection.js';
 import { handleDefinitionMethod } from './channel-definitions.js';
@@ -18,8 +19,10 @@ import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { MessageCounters, type MessageSizes } from './stats.js';
 import { Transaction, type TxPublish } from './transaction.js';
 
-export class Channel implements DeliverySink {
+export class Channel implements DeliverySink, AckTimeoutSubject {
   closing = false;
+  /** Watched by the consumer-timeout checker. */
+  ackWatched = false;
   /** channel.flow from the client: deliveries paused while false. */
   private flowActive = true;
   readonly consumers = new Map<string, Consumer>();
@@ -197,7 +200,9 @@ export class Channel implements DeliverySink {
 
   onContentHeader(buf: Buffer, start: number, end: number): void {
     if (this.closing) return;
-    const msg = this.content.header(buf, start, end, this.conn.ctx.config.maxMessageSize, this.user);
+    // Users tagged impersonator may publish with any user_id (RabbitMQ's validated user-id exemption).
+    const user = this.conn.impersonator ? null : this.user;
+    const msg = this.content.header(buf, start, end, this.conn.ctx.config.maxMessageSize, user);
     if (msg !== null) this.publishAssembled(msg);
   }
 
@@ -382,6 +387,10 @@ export class Channel implements DeliverySink {
     if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority))) {
       throw preconditionFailed(`invalid arg 'x-priority' for consumer: must be an integer`);
     }
+    const timeout = a.arguments['x-consumer-timeout'];
+    if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0)) {
+      throw preconditionFailed(`invalid arg 'x-consumer-timeout' for consumer: must be a non-negative integer`);
+    }
     // A single-active-consumer queue never grants an exclusive consumer.
     if (q.hasExclusiveConsumer() || (a.exclusive && (q.consumerCount > 0 || q.singleActive))) {
       throw accessRefused(`${describe('queue', qname, vhost.name)} in exclusive use`);
@@ -390,6 +399,7 @@ export class Channel implements DeliverySink {
     tagBytes[0] = tagBytes.write(tag, 1, 'utf8');
     const c = new Consumer(tag, q, this, a.noAck, a.exclusive, (priority as number | undefined) ?? 0,
       this.consumerPrefetch, a.arguments, tagBytes);
+    if (timeout !== undefined) c.timeout = timeout as number;
     this.consumers.set(tag, c);
     // consume-ok goes out before the first delivery.
     if (!a.nowait) this.send(M.encodeBasicConsumeOk, { consumerTag: tag });
@@ -428,8 +438,10 @@ export class Channel implements DeliverySink {
     this.writeDelivery(c.tagBytes, tag, entry.deliveries > 0, entry.msg, c.noAck);
     if (!c.noAck) {
       entry.deliveryTag = tag;
+      entry.deliveredAt = Date.now();
       this.unacked.set(tag, entry);
       c.unacked++;
+      if (!this.ackWatched) this.watchAckTimeout(entry);
     }
   }
 
@@ -494,7 +506,9 @@ export class Channel implements DeliverySink {
     const tag = this.nextTag++;
     if (!a.noAck) {
       entry.deliveryTag = tag;
+      entry.deliveredAt = Date.now();
       this.unacked.set(tag, entry);
+      if (!this.ackWatched) this.watchAckTimeout(entry);
     }
     const msg = entry.msg;
     this.conn.out.getOk(this.id, this.conn.frameMax, tag, entry.deliveries > 0, q.messageCount, msg.data, msg.routeEnd, msg.propsEnd);
@@ -598,6 +612,55 @@ export class Channel implements DeliverySink {
     requeueByQueue(entries, 'returned');
   }
 
+  // -------------------------------------------------------- consumer timeout
+
+  private watchAckTimeout(first: QueueEntry): void {
+    this.conn.ctx.ackTimeouts.watch(this, this.ackTimeoutOf(first));
+  }
+
+  get holdsUnacked(): boolean {
+    return this.unacked.size !== 0 && !this.closing;
+  }
+
+  /**
+   * The timeout of a delivery, ms, or -1 for none: its consumer's x-consumer-timeout, else its
+   * queue's (argument or policy, the lower), else the server's consumer_timeout (0 there: none).
+   */
+  ackTimeoutOf(e: QueueEntry): number {
+    return this.timeoutFor(e.consumer, e.queue);
+  }
+
+  /** The ack timeout a consumer's deliveries get (basic.get's: `c` null), ms; -1: none. */
+  timeoutFor(c: Consumer | null, queue: Queue): number {
+    if (c !== null && c.timeout >= 0) return c.timeout;
+    const q = queue.limits.consumerTimeout;
+    if (q >= 0) return q;
+    const t = this.conn.ctx.config.consumerTimeout;
+    return t > 0 ? t : -1;
+  }
+
+  /** As RabbitMQ: only the oldest unacked delivery is checked; overdue, the channel is closed with 406. */
+  checkAckTimeout(now: number): number {
+    if (this.closing) return -1;
+    let oldest: QueueEntry | undefined;
+    for (const e of this.unacked.values()) {
+      oldest = e;
+      break;
+    }
+    if (oldest === undefined) return -1;
+    const timeout = this.ackTimeoutOf(oldest);
+    if (timeout < 0 || now - oldest.deliveredAt <= timeout) return timeout;
+    const q = oldest.queue;
+    this.conn.log.warn({ channel: this.id, queue: q.name, vhost: q.vhost, deliveryTag: oldest.deliveryTag, timeout },
+      `consumer on channel ${this.id} and ${describe('queue', q.name, q.vhost)} did not acknowledge delivery ${oldest.deliveryTag} `
+      + `within ${timeout} ms; closing the channel and requeueing its unacked messages (raise consumer_timeout or x-consumer-timeout if the consumer needs longer)`);
+    const err = preconditionFailed(`delivery acknowledgement on channel ${this.id} timed out. Timeout value used: ${timeout} ms. `
+      + 'This timeout value can be configured, see consumers doc guide to learn more');
+    this.closeWithError(err);
+    this.conn.flush();
+    return -1;
+  }
+
   // ------------------------------------------------------------ transactions
 
   private onTxCommit(): void {
@@ -620,6 +683,7 @@ export class Channel implements DeliverySink {
       const all = [...this.unacked.values(), ...back].sort((a, b) => a.deliveryTag - b.deliveryTag);
       this.unacked.clear();
       for (const e of all) this.unacked.set(e.deliveryTag, e);
+      if (!this.ackWatched) this.watchAckTimeout(all[0]);
     }
     this.send(M.encodeTxRollbackOk);
   }

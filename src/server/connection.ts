@@ -45,6 +45,8 @@ export class Connection implements FrameHandler, FlowWaiter {
   channelMax = 2047;
   heartbeat = 0;
   user: User | null = null;
+  /** The user has the impersonator tag: user_id is not checked on publish. */
+  impersonator = false;
   vhost: VHost | null = null;
   clientProperties: FieldTable = {};
   /** The SASL mechanism the client logged in with. */
@@ -319,6 +321,7 @@ export class Connection implements FrameHandler, FlowWaiter {
     }
     this.broker.auth.record('amqp091', plainAddress(this.socket.remoteAddress), user.name, true);
     this.user = user;
+    this.impersonator = user.tags.includes('impersonator');
     this.authMechanism = a.mechanism;
     this.state = State.TuneOk;
     this.send(0, M.encodeConnectionTune, {
@@ -396,6 +399,7 @@ export class Connection implements FrameHandler, FlowWaiter {
       if (this.channels.size >= this.channelMax) {
         throw notAllowed(`number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`);
       }
+      this.broker.checkChannelLimit(this.userName);
       M.decodeChannelOpen(r);
       const opened = new Channel(this, channelId);
       this.channels.set(channelId, opened);

@@ -86,9 +86,10 @@ export class ContentAssembler {
 
   /**
    * Content header: class(2) weight(2) body-size(8) properties. Returns the message when it has
-   * no body, else null until the body frames complete it.
+   * no body, else null until the body frames complete it. `user`: the user_id the message may
+   * carry, or null when any is allowed.
    */
-  header(buf: Buffer, start: number, end: number, maxMessageSize: number, user: string): Message | null {
+  header(buf: Buffer, start: number, end: number, maxMessageSize: number, user: string | null): Message | null {
     if (this.stage === Stage.Method) throw unexpectedFrame('expected method frame, got non method frame instead').naming(0);
     if (this.stage === Stage.Body) throw unexpectedFrame('expected content body, got non content body frame instead').naming(M.BASIC_PUBLISH);
     if (end - start < 14) throw new AmqpError(502, 'content header too short');
@@ -112,7 +113,7 @@ export class ContentAssembler {
     // Refusals below close the channel: the body frames that follow are dropped with it.
     this.stage = Stage.Method;
     if (bodySize > maxMessageSize) throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${maxMessageSize}`);
-    if (props.userId !== null && props.userId !== user) {
+    if (props.userId !== null && user !== null && props.userId !== user) {
       throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${user}'`);
     }
     if (props.badExpiration !== null) throw preconditionFailed(`invalid expiration '${props.badExpiration}': {value_not_integer}`);

@@ -6,6 +6,7 @@ import type { FieldTable } from '../amqp/field-table.js';
 import type { Connection } from './connection.js';
 import type { Mechanisms } from './sasl.js';
 import type { FailedLogins } from './failed-logins.js';
+import type { AckTimeouts } from './ack-timeouts.js';
 
 export interface ServerConfig {
   frameMax: number;
@@ -15,6 +16,10 @@ export interface ServerConfig {
   handshakeTimeoutMs: number;
   /** Largest message body accepted, bytes. */
   maxMessageSize: number;
+  /** Default ack timeout of deliveries, ms (RabbitMQ's consumer_timeout); 0: none. */
+  consumerTimeout: number;
+  /** Most connections served at once; null: no limit. */
+  connectionMax: number | null;
 }
 
 /** Flushes connections' output once per turn of the event loop, after all input was handled. */
@@ -55,6 +60,8 @@ export interface ServerContext {
   connections: Set<Connection>;
   flusher: Flusher;
   syncWaiters: Set<SyncWaiter>;
+  /** Checks channels' oldest unacked deliveries against their consumer timeout. */
+  ackTimeouts: AckTimeouts;
   /** Asks the store to sync through `epoch` now (a confirm waits for it) rather than lazily. */
   requestSync(epoch: number): void;
   /** Sizes of every message published on this listener (rabbitmq_message_size_bytes). */

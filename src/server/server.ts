@@ -13,6 +13,8 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { Mechanisms } from './sasl.js';
 import { peerRefusal, serverOptions, type TlsCertificates } from './tls.js';
 import { FailedLogins } from './failed-logins.js';
+import { AckTimeouts } from './ack-timeouts.js';
+import { ConnectionGate } from './connection-gate.js';
 import { MessageCounters, MessageSizes } from './stats.js';
 import { Flusher, type ServerConfig, type ServerContext } from './context.js';
 
@@ -47,6 +49,7 @@ export class AmqpServer {
   /** Every accepted socket, mid-handshake ones too (ctx.connections holds opened ones only). */
   private readonly sockets = new Set<Socket>();
   private accepting = true;
+  private readonly gate: ConnectionGate;
 
   constructor(readonly broker: Broker, config: ServerConfig, log: Logger, version: string, mechanisms: Mechanisms) {
     const closed = new Map<string, MessageCounters>();
@@ -58,6 +61,7 @@ export class AmqpServer {
       connections: new Set(),
       flusher: new Flusher(),
       syncWaiters: new Set(),
+      ackTimeouts: new AckTimeouts(),
       requestSync: () => {},
       messageSizes: new MessageSizes(),
       closedChannelStats: (vhost) => {
@@ -69,7 +73,8 @@ export class AmqpServer {
       directReply: new Map(),
       failedLogins: new FailedLogins(log),
     };
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.gate = new ConnectionGate(config.connectionMax, (socket) => this.accept(socket), log);
+    this.server = createServer({ noDelay: true }, (socket) => this.gate.admit(socket));
     broker.on('blocked', (reason: string) => {
       for (const c of this.ctx.connections) c.onAlarm(true, reason);
     });
@@ -115,7 +120,7 @@ export class AmqpServer {
         socket.destroy();
         return;
       }
-      this.accept(socket);
+      this.gate.admit(socket);
     });
     // Failed handshakes (no certificate, unknown CA, wrong protocol) never become connections.
     server.on('tlsClientError', (err: Error & { reason?: string }, socket) => {
@@ -150,6 +155,8 @@ export class AmqpServer {
    */
   async close(reason = 'shutdown', graceMs = 1000): Promise<void> {
     this.stopAccepting();
+    this.ctx.ackTimeouts.stop();
+    this.gate.drop();
     const text = `broker forced connection closure with reason '${reason}'`;
     for (const c of [...this.ctx.connections]) {
       c.flush();

@@ -138,8 +138,9 @@ describe('management API: vhosts, users, permissions', () => {
     assert.equal((await api(base, 'PUT', 'users/bad', { body: { password_hash: saltedHash('sha256', 'x'), hashing_algorithm: 'rot13', tags: '' } })).status, 400);
     assert.deepEqual((await api(base, 'PUT', 'users/bad', { body: { password: 'x', password_hash: saltedHash('sha256', 'x'), tags: '' } })).body,
       { error: 'bad_request', reason: 'both_password_and_password_hash_are_provided' });
-    // Per-user limits are not implemented: refused, not silently dropped.
-    assert.equal((await api(base, 'PUT', 'users/bad', { body: { password: 'x', tags: '', limits: { 'max-connections': 1 } } })).status, 400);
+    // A limit RabbitMQ does not know is refused with its reason, and the user is not created.
+    assert.deepEqual((await api(base, 'PUT', 'users/bad', { body: { password: 'x', tags: '', limits: { 'max-bogus': 1 } } })).body,
+      { error: 'bad_request', reason: 'Unrecognised terms [{<<"max-bogus">>,1}] in user-limits' });
     assert.equal((await api(base, 'GET', 'users/bad')).status, 404);
     // The old boolean `administrator` still stands in for tags.
     assert.equal((await api(base, 'PUT', 'users/old-style', { body: { password: 'x', administrator: 'true' } })).status, 201);

@@ -141,8 +141,8 @@ describe('definitions (management API)', () => {
     assert.equal((await api(b.httpUrl, 'POST', 'definitions', { body: badPolicy })).status, 400);
     const unknownComponent = await api(b.httpUrl, 'POST', 'definitions', { body: { parameters: [{ vhost: '/', component: 'nope', name: 'x', value: 1 }] } });
     assert.deepEqual(unknownComponent.body, { error: 'bad_request', reason: 'Validation failed\n\ncomponent nope not found\n' });
-    const userLimits = await api(b.httpUrl, 'POST', 'definitions', { body: { users: [{ name: 'lim', password: 'x', tags: '', limits: { 'max-connections': 1 } }] } });
-    assert.equal(userLimits.status, 400);
+    const userLimits = await api(b.httpUrl, 'POST', 'definitions', { body: { users: [{ name: 'lim', password: 'x', tags: '', limits: { 'max-sessions': 1 } }] } });
+    assert.deepEqual(userLimits.body, { error: 'bad_request', reason: 'Unrecognised terms [{<<"max-sessions">>,1}] in user-limits' });
     assert.equal((await api(b.httpUrl, 'GET', 'users/lim')).status, 404);
     const badAlgorithm = await api(b.httpUrl, 'POST', 'definitions',
       { body: { users: [{ name: 'alg', password_hash: 'AAAAAAAA', hashing_algorithm: 'rabbit_password_hashing_rot13', tags: '' }] } });

@@ -226,7 +226,7 @@ describe('management API: objects', { timeout: 60_000 }, () => {
     assert.deepEqual(consumers, [{
       arguments: { 'x-priority': 2 }, ack_required: true, active: true, activity_status: 'up',
       channel_details: { connection_name: conn.name, name: chan.name, node: conn.node, number: 1, peer_host: conn.peer_host, peer_port: conn.peer_port, user: 'guest' },
-      consumer_timeout: 0, consumer_tag: 'tag-1', exclusive: false, prefetch_count: 7, queue: { name: 'q-cons', vhost: V },
+      consumer_timeout: 1800000, consumer_tag: 'tag-1', exclusive: false, prefetch_count: 7, queue: { name: 'q-cons', vhost: V },
     }]);
     assert.equal((await api('GET', `queues/${enc(V)}/q-cons`)).body.consumer_details[0].consumer_tag, 'tag-1');
     const closed = new Promise<any>((resolve) => c.once('close', resolve));

@@ -137,6 +137,28 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({}, { WARREN_MAX_MESSAGE_SIZE: 'huge' }), /not a size/);
   });
 
+  test('max message size: at most 512MiB, as RabbitMQ refuses larger settings', () => {
+    assert.equal(loadConfig({ maxMessageSize: '512MiB' }, {}).maxMessageSize, 536_870_912);
+    assert.throws(() => loadConfig({ maxMessageSize: '513MiB' }, {}), /maxMessageSize must be at most 536870912 bytes/);
+    assert.throws(() => loadConfig({}, { WARREN_MAX_MESSAGE_SIZE: '1GB' }), /at most 536870912/);
+  });
+
+  test('consumer timeout: 30 minutes by default; milliseconds, or off', () => {
+    assert.equal(loadConfig({}, {}).consumerTimeout, 1_800_000);
+    assert.equal(loadConfig({ consumerTimeout: '5000' }, {}).consumerTimeout, 5000);
+    assert.equal(loadConfig({}, { WARREN_CONSUMER_TIMEOUT: '60000' }).consumerTimeout, 60_000);
+    for (const off of ['off', 'false', 'undefined', '0', false]) assert.equal(loadConfig({ consumerTimeout: off }, {}).consumerTimeout, 0, String(off));
+    assert.throws(() => loadConfig({ consumerTimeout: '-1' }, {}), /consumerTimeout/);
+    assert.throws(() => loadConfig({ consumerTimeout: 'soon' }, {}), /consumerTimeout/);
+  });
+
+  test('connection max: no limit by default; a number, or infinity', () => {
+    assert.equal(loadConfig({}, {}).connectionMax, null);
+    assert.equal(loadConfig({}, { WARREN_CONNECTION_MAX: '100' }).connectionMax, 100);
+    assert.equal(loadConfig({ connectionMax: 'infinity' }, { WARREN_CONNECTION_MAX: '100' }).connectionMax, null);
+    assert.throws(() => loadConfig({ connectionMax: 'lots' }, {}), /connectionMax/);
+  });
+
   test('ENV_VARS lists the environment variables', () => {
     for (const v of ['RABBITMQ_DEFAULT_USER', 'RABBITMQ_DEFAULT_PASS', 'WARREN_AMQP_PORT', 'WARREN_BIND', 'WARREN_DATA_DIR']) {
       assert.ok(ENV_VARS.includes(v), v);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_HASHING_ALGORITHM, UserStore, checkPassword, hashPassword, type User } from '../../src/broker/users.js';
 
 const user = (passwordHash: string, hashingAlgorithm = 'rabbit_password_hashing_sha256'): User =>
-  ({ name: 'u', passwordHash, hashingAlgorithm, tags: [] });
+  ({ name: 'u', passwordHash, hashingAlgorithm, tags: [], limits: {} });
 
 describe('password hashes', () => {
   test("RabbitMQ's documented example: salt 908DC60A, password test12", () => {

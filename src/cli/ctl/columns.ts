@@ -110,6 +110,7 @@ export const POLICIES: ObjectKind = {
 };
 
 export const VHOST_LIMITS: ObjectKind = { what: 'limits', columns: ['vhost', 'limits'], defaults: ['vhost', 'limits'], fields: { limits: 'value' } };
+export const USER_LIMITS: ObjectKind = { what: 'limits', columns: ['user', 'limits'], defaults: ['user', 'limits'], fields: { limits: 'value' } };
 
 export const DELAYED: ObjectKind = {
   what: 'delayed messages',

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import {
   BINDINGS, CHANNELS, CONNECTIONS, CONSUMERS, EXCHANGES, PERMISSIONS, POLICIES, QUEUES, TOPIC_PERMISSIONS,
-  USER_PERMISSIONS, USER_TOPIC_PERMISSIONS, USERS, VHOST_LIMITS, VHOSTS, chooseColumns, columnsHelp, toRows, type ObjectKind,
+  USER_LIMITS, USER_PERMISSIONS, USER_TOPIC_PERMISSIONS, USERS, VHOST_LIMITS, VHOSTS, chooseColumns, columnsHelp, toRows, type ObjectKind,
 } from './columns.js';
 import { action, type Ctl } from './context.js';
 import { enc, noUser, noVhost, orMissing } from './http.js';
@@ -72,5 +72,14 @@ export function registerListCommands(program: Command): void {
       } else {
         await list(ctl, VHOST_LIMITS, `/vhost-limits/${enc(ctl.vhost)}`, `Listing limits for vhost "${ctl.vhost}" ...`, [], noVhost(ctl.vhost));
       }
+    }));
+  program.command('list_user_limits')
+    .description('shows the limits of one user (--user), or of every user with limits')
+    .option('--user <username>', 'the user whose limits to show')
+    .option('--global', 'limits of every user (the default)')
+    .action(action(async (ctl) => {
+      const user = ctl.opts.user as string | undefined;
+      if (user === undefined) await list(ctl, USER_LIMITS, '/user-limits', 'Listing limits for all users ...', []);
+      else await list(ctl, USER_LIMITS, `/user-limits/${enc(user)}`, `Listing limits for user "${user}" ...`, [], noUser(user));
     }));
 }

@@ -1,8 +1,8 @@
-// Policies, operator policies and virtual-host limits.
+// Policies, operator policies, virtual-host limits and user limits.
 import type { Command } from 'commander';
 import { action, type Ctl } from './context.js';
 import { dataError, parseIntArg, parseJsonArg } from './errors.js';
-import { enc, noVhost, orMissing } from './http.js';
+import { enc, noUser, noVhost, orMissing } from './http.js';
 
 function jsonObject(text: string, what: string): Record<string, unknown> {
   const v = parseJsonArg(text, what);
@@ -32,11 +32,22 @@ function registerPolicyKind(program: Command, kind: 'policy' | 'operator_policy'
     }));
 }
 
-type Limits = { vhost: string; value: Record<string, number> }[];
+type Limits = { value: Record<string, number> }[];
 
-async function currentLimits(ctl: Ctl): Promise<Record<string, number>> {
-  const list = await orMissing(ctl.api.get<Limits>(`/vhost-limits/${enc(ctl.vhost)}`), noVhost(ctl.vhost));
+/** The limits set at `path` (/vhost-limits/{vhost} or /user-limits/{user}). */
+async function currentLimits(ctl: Ctl, path: string, missing: string): Promise<Record<string, number>> {
+  const list = await orMissing(ctl.api.get<Limits>(path), missing);
   return list[0]?.value ?? {};
+}
+
+/**
+ * Makes the limits at `path` equal to `definition`: the API sets one limit at a time, while
+ * rabbitmqctl's definition is the whole set.
+ */
+async function replaceLimits(ctl: Ctl, path: string, missing: string, definition: Record<string, unknown>): Promise<void> {
+  const before = await currentLimits(ctl, path, missing);
+  for (const [name, value] of Object.entries(definition)) await ctl.api.put(`${path}/${enc(name)}`, { value });
+  for (const name of Object.keys(before)) if (!(name in definition)) await ctl.api.delete(`${path}/${enc(name)}`);
 }
 
 export function registerPolicyCommands(program: Command): void {
@@ -48,22 +59,30 @@ export function registerPolicyCommands(program: Command): void {
     .action(action(async (ctl, definitionText: string) => {
       const definition = jsonObject(definitionText, 'limits definition');
       ctl.out.info(`Applying limits "${definitionText}" to vhost "${ctl.vhost}" ...`);
-      // The API sets one limit at a time; rabbitmqctl's definition is the whole set.
-      const before = await currentLimits(ctl);
-      for (const [name, value] of Object.entries(definition)) {
-        await ctl.api.put(`/vhost-limits/${enc(ctl.vhost)}/${enc(name)}`, { value });
-      }
-      for (const name of Object.keys(before)) {
-        if (!(name in definition)) await ctl.api.delete(`/vhost-limits/${enc(ctl.vhost)}/${enc(name)}`);
-      }
+      await replaceLimits(ctl, `/vhost-limits/${enc(ctl.vhost)}`, noVhost(ctl.vhost), definition);
     }));
 
   program.command('clear_vhost_limits')
     .description("removes every limit of a virtual host (-p)")
     .action(action(async (ctl) => {
       ctl.out.info(`Clearing vhost "${ctl.vhost}" limits ...`);
-      for (const name of Object.keys(await currentLimits(ctl))) {
-        await ctl.api.delete(`/vhost-limits/${enc(ctl.vhost)}/${enc(name)}`);
-      }
+      await replaceLimits(ctl, `/vhost-limits/${enc(ctl.vhost)}`, noVhost(ctl.vhost), {});
+    }));
+
+  program.command('set_user_limits <username> <definition>')
+    .description(`sets a user's limits, replacing those set before, e.g. '{"max-connections": 10, "max-channels": 20}'`)
+    .action(action(async (ctl, user: string, definitionText: string) => {
+      const definition = jsonObject(definitionText, 'limits definition');
+      ctl.out.info(`Setting user limits to "${definitionText}" for user "${user}" ...`);
+      await replaceLimits(ctl, `/user-limits/${enc(user)}`, noUser(user), definition);
+    }));
+
+  program.command('clear_user_limits <username> <limit>')
+    .description("removes one limit of a user (max-connections, max-channels), or every one with 'all'")
+    .action(action(async (ctl, user: string, limit: string) => {
+      const path = `/user-limits/${enc(user)}`;
+      ctl.out.info(`Clearing "${limit}" limit for user "${user}" ...`);
+      if (limit === 'all') await replaceLimits(ctl, path, noUser(user), {});
+      else await orMissing(ctl.api.delete(`${path}/${enc(limit)}`), noUser(user));
     }));
 }

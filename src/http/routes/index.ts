@@ -14,12 +14,13 @@ import { permissionRoutes } from './permissions.js';
 import { policyRoutes } from './policies.js';
 import { queueRoutes } from './queues.js';
 import { userRoutes } from './users.js';
+import { userLimitRoutes } from './user-limits.js';
 import { vhostRoutes } from './vhosts.js';
 
 export type RouteModule = (app: FastifyInstance, ctx: ManagementContext) => void;
 
 const MODULES: RouteModule[] = [
-  overviewRoutes, vhostRoutes, userRoutes, permissionRoutes, parameterRoutes, policyRoutes, definitionRoutes, healthRoutes, nodeRoutes,
+  overviewRoutes, vhostRoutes, userRoutes, userLimitRoutes, permissionRoutes, parameterRoutes, policyRoutes, definitionRoutes, healthRoutes, nodeRoutes,
   exchangeRoutes, queueRoutes, messageRoutes, bindingRoutes, connectionRoutes,
 ];
 

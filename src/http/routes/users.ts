@@ -5,11 +5,21 @@ import { requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
-import { hasLimits, tagsOf } from '../../broker/definitions.js';
-import { HASHING_ALGORITHMS, type User } from '../../broker/users.js';
+import { DefinitionsError, tagsOf, userLimitsOf } from '../../broker/definitions.js';
+import { HASHING_ALGORITHMS, sortedLimits, type User } from '../../broker/users.js';
 
 export function userJson(u: User): Record<string, unknown> {
-  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: {} };
+  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: sortedLimits(u.limits) };
+}
+
+/** The `limits` of a PUT body (replacing the user's), or undefined to keep them. */
+function limitsOf(body: Record<string, unknown>): Record<string, number> | undefined {
+  try {
+    return userLimitsOf(body.limits);
+  } catch (err) {
+    if (err instanceof DefinitionsError) throw badRequest(err.message);
+    throw err;
+  }
 }
 
 /**
@@ -67,10 +77,10 @@ export function userRoutes(app: FastifyInstance, ctx: ManagementContext): void {
     const tags = body.tags !== undefined ? tagsOf(body.tags as string | string[] | null ?? '')
       : body.administrator !== undefined ? (String(body.administrator) === 'true' ? ['administrator'] : []) : null;
     if (tags === null) throw badRequest('tags_not_present');
-    if (hasLimits(body.limits)) throw badRequest('Warren does not implement per-user limits (max-connections, max-channels)');
+    const limits = limitsOf(body);
     const { password, hash, algorithm } = credentialsOf(body, users.hashingAlgorithm);
     const existed = users.users.has(req.params.user);
-    users.putUser(req.params.user, password, tags, hash, algorithm);
+    users.putUser(req.params.user, password, tags, hash, algorithm, limits);
     broker.accessListener?.usersChanged();
     return reply.status(existed ? 204 : 201).send();
   });
