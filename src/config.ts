@@ -81,7 +81,7 @@ const DEFAULTS: Config = {
   sslFailIfNoPeerCert: false,
   sslVersions: [],
   sslCiphers: [],
-  sslCertLoginFrom: 'distinguished_name',
+  sslCertLoginFrom: 'common_name',
   authMechanisms: ['PLAIN', 'AMQPLAIN'],
   bind: '::',
   managementPort: 15672,

@@ -18,7 +18,7 @@ describe('loadConfig: TLS', () => {
     assert.deepEqual(c.authMechanisms, ['PLAIN', 'AMQPLAIN']);
     assert.equal(c.sslVerify, 'verify_none');
     assert.equal(c.sslFailIfNoPeerCert, false);
-    assert.equal(c.sslCertLoginFrom, 'distinguished_name');
+    assert.equal(c.sslCertLoginFrom, 'common_name');
   });
 
   test('a certificate and key turn amqps on at 5671, unless a port or "off" is given', () => {
