@@ -123,6 +123,7 @@ export class Warren {
     }, log, VERSION, new Mechanisms(config.authMechanisms, config.sslCertLoginFrom));
     const waiters = amqp.ctx.syncWaiters;
     amqp.ctx.requestSync = (epoch) => messages.want(epoch);
+    amqp.ctx.flusher.beforeWrite = messages.writeAcks;
     messages.onSynced = (epoch) => {
       for (const w of waiters) if (!w.onSynced(epoch)) waiters.delete(w);
     };

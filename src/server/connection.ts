@@ -448,6 +448,8 @@ export class Connection implements FrameHandler, FlowWaiter {
       this.confirmsDirty.length = 0;
     }
     if (this.out.pos === 0 || this.socket.destroyed) return;
+    // What this output may tell the client (a reply after its acks) must be on disk first.
+    this.ctx.flusher.beforeWrite?.();
     const data = this.out.take();
     this.sendOct += data.length;
     this.sentSinceTick = true;

@@ -26,6 +26,8 @@ export interface ServerConfig {
 export class Flusher {
   private pending: Connection[] = [];
   private scheduled = false;
+  /** Called before any connection writes to its socket (the store writes pending acks first). */
+  beforeWrite: (() => void) | null = null;
 
   add(c: Connection): void {
     this.pending.push(c);

@@ -36,6 +36,8 @@ export class MessageStore implements LogOwner {
   private wanted = 0;
   private lazyTimer: NodeJS.Timeout | null = null;
   private readonly dirtyLogs = new Set<SegmentLog>();
+  /** Logs with acks not yet written (each once until writeAcks), see acksPending. */
+  private readonly ackLogs: SegmentLog[] = [];
   private readonly toSync = new Set<SegmentLog>();
   private flushQueued = false;
   private readonly durableDir: string;
@@ -112,6 +114,24 @@ export class MessageStore implements LogOwner {
       setImmediate(this.flush);
     }
   }
+
+  acksPending(log: SegmentLog): void {
+    this.ackLogs.push(log);
+  }
+
+  /**
+   * Writes every pending ack now. The broker calls this before each write to a client socket: a
+   * reply that follows an ack (a round trip after it) tells the client the ack was processed, and
+   * a kill -9 after that must not undo it. The flush at the end of the turn comes too late for
+   * that: connection output goes out in its own setImmediate, which often runs first, and any
+   * delay after it (a long turn, a busy machine) left processed acks in memory only.
+   */
+  readonly writeAcks = (): void => {
+    const logs = this.ackLogs;
+    if (logs.length === 0) return;
+    for (let i = 0; i < logs.length; i++) logs[i].writeAcks();
+    logs.length = 0;
+  };
 
   readonly flush = (): void => {
     this.flushQueued = false;

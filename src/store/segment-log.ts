@@ -41,6 +41,11 @@ interface RecoveryState {
 /** Called by the log when it has buffered writes (the store flushes them at the end of the turn). */
 export interface LogOwner {
   dirty(log: SegmentLog): void;
+  /**
+   * The log holds settles (acks) not yet written: the owner has `writeAcks` called before the
+   * broker's next output, which may tell a client that they were processed.
+   */
+  acksPending?(log: SegmentLog): void;
   log: Logger;
 }
 
@@ -64,6 +69,8 @@ export class SegmentLog {
   private unsynced: Segment | null = null;
   private rolledUnsynced: number[] = [];
   private acksDirty = false;
+  /** Handed to the owner's acksPending since the last writeAcks. */
+  private acksListed = false;
   /** Paging read cursor: next record to read back, or null when nothing is paged. */
   private cursorSeg: Segment | null = null;
   private cursorOff = 0;
@@ -120,6 +127,7 @@ export class SegmentLog {
       seg.pendingAcks.push(seq);
       this.acksDirty = true;
       this.owner.dirty(this);
+      this.listAcks();
     }
     if (seg.live <= 0) this.emptied(seg);
   }
@@ -285,6 +293,25 @@ export class SegmentLog {
     } catch {
       // Recovery stops at the first record whose checksum fails, which a torn one does.
     }
+  }
+
+  private listAcks(): void {
+    if (this.acksListed) return;
+    this.acksListed = true;
+    this.owner.acksPending?.(this);
+  }
+
+  /**
+   * Writes the pending acks now, ahead of the store's flush at the end of the turn: called before
+   * the broker sends anything (a reply after an ack is the client's proof that the ack was
+   * processed, so it must not leave before the ack is written). Records still buffered are left
+   * to the flush: an ack on disk for a record that is not is harmless. After a failed write the
+   * store's flush and retries take over.
+   */
+  writeAcks(): void {
+    this.acksListed = false;
+    if (!this.acksDirty || this.destroyed || this.writeFailure !== null) return;
+    this.flushAcks();
   }
 
   /** Writes settled sequence numbers to the ack files; false when a write failed (the rest stay pending). */
@@ -477,6 +504,7 @@ export class SegmentLog {
     }
     this.acksDirty = true;
     this.owner.dirty(this);
+    this.listAcks();
     for (const s of [...this.segments.values()]) {
       if (s.no > start.no) {
         if (s === this.writeSeg) {
