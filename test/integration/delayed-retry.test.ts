@@ -188,7 +188,10 @@ describe('delayed retries across restarts', { timeout: 60_000 }, () => {
       else await broker.stop();
       await broker.restart();
       const { ch: c2 } = await h.channel();
-      assert.equal((await c2.checkQueue(q)).messageCount, 0, 'not back before its time');
+      // A restart slower than the retry delay (a busy machine) leaves nothing to check here; the
+      // time check below still proves it did not come early.
+      const count = (await c2.checkQueue(q)).messageCount;
+      if (Date.now() - t0 < 1450) assert.equal(count, 0, 'not back before its time');
       let back: false | { content: Buffer; properties: { headers?: Record<string, unknown> } } = false;
       for (let i = 0; i < 200 && !back; i++) { back = await c2.get(q, { noAck: true }); if (!back) await sleep(20); }
       assert.ok(back && back.content.toString() === 'wait', 'came back');

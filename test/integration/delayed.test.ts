@@ -263,6 +263,8 @@ describe('delayed-message exchange across restarts', { timeout: 60_000 }, () => 
       else await broker.stop();
       await sleep(Math.max(0, 800 - (Date.now() - t0)));
       await broker.restart();
+      // When the broker was back, ms after t0: a slow restart on a busy machine makes more overdue.
+      const back = Date.now() - t0;
       const { ch: c2 } = await h.channel();
       const got = await collect(c2, x, () => t0);
       await waitFor(() => got.length >= 4, 'four deliveries', 5000);
@@ -270,7 +272,7 @@ describe('delayed-message exchange across restarts', { timeout: 60_000 }, () => 
       assert.deepEqual(got.map((a) => a.body), ['300', '1200', '2000', '2500'], 'persistent only, in due order');
       for (const a of got) assert.ok(a.at >= Number(a.body) - 5, `${a.body} not early (${a.at} ms)`);
       // Those that fell due while down came right after the start; the others on time.
-      assert.ok(got[2].at < 2150 && got[3].at < 2650, JSON.stringify(got));
+      for (const a of got) assert.ok(a.at < Math.max(Number(a.body), back) + 650, `${a.body} late: ${JSON.stringify(got)}, back at ${back} ms`);
       await h.cleanup();
     });
   }
