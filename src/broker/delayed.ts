@@ -8,6 +8,7 @@ import { Writer } from '../amqp/codec.js';
 import { decodeTableAt, decodeValueAt, encodeEntry, type FieldTable, type FieldValue, findEntry, tableEntries, Typed } from '../amqp/field-table.js';
 import { rewriteProperties } from '../amqp/properties.js';
 import type { DelayBuckets, DelayedRecord } from '../store/delay-buckets.js';
+import type { RoutedJournal } from '../store/routed-journal.js';
 import { commandInvalid, preconditionFailed } from './errors.js';
 import { createExchange, Exchange, type Binding, type ExchangeOptions, type RouteSink, valuesEqual } from './exchange.js';
 import { buildMessage, type Message, messageFromStored } from './message.js';
@@ -151,6 +152,11 @@ export class DelaySchedule {
   private timerAt = Infinity;
   private nextSeq: number;
   private closed = false;
+  /** Routed records not settled yet, journaled once their copies are written (null: not durable). */
+  private readonly journal: RoutedJournal | null;
+  private journalWatched = false;
+  /** settleSynced emptied settleLater: the journal starts over after the next write. */
+  private journalClearWanted = false;
   /** Messages routed when due, and those dropped because nothing was bound then. */
   routedCount = 0;
   droppedCount = 0;
@@ -158,6 +164,7 @@ export class DelaySchedule {
   /** `durable`: persistent messages are kept across restarts (and their confirms wait for disk). */
   constructor(private readonly durable: boolean, private readonly buckets: DelayBuckets, private readonly onDue: DueHandler) {
     const recovered = buckets.recover();
+    this.journal = durable ? buckets.openRoutedJournal() : null;
     // Sequence numbers order ties; new ones must follow every stored one.
     this.nextSeq = Math.max(recovered, Date.now() * 1000);
     this.arm(Date.now());
@@ -242,12 +249,21 @@ export class DelaySchedule {
   };
 
   private routeDue(rec: DelayedRecord): void {
+    // Routed before a crash of the process on this boot: its queues recovered their copies.
+    if (this.journal !== null && this.journal.recovered.size !== 0 && this.journal.recovered.delete(rec.seq)) {
+      this.buckets.settle(rec);
+      return;
+    }
     const epoch = this.onDue(messageFromStored(rec.data, rec.propsEnd));
     if (epoch < 0) this.droppedCount++;
     else this.routedCount++;
     if (rec.persistent && epoch > this.buckets.syncedEpoch) {
       this.settleLater.push({ rec, epoch });
       this.settleLaterBytes += rec.data.length - rec.propsEnd;
+      if (this.journal !== null) {
+        this.journal.add(rec.seq);
+        this.watchJournal();
+      }
       if (epoch !== this.waitingEpoch) {
         this.waitingEpoch = epoch;
         this.buckets.whenSynced(epoch, this.settleSynced);
@@ -268,7 +284,39 @@ export class DelaySchedule {
       this.settleLaterBytes -= s.rec.data.length - s.rec.propsEnd;
       this.buckets.settle(s.rec);
     }
+    if (this.journal !== null && q.length === 0 && this.journal.recovered.size === 0) {
+      this.journalClearWanted = true;
+      this.watchJournal();
+    }
   };
+
+  private watchJournal(): void {
+    if (this.journalWatched) return;
+    this.journalWatched = true;
+    this.buckets.onAfterWrite(this.journalAfterWrite);
+  }
+
+  /**
+   * After a store flush: the queue copies of the records routed since are written now, so their
+   * ids go to the journal; once every routed record is settled (those settles written by the same
+   * flush), it starts over.
+   */
+  private readonly journalAfterWrite = (): void => {
+    const j = this.journal!;
+    j.write();
+    if (this.journalClearWanted && this.settleLater.length === 0 && j.recovered.size === 0) j.clear();
+    this.journalClearWanted = false;
+    if (!j.hasPending) {
+      this.journalWatched = false;
+      this.buckets.offAfterWrite(this.journalAfterWrite);
+    }
+  };
+
+  private closeJournal(remove: boolean): void {
+    if (this.journal === null) return;
+    this.buckets.offAfterWrite(this.journalAfterWrite);
+    this.journal.close(remove);
+  }
 
   /** Pending messages in due order (ties in publish order), `offset` skipped, at most `limit`. */
   list(offset: number, limit: number): PendingDelayed[] {
@@ -331,6 +379,7 @@ export class DelaySchedule {
   /** The exchange was deleted: pending messages and their files go. */
   destroy(): void {
     this.stop();
+    this.closeJournal(true);
     this.settleLater.clear();
     this.settleLaterBytes = 0;
     this.buckets.destroy();
@@ -342,6 +391,8 @@ export class DelaySchedule {
     for (let s = this.settleLater.shift(); s !== undefined; s = this.settleLater.shift()) this.buckets.settle(s.rec);
     this.settleLaterBytes = 0;
     this.buckets.close();
+    // Records recovered as routed but not yet due again stay journaled; otherwise all is settled.
+    this.closeJournal(this.journal?.recovered.size === 0);
   }
 
   private stop(): void {

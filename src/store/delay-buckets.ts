@@ -6,6 +6,7 @@
 // its start. So memory holds only what is due within about a second, start-up reads bucket
 // indexes rather than messages, and each message is rewritten at most once per level it descends.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { RoutedJournal } from './routed-journal.js';
 import { join } from 'node:path';
 import type { MessageStore } from './message-store.js';
 import { MinHeap } from './min-heap.js';
@@ -98,6 +99,20 @@ export class DelayBuckets {
 
   constructor(private readonly opts: DelayBucketsOptions) {
     mkdirSync(opts.dir, { recursive: true });
+  }
+
+  /** The journal of routed, unsettled records (durable buckets only); see RoutedJournal. */
+  openRoutedJournal(): RoutedJournal | null {
+    return this.opts.durable ? RoutedJournal.open(join(this.opts.dir, 'routed')) : null;
+  }
+
+  /** Runs `fn` after each store flush that wrote everything, until `offAfterWrite`. */
+  onAfterWrite(fn: () => void): void {
+    this.opts.store.afterWrite.add(fn);
+  }
+
+  offAfterWrite(fn: () => void): void {
+    this.opts.store.afterWrite.delete(fn);
   }
 
   /**

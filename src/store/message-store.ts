@@ -47,6 +47,8 @@ export class MessageStore implements LogOwner {
   /** Other files to fsync in each round (the definitions journal). */
   readonly alsoSync: { sync(done: (err: NodeJS.ErrnoException | null) => void): boolean }[] = [];
   onSynced: ((epoch: number) => void) | null = null;
+  /** Called after a flush wrote everything buffered (no write failing); see RoutedJournal. */
+  readonly afterWrite = new Set<() => void>();
   /** Callbacks waiting for an epoch to be synced, in epoch order. */
   private syncWaiters: { epoch: number; fn: () => void }[] = [];
   /** Logs holding records or acks they could not write; retried at every flush. */
@@ -164,6 +166,7 @@ export class MessageStore implements LogOwner {
     }
     if (failure !== null && !wasFailing) this.writesFailing(failure);
     if (!failing && wasFailing) this.writesResumed();
+    if (!failing && this.afterWrite.size !== 0) for (const fn of this.afterWrite) fn();
     if (persistent || (wasFailing && !failing)) this.syncSoon();
   };
 
