@@ -6,9 +6,8 @@
 // routed-ids journal, most trials repeated hundreds of messages.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ConsumeMessage } from 'amqplib';
-import { sleep } from '../helpers/amqp.js';
-import { channel, closeAll, confirmChannel, connect, startWarren, type TestBroker } from '../helpers/durability.js';
+import { declareDelayedCrashTopology, delayedCrashTrial } from '../helpers/delayed-crash.js';
+import { startWarren, type TestBroker } from '../helpers/durability.js';
 
 const TRIALS = 3;
 const BATCH = 1000;
@@ -20,50 +19,10 @@ describe('delayed messages across kill -9', { timeout: 120_000 }, () => {
 
   it('a message routed just before the kill comes once after the restart, and an acked one never', async () => {
     broker = await startWarren();
-    const b = broker;
-    const setup = await connect(b.url);
-    const ch = await channel(setup);
-    await ch.assertExchange('later', 'x-delayed-message', { durable: true, arguments: { 'x-delayed-type': 'direct' } });
-    await ch.assertQueue('due', { durable: true });
-    await ch.bindQueue('due', 'later', 'k');
-    await closeAll(setup);
-    let next = 0;
+    await declareDelayedCrashTopology(broker.url);
     for (let t = 0; t < TRIALS; t++) {
-      const conn = await connect(b.url);
-      const sub = await channel(conn);
-      const acked = new Set<string>(); // ack processed: a round trip after it came back
-      const sent = new Set<string>(); // ack sent (maybe processed before the kill, maybe not)
-      const got: ConsumeMessage[] = [];
-      await sub.consume('due', (m) => { if (m) got.push(m); });
-      const acker = (async () => {
-        while (!conn.closed) {
-          await sleep(2);
-          const batch = got.splice(0);
-          try {
-            for (const m of batch) {
-              sub.ack(m);
-              sent.add(m.content.toString());
-            }
-            await sub.checkQueue('due');
-          } catch { break; }
-          for (const m of batch) acked.add(m.content.toString());
-        }
-      })();
-      const pub = await confirmChannel(conn);
-      const first = next;
-      for (let i = 0; i < BATCH; i++) pub.publish('later', 'k', Buffer.from(String(next++)), { persistent: true, headers: { 'x-delay': DELAY_MS } });
-      await pub.waitForConfirms();
-      await sleep(DELAY_MS + 5 + t * 15);
-      await b.stop('SIGKILL');
-      await acker;
-      await b.restart();
-      await closeAll(conn);
-      const again = await connect(b.url);
-      const ch2 = await channel(again);
-      const seen: string[] = [];
-      await ch2.consume('due', (m) => { if (m) seen.push(m.content.toString()); }, { noAck: true });
-      await sleep(DELAY_MS + 1000);
-      await closeAll(again);
+      const { first, acked, sent, seen } = await delayedCrashTrial(broker, t * BATCH, BATCH, DELAY_MS, 5 + t * 15);
+      const next = first + BATCH;
       const ours = seen.filter((s) => Number(s) >= first);
       const counts = new Map<string, number>();
       for (const s of ours) counts.set(s, (counts.get(s) ?? 0) + 1);
