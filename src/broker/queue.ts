@@ -299,6 +299,7 @@ export class Queue {
       while (messages.length !== 0) {
         const n = this.singleActive ? Math.min(1, consumers.length) : consumers.length;
         let chosen: Consumer | null = null;
+        let full: Consumer | null = null;
         const start = this.prioritised || this.rr >= n ? 0 : this.rr;
         for (let i = 0; i < n; i++) {
           let idx = start + i;
@@ -310,9 +311,21 @@ export class Queue {
             this.rr = idx + 1;
             break;
           }
-          if (r === SOCKET_FULL) networkBound = true;
+          if (r === SOCKET_FULL) {
+            networkBound = true;
+            full ??= c;
+          }
         }
-        if (chosen === null) break;
+        if (chosen === null) {
+          // RabbitMQ hands a queue's deliveries to the channel before the socket pushes back (up
+          // to its credit-flow window), so a message due to expire now (TTL 0) still reaches a
+          // consumer with credit whose socket is merely full, within a bounded overfill.
+          if (full === null) break;
+          const head = messages.peek();
+          if (head === undefined || head.expiresAt === 0 || head.expiresAt > (now || (now = Date.now()))) break;
+          if (!full.sink.canOverfill(full)) break;
+          chosen = full;
+        }
         const entry = messages.shift();
         if (entry === undefined) break;
         // Strictly past: a TTL 0 message still goes to a consumer that can take it at once.

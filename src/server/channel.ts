@@ -19,6 +19,12 @@ import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { MessageCounters, type MessageSizes } from './stats.js';
 import { Transaction, type TxPublish } from './transaction.js';
 
+/**
+ * Deliveries a connection may take while its socket is full, for messages that would otherwise
+ * expire at once: RabbitMQ's credit-flow window between a queue and a channel's writer.
+ */
+const OVERFILL_MAX = 400;
+
 export class Channel implements DeliverySink, AckTimeoutSubject {
   closing = false;
   /** Watched by the consumer-timeout checker. */
@@ -432,8 +438,13 @@ export class Channel implements DeliverySink, AckTimeoutSubject {
     return this.conn.writable ? READY : SOCKET_FULL;
   }
 
+  canOverfill(_c: Consumer): boolean {
+    return this.conn.overfilled < OVERFILL_MAX;
+  }
+
   deliver(c: Consumer, entry: QueueEntry): void {
     const tag = this.nextTag++;
+    if (!this.conn.writable) this.conn.overfilled++;
     // Written before it is recorded: if writing fails, the queue takes the message back whole.
     this.writeDelivery(c.tagBytes, tag, entry.deliveries > 0, entry.msg, c.noAck);
     if (!c.noAck) {

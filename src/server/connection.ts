@@ -53,6 +53,8 @@ export class Connection implements FrameHandler, FlowWaiter {
   authMechanism = '';
   /** The socket can take more output; deliveries stop while false. */
   writable = true;
+  /** Deliveries written while the socket was full (messages that would have expired otherwise). */
+  overfilled = 0;
   /** Client capabilities we adapt to. */
   cancelNotify = false;
   blockedNotify = false;
@@ -459,6 +461,7 @@ export class Connection implements FrameHandler, FlowWaiter {
   private onDrain(): void {
     if (this.writable) return;
     this.writable = true;
+    this.overfilled = 0;
     for (const ch of this.channels.values()) ch.resumeDeliveries();
   }
 

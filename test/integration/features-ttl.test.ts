@@ -138,6 +138,25 @@ describe('features: message TTL and queue expiry', { timeout: 60_000 }, () => {
       await ch.deleteQueue(q);
     });
 
+    // Regression (CI): a consumer with credit whose socket had filled up lost TTL 0 messages;
+    // RabbitMQ hands them to the channel anyway, within its credit-flow window (400).
+    it('expiration 0 reaches a consumer with credit whose socket is full', async () => {
+      const { ch } = await h.confirmChannel();
+      const q = await h.declareQueue(ch, 'mttl0-full-socket');
+      const sub = await h.channel();
+      const c = await consume(sub.ch, q, { noAck: true });
+      const stream = (sub.conn as unknown as { connection: { stream: NodeJS.ReadableStream } }).connection.stream;
+      stream.pause(); // the broker's writes to this consumer back up
+      const N = 120; // 30 MiB: well past what the kernel buffers on loopback, within the window
+      const big = Buffer.alloc(256 * 1024, 'y');
+      for (let i = 0; i < N; i++) ch.sendToQueue(q, big, { expiration: '0', messageId: `f-${i}` });
+      await ch.waitForConfirms();
+      assert.equal(await messageCount(ch, q), 0);
+      stream.resume();
+      const got = await c.take(N, 10_000);
+      assert.deepEqual(got.map((m) => m.properties.messageId), Array.from({ length: N }, (_, i) => `f-${i}`));
+    });
+
     it('a message behind a longer-lived head is only dropped when it reaches the head', async () => {
       const { ch } = await h.confirmChannel();
       const q = await h.declareQueue(ch, 'mttl-behind');
