@@ -63,7 +63,15 @@ export class Bucket {
   loading = false;
   /** A split has moved persistent records out of it (its files go once their copies are synced). */
   movedPersistent = false;
-  constructor(readonly level: number, readonly id: number, readonly log: SegmentLog) {}
+  /**
+   * `name`: its directory, `level-id` with a `.n` suffix when an earlier bucket of the same slot
+   * still has its files there (a split waiting for its copies to sync).
+   */
+  constructor(readonly level: number, readonly id: number, readonly name: string, readonly log: SegmentLog) {}
+
+  get slot(): string {
+    return `${this.level}-${this.id}`;
+  }
 
   get start(): number {
     return this.id * WIDTH[this.level];
@@ -83,7 +91,10 @@ export interface DelayBucketsOptions {
 }
 
 export class DelayBuckets {
+  /** Every bucket with files, by directory name. */
   private readonly buckets = new Map<string, Bucket>();
+  /** The bucket new records of a slot go to, by `level-id`. */
+  private readonly bySlot = new Map<string, Bucket>();
   /** Unopened buckets by the time they ripen; parents ripen before the buckets they split into. */
   private readonly ripening = new MinHeap<Bucket>((a, b) => a.ripeAt < b.ripeAt || (a.ripeAt === b.ripeAt && a.level > b.level));
   /** Pending messages and their body bytes (kept incrementally). */
@@ -123,7 +134,7 @@ export class DelayBuckets {
     let maxSeq = 0;
     if (!existsSync(this.opts.dir)) return maxSeq;
     for (const name of readdirSync(this.opts.dir)) {
-      const m = /^(\d+)-(\d+)$/.exec(name);
+      const m = /^(\d+)-(\d+)(?:\.\d+)?$/.exec(name);
       if (m === null) continue;
       const log = new SegmentLog(join(this.opts.dir, name), this.opts.store, true);
       const r = log.recover(0, 0, false);
@@ -131,11 +142,13 @@ export class DelayBuckets {
         log.destroy();
         continue;
       }
-      const b = new Bucket(Number(m[1]), Number(m[2]), log);
+      const b = new Bucket(Number(m[1]), Number(m[2]), name, log);
       b.live = r.paged;
       b.bytes = r.pagedBytes;
       b.minDue = b.start;
       this.buckets.set(name, b);
+      // Two directories of one slot (a crash while a split's old files waited): both ripen.
+      if (!this.bySlot.has(b.slot)) this.bySlot.set(b.slot, b);
       this.ripening.push(b);
       this.count += r.paged;
       this.bytes += r.pagedBytes;
@@ -177,17 +190,28 @@ export class DelayBuckets {
   }
 
   private bucket(level: number, id: number): Bucket {
-    const name = `${level}-${id}`;
-    let b = this.buckets.get(name);
+    const slot = `${level}-${id}`;
+    let b = this.bySlot.get(slot);
     if (b === undefined) {
+      // The slot's split bucket may still have files here, to go once its copies sync.
+      let name = slot;
+      for (let n = 1; existsSync(join(this.opts.dir, name)); n++) name = `${slot}.${n}`;
       const log = new SegmentLog(join(this.opts.dir, name), this.opts.store, true);
       // Records are read back from disk when the bucket ripens, never kept in memory before.
       log.startPaging();
-      b = new Bucket(level, id, log);
+      b = new Bucket(level, id, name, log);
       this.buckets.set(name, b);
+      this.bySlot.set(slot, b);
       this.ripening.push(b);
     }
     return b;
+  }
+
+  /** The bucket takes no more records and is no longer listed (its files go now or later). */
+  private forget(b: Bucket): void {
+    b.dropped = true;
+    this.buckets.delete(b.name);
+    if (this.bySlot.get(b.slot) === b) this.bySlot.delete(b.slot);
   }
 
   /** Every sync epoch up to here is on disk. */
@@ -314,8 +338,7 @@ export class DelayBuckets {
     for (const t of this.buckets.values()) if (!t.opened && t.level === b.level - 1) t.log.releaseBuffers();
     // The old files go once the copies are on disk: a crash in between then repeats a message
     // (its copy and the original come back) rather than losing it.
-    this.buckets.delete(`${b.level}-${b.id}`);
-    b.dropped = true;
+    this.forget(b);
     if (!b.movedPersistent) {
       b.log.destroy();
       return true;
@@ -341,8 +364,7 @@ export class DelayBuckets {
   }
 
   private drop(b: Bucket): void {
-    b.dropped = true;
-    this.buckets.delete(`${b.level}-${b.id}`);
+    this.forget(b);
     b.log.destroy();
   }
 
@@ -385,6 +407,7 @@ export class DelayBuckets {
     for (const b of this.pendingDestroy) b.log.destroy();
     this.pendingDestroy.clear();
     this.buckets.clear();
+    this.bySlot.clear();
     this.ripening.clear();
     this.splitting.length = 0;
     this.loading.length = 0;

@@ -3,7 +3,7 @@
 // wheel (ms to years), across restarts, with cancels; memory holds only what is about to be due.
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -107,6 +107,48 @@ describe('delay buckets', () => {
     run(buckets, T0, T0 + 200_000, loaded);
     assert.deepEqual(loaded.map((l) => l.rec.seq), expected, 'in due order, once each');
     for (const { rec } of loaded) assert.equal(rec.due, T0 + 1000 + (rec.seq - 1) * 500);
+    buckets.close();
+  });
+
+  // Regression: a split bucket's files wait for its moved records to sync before they go; a new
+  // record for the same slot in that window made a new bucket in the same directory, whose file
+  // the old one's deletion then took with it (a confirmed delayed message lost on restart).
+  test('a record for a slot whose split is still syncing survives the old files going', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-delay-'));
+    dirs.push(dir);
+    let { store, buckets } = open(dir);
+    const LEVEL1 = 256 * 64;
+    const slot = Math.ceil((T0 + 2 * LEVEL1) / LEVEL1) * LEVEL1; // a level-1 slot's start
+    const a = data('moved'), b = data('late');
+    buckets.add(slot + 100, 1, true, a.data, a.propsEnd, T0);
+    await store.syncEverything();
+    const splitAt = slot - 4 * 1024; // a level-1 bucket is split 16 level-0 slots ahead
+    buckets.ripen(splitAt, Infinity, () => assert.fail('nothing is due yet'));
+    assert.equal(buckets.holdFrom(), Infinity, 'the split is done');
+    // Same level-1 slot: far enough out (over 64 level-0 slots) not to go to level 0.
+    assert.equal(buckets.add(slot + LEVEL1 - 100, 2, true, b.data, b.propsEnd, splitAt), null);
+    store.flush();
+    // A crash now finds the slot's old and new directories: both are read, nothing is lost
+    // (the moved record comes back twice: its copy and its original).
+    const crashed = mkdtempSync(join(tmpdir(), 'warren-delay-crash-'));
+    dirs.push(crashed);
+    cpSync(dir, crashed, { recursive: true });
+    await store.syncEverything(); // the moved record is on disk: the old bucket's files go
+    {
+      const c = open(crashed);
+      assert.equal(c.buckets.recover(), 2);
+      const seen: { rec: DelayedRecord; at: number }[] = [];
+      run(c.buckets, splitAt, slot + 2 * LEVEL1, seen);
+      assert.deepEqual(seen.map((l) => l.rec.data.subarray(l.rec.propsEnd).toString()), ['moved', 'moved', 'late']);
+      c.buckets.close();
+    }
+    buckets.close();
+    ({ store, buckets } = open(dir));
+    assert.equal(buckets.recover(), 2);
+    assert.equal(buckets.count, 2, 'both records kept');
+    const loaded: { rec: DelayedRecord; at: number }[] = [];
+    run(buckets, splitAt, slot + 2 * LEVEL1, loaded);
+    assert.deepEqual(loaded.map((l) => l.rec.data.subarray(l.rec.propsEnd).toString()), ['moved', 'late']);
     buckets.close();
   });
 
