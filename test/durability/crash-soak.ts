@@ -45,11 +45,14 @@ const MAX_DELAY_MS = 6000;
  * Warren settles a routed delayed message (removes it from the exchange's store) only once its
  * copies in the queues are fsync'ed, so that a power loss cannot lose it; a kill -9 between the
  * routing and that fsync makes it route the message again after the restart (at-least-once, like
- * RabbitMQ's plugin, which routes and then deletes). Such a repeat is not flagged redelivered and
- * may follow an ack of the first copy. One repeat per kill is excused only for a copy that may
- * have been routed in that window: delivered at most this long before the kill (an fsync on a
- * busy machine), or due before the kill and first delivered after it. A delayed message acked
- * long before a kill must still never come back. Repeats are counted and reported.
+ * RabbitMQ's plugin, which routes and then deletes). The ids of routed records go to a journal
+ * once their copies are written, and a restart on the same boot skips them, so only a copy that
+ * was delivered before it was written (and so not acked yet: an ack takes a later turn) is routed
+ * again. Such a repeat is not flagged redelivered. One repeat per kill is excused only for a copy
+ * that may have been routed in that window: delivered at most this long before the kill (an fsync
+ * on a busy machine) and without an ack processed before the kill, or due before the kill and
+ * first delivered after it. A delayed message whose ack was processed must never come back.
+ * Repeats are counted and reported.
  */
 const REROUTE_GRACE_MS = 1000;
 
@@ -59,9 +62,11 @@ function rerouteAllowance(l: Ledger<string>, delayed: DelayedTimes, rounds: numb
   for (const [key, list] of delayed.deliveries) {
     const id = Number(key.slice(key.indexOf('|') + 1));
     const earliestDue = delayed.firstPublished.get(id)! + delayOf(id);
+    const acks = l.acks.get(key) ?? [];
     let n = 0;
     for (let r = 0; r < rounds; r++) {
-      const nearKill = list.some((d) => d.round === r && l.killedAt[r] - d.at <= REROUTE_GRACE_MS);
+      const ackProcessed = acks.some((a) => a.round === r && a.processedAt !== undefined && l.killedAt[r] - a.processedAt >= ACK_GRACE_MS);
+      const nearKill = !ackProcessed && list.some((d) => d.round === r && l.killedAt[r] - d.at <= REROUTE_GRACE_MS);
       const acrossKill = earliestDue <= l.killedAt[r] && !list.some((d) => d.round === r) && list.some((d) => d.round === r + 1);
       if (nearKill || acrossKill) n++;
     }
@@ -215,7 +220,7 @@ async function startConsumers(conn: Conn, which: typeof CONSUMERS, l: Ledger<str
         if (list) list.push({ round, at: now });
         else delayed.deliveries.set(key, [{ round, at: now }]);
       }
-      if (!streamOf(id).delayed && ackUndone(l, key, round, ACK_GRACE_MS)) {
+      if (ackUndone(l, key, round, ACK_GRACE_MS)) {
         // Left unacked, so that the data directory still shows the record without its ack.
         l.problems.push(`round ${round}, ${c.queue}: message ${id} came back although its ack was processed before an earlier kill `
           + `(acks: ${JSON.stringify(l.acks.get(key)!.map((a) => ({ round: a.round, processedMsBeforeKill: a.processedAt === undefined ? null : l.killedAt[a.round] - a.processedAt })))})`);
