@@ -1,8 +1,9 @@
-// The one place where defaults, an optional JSON config file, environment variables and
-// command-line flags become a typed configuration (later sources win).
-import { readFileSync } from 'node:fs';
+// The one place where defaults, an optional config file (JSON, or RabbitMQ's rabbitmq.conf),
+// environment variables and command-line flags become a typed configuration (later sources win).
+import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { HASHING_ALGORITHMS } from './broker/users.js';
+import { parseRabbitmqConf } from './rabbitmq-conf.js';
 
 export interface Config {
   /** Plain AMQP port; null: off (only with amqps on). */
@@ -112,6 +113,9 @@ const ENV: [string, keyof Config][] = [
   ['RABBITMQ_DEFAULT_USER', 'defaultUser'],
   ['RABBITMQ_DEFAULT_PASS', 'defaultPass'],
   ['RABBITMQ_DEFAULT_VHOST', 'defaultVhost'],
+  // RabbitMQ's names for the AMQP listener; the WARREN_ ones win.
+  ['RABBITMQ_NODE_PORT', 'amqpPort'],
+  ['RABBITMQ_NODE_IP_ADDRESS', 'bind'],
   ['WARREN_AMQP_PORT', 'amqpPort'],
   ['WARREN_PORT', 'amqpPort'],
   ['WARREN_BIND', 'bind'],
@@ -246,11 +250,31 @@ function coerce(key: keyof Config, v: unknown): unknown {
 }
 
 /**
- * Builds the configuration: defaults, then the JSON file (if any), then the environment, then
- * flags. A custom default user (from the environment or flags) may connect from anywhere,
- * as with RabbitMQ's docker image.
+ * The config file's settings: JSON (Warren's names), or RabbitMQ's rabbitmq.conf (a `.conf` file,
+ * or anything that is not a JSON object). RABBITMQ_CONFIG_FILE is looked up as RabbitMQ does,
+ * with or without its `.conf`.
  */
-export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, file?: string): Config {
+function readConfigFile(file: string | undefined, env: NodeJS.ProcessEnv, notices: string[]): ConfigInput {
+  let path = file ?? env.WARREN_CONFIG;
+  if (path === undefined || path === '') {
+    const rabbit = env.RABBITMQ_CONFIG_FILE;
+    if (rabbit === undefined || rabbit === '') return {};
+    path = !existsSync(rabbit) && existsSync(`${rabbit}.conf`) ? `${rabbit}.conf` : rabbit;
+  }
+  const text = readFileSync(path, 'utf8');
+  if (!path.endsWith('.conf') && text.trimStart().startsWith('{')) return JSON.parse(text) as ConfigInput;
+  const conf = parseRabbitmqConf(text);
+  for (const what of conf.ignored) notices.push(`${path}: ignored ${what}`);
+  return conf.input;
+}
+
+/**
+ * Builds the configuration: defaults, then the config file (if any), then the environment, then
+ * flags. A custom default user (from the environment or flags) may connect from anywhere,
+ * as with RabbitMQ's docker image. `notices` collects what the caller should log (settings of
+ * a rabbitmq.conf that change nothing).
+ */
+export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, file?: string, notices: string[] = []): Config {
   const cfg: Config = { ...DEFAULTS, loopbackUsers: [...DEFAULTS.loopbackUsers] };
   const apply = (src: ConfigInput) => {
     for (const [k, v] of Object.entries(src)) {
@@ -258,8 +282,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
       (cfg as unknown as Record<string, unknown>)[k] = coerce(k as keyof Config, v);
     }
   };
-  const configFile = file ?? env.WARREN_CONFIG;
-  const fileCfg = configFile ? (JSON.parse(readFileSync(configFile, 'utf8')) as ConfigInput) : {};
+  const fileCfg = readConfigFile(file, env, notices);
   apply(fileCfg);
   for (const [name, key] of ENV) if (env[name] !== undefined && env[name] !== '') apply({ [key]: env[name] });
   if (env.WARREN_LOOPBACK_USERS !== undefined) apply({ loopbackUsers: env.WARREN_LOOPBACK_USERS });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `warren`: starts the broker. Flags override environment variables, which override the
-// optional JSON config file (--config or WARREN_CONFIG).
+// optional config file (--config, WARREN_CONFIG or RABBITMQ_CONFIG_FILE; JSON or rabbitmq.conf).
 import { Command } from 'commander';
 import { pino } from 'pino';
 import pretty from 'pino-pretty';
@@ -30,7 +30,7 @@ const program = new Command('warren')
   .option('--ssl-cert-login-from <part>', 'EXTERNAL user name: common_name (default) or distinguished_name')
   .option('--auth-mechanisms <list>', 'SASL mechanisms offered: PLAIN,AMQPLAIN (default), EXTERNAL for client certificates')
   .option('--definitions <file>', 'RabbitMQ-format definitions JSON to import at boot')
-  .option('--config <file>', 'JSON config file')
+  .option('--config <file>', 'config file: RabbitMQ\'s rabbitmq.conf format (a .conf file), or JSON with Warren\'s names')
   .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
   .option('--heartbeat <seconds>', 'heartbeat interval proposed to clients (default 60)')
   .option('--frame-max <bytes>', 'largest frame accepted (default 131072)')
@@ -40,7 +40,7 @@ const program = new Command('warren')
   .option('--memory-high-watermark <fraction|size>', 'memory alarm threshold (default 0.4 of RAM)')
   .option('--disk-free-limit <size>', 'disk alarm threshold (default 50MB)')
   .option('--password-hashing-module <module>', 'how new passwords are hashed: rabbit_password_hashing_sha256 (default) or _sha512')
-  .addHelpText('after', `\nEnvironment variables: ${ENV_VARS.join(', ')}, WARREN_CONFIG, WARREN_LOOPBACK_USERS`);
+  .addHelpText('after', `\nEnvironment variables: ${ENV_VARS.join(', ')}, WARREN_CONFIG, RABBITMQ_CONFIG_FILE, WARREN_LOOPBACK_USERS`);
 
 program.parse();
 const o = program.opts<Record<string, string | undefined>>();
@@ -76,8 +76,9 @@ const flags: ConfigInput = {
 };
 
 let config;
+const notices: string[] = [];
 try {
-  config = loadConfig(flags, process.env, o.config);
+  config = loadConfig(flags, process.env, o.config, notices);
 } catch (err) {
   console.error(`warren: invalid configuration: ${(err as Error).message}`);
   process.exit(2);
@@ -88,6 +89,8 @@ const log = pino({ level: config.logLevel, base: undefined, timestamp: pino.stdT
   process.stdout.isTTY
     ? pretty({ sync: true, destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true })
     : pino.destination({ dest: 1, sync: true }));
+
+for (const n of notices) log.warn(n);
 
 let warren: Warren;
 try {
