@@ -35,6 +35,8 @@ export interface Config {
   managementPort: number | null;
   /** Address the management API listens on (default: `bind`). */
   managementBind: string | null;
+  /** Largest management API request body, bytes (RabbitMQ's management.http.max_body_size). */
+  managementMaxBodySize: number;
   /** Prometheus metrics port; null: off. */
   prometheusPort: number | null;
   dataDir: string;
@@ -87,6 +89,8 @@ const DEFAULTS: Config = {
   bind: '::',
   managementPort: 15672,
   managementBind: null,
+  // Room for a definitions file of 200k queues.
+  managementMaxBodySize: 20_000_000,
   prometheusPort: 15692,
   dataDir: './data',
   logLevel: 'info',
@@ -121,6 +125,7 @@ const ENV: [string, keyof Config][] = [
   ['WARREN_BIND', 'bind'],
   ['WARREN_MANAGEMENT_PORT', 'managementPort'],
   ['WARREN_MANAGEMENT_BIND', 'managementBind'],
+  ['WARREN_MANAGEMENT_MAX_BODY_SIZE', 'managementMaxBodySize'],
   ['WARREN_PROMETHEUS_PORT', 'prometheusPort'],
   ['WARREN_DATA_DIR', 'dataDir'],
   ['WARREN_LOG_LEVEL', 'logLevel'],
@@ -226,6 +231,11 @@ function coerce(key: keyof Config, v: unknown): unknown {
       return n;
     }
     case 'diskFreeLimit': case 'queueWindowBytes': return parseSize(v);
+    case 'managementMaxBodySize': {
+      const n = parseSize(v);
+      if (n < 1) throw new Error(`managementMaxBodySize must be at least 1 byte, got ${String(v)}`);
+      return n;
+    }
     case 'memoryHighWatermark': return parseWatermark(v);
     case 'sslVerify': return oneOf(key, v, ['verify_peer', 'verify_none']);
     case 'sslCertLoginFrom': return oneOf(key, v, ['distinguished_name', 'common_name']);

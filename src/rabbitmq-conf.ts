@@ -39,6 +39,7 @@ const SIMPLE: Record<string, keyof ConfigInput> = {
   'management.tcp.port': 'managementPort',
   'management.tcp.ip': 'managementBind',
   'management.ssl.port': 'managementSslPort',
+  'management.http.max_body_size': 'managementMaxBodySize',
   'prometheus.tcp.port': 'prometheusPort',
   'prometheus.ssl.port': 'prometheusSslPort',
 };

@@ -16,6 +16,7 @@ const program = new Command('warren')
   .option('-d, --data-dir <dir>', 'data directory (default ./data)')
   .option('--management-port <port|off>', 'management HTTP API port (default 15672)')
   .option('--management-bind <address>', 'address the management API listens on (default: --bind)')
+  .option('--management-max-body-size <size>', 'largest management API request body (default 20000000 bytes)')
   .option('--prometheus-port <port|off>', 'Prometheus metrics port (default 15692)')
   .option('--ssl-port <port|off>', 'amqps port (default 5671 once --ssl-certfile and --ssl-keyfile are given)')
   .option('--management-ssl-port <port|off>', 'management API over HTTPS (e.g. 15671; default off)')
@@ -61,6 +62,7 @@ const flags: ConfigInput = {
   bind: o.bind,
   managementPort: o.managementPort,
   managementBind: o.managementBind,
+  managementMaxBodySize: o.managementMaxBodySize,
   prometheusPort: o.prometheusPort,
   dataDir: o.dataDir,
   definitionsFile: o.definitions,

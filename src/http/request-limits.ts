@@ -5,8 +5,6 @@ import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
 
-/** RabbitMQ's management.http.max_body_size default: room for a definitions file of 200k queues. */
-export const MAX_BODY_BYTES = 20_000_000;
 export const BODY_TOO_LARGE = 'Exceeded HTTP request body size limit';
 
 /** Deeper JSON is never a real request, and recursive code over it (tables, persistence) would overflow the stack. */

@@ -7,7 +7,7 @@ import { authenticate, type AuthUser } from './auth.js';
 import type { ManagementContext } from './context.js';
 import { HttpError } from './errors.js';
 import { answerMethod, trackRoutes } from './allowed-methods.js';
-import { BODY_TOO_LARGE, MAX_BODY_BYTES, clientErrorHandler, frameworkErrors, parseJsonBody, parseQuery } from './request-limits.js';
+import { BODY_TOO_LARGE, clientErrorHandler, frameworkErrors, parseJsonBody, parseQuery } from './request-limits.js';
 import { registerRoutes } from './routes/index.js';
 import { uiRoutes } from './ui.js';
 import { samplerOf } from './stats-sampler.js';
@@ -34,7 +34,7 @@ export function buildManagementApp(ctx: ManagementContext, https?: TlsOptions): 
     logger: false,
     // rabbitmqadmin and browsers send trailing slashes on lists; vhost names can be long.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048, querystringParser: parseQuery },
-    bodyLimit: MAX_BODY_BYTES,
+    bodyLimit: ctx.config.managementMaxBodySize,
     frameworkErrors,
     clientErrorHandler,
   }, https);

@@ -31,6 +31,7 @@ describe('rabbitmq.conf as the config file', { timeout: 60_000, skip: process.en
       'default_user_tags.administrator = true',
       'channel_max = 16',
       'max_message_size = 4096',
+      'management.http.max_body_size = 2000',
       'collect_statistics_interval = 5000',
       '',
     ].join('\n'));
@@ -79,6 +80,17 @@ describe('rabbitmq.conf as the config file', { timeout: 60_000, skip: process.en
     } finally {
       await conn.close();
     }
+  });
+
+  it('management.http.max_body_size: a larger body gets RabbitMQ\'s 400, a smaller one goes through', async () => {
+    const post = (body: string) => fetch(`${broker.httpUrl}/api/definitions`, {
+      method: 'POST', body, headers: { authorization: `Basic ${Buffer.from('ops:conf-secret').toString('base64')}`, 'content-type': 'application/json' },
+    });
+    const small = JSON.stringify({ queues: [{ name: 'from-conf-test', vhost: '/', durable: false }] });
+    assert.equal((await post(small)).status, 204);
+    const big = await post(JSON.stringify({ queues: [], padding: 'x'.repeat(2000) }));
+    assert.equal(big.status, 400);
+    assert.deepEqual(await big.json(), { error: 'bad_request', reason: 'Exceeded HTTP request body size limit' });
   });
 
   it('a setting Warren has no use for is named in the log, not fatal', () => {
