@@ -256,8 +256,10 @@ describe('tutorial 2: work queues', () => {
     const free = workers[1 - busyIndex]!;
 
     const short = [1, 2, 3, 4, 5, 6].map((i) => `short task ${i}.`);
-    for (const task of short) assert.deepEqual(await newTask(q, task), [` [x] Sent '${task}'`]);
-    await free.waitFor(` [x] Done '${short.at(-1)}'`);
+    // Sent at once: six senders one after another took longer than the long task on a busy machine.
+    const sent = await Promise.all(short.map((task) => newTask(q, task)));
+    assert.deepEqual(sent, short.map((task) => [` [x] Sent '${task}'`]));
+    for (const task of short) await free.waitFor(` [x] Done '${task}'`);
     assert.ok(
       !busy.lines.includes(` [x] Done '${long}'`),
       'the long task ended before the short ones were dispatched; the test premise needs a longer task',
@@ -266,9 +268,12 @@ describe('tutorial 2: work queues', () => {
 
     for (const w of workers) assert.deepEqual(await w.stop('SIGTERM'), { code: 0, signal: null }, w.transcript());
     assert.deepEqual(busy.lines, [waitingIn(q), ` [x] Received '${long}'`, ` [x] Done '${long}'`]);
+    // One task at a time (prefetch 1), each done before the next is received; in the order they arrived.
+    const order = free.lines.slice(1).filter((_, i) => i % 2 === 0).map((l) => l.slice(" [x] Received '".length, -1));
+    assert.deepEqual([...order].sort(), short);
     assert.deepEqual(free.lines, [
       waitingIn(q),
-      ...short.flatMap((task) => [` [x] Received '${task}'`, ` [x] Done '${task}'`]),
+      ...order.flatMap((task) => [` [x] Received '${task}'`, ` [x] Done '${task}'`]),
     ]);
     assert.equal(await messagesIn(q), 0, 'every task was acknowledged');
   });
