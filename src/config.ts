@@ -20,6 +20,12 @@ export interface Config {
   sslCaCertFile: string | null;
   /** Passphrase of an encrypted key file (ssl_options.password). */
   sslKeyPassword: string | null;
+  /**
+   * The HTTPS listeners' own certificate and key (management.ssl.certfile/keyfile), when they
+   * are not ssl_options' ones; null: the HTTPS listeners serve ssl_options' certificate.
+   */
+  managementSslCertFile: string | null;
+  managementSslKeyFile: string | null;
   sslVerify: 'verify_peer' | 'verify_none';
   sslFailIfNoPeerCert: boolean;
   /** e.g. ['tlsv1.3', 'tlsv1.2']; empty: Node's defaults (TLS 1.2 and 1.3). */
@@ -80,6 +86,8 @@ const DEFAULTS: Config = {
   sslKeyFile: null,
   sslCaCertFile: null,
   sslKeyPassword: null,
+  managementSslCertFile: null,
+  managementSslKeyFile: null,
   sslVerify: 'verify_none',
   sslFailIfNoPeerCert: false,
   sslVersions: [],
@@ -156,6 +164,8 @@ const ENV: [string, keyof Config][] = [
   ['WARREN_SSL_KEYFILE', 'sslKeyFile'],
   ['WARREN_SSL_CACERTFILE', 'sslCaCertFile'],
   ['WARREN_SSL_KEY_PASSWORD', 'sslKeyPassword'],
+  ['WARREN_MANAGEMENT_SSL_CERTFILE', 'managementSslCertFile'],
+  ['WARREN_MANAGEMENT_SSL_KEYFILE', 'managementSslKeyFile'],
   ['WARREN_SSL_VERIFY', 'sslVerify'],
   ['WARREN_SSL_FAIL_IF_NO_PEER_CERT', 'sslFailIfNoPeerCert'],
   ['WARREN_SSL_VERSIONS', 'sslVersions'],
@@ -307,7 +317,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
 
 /**
  * As RabbitMQ: a certificate and key turn amqps on at 5671 unless a port (or "off") was given;
- * every TLS listener needs both; some AMQP listener must remain.
+ * every TLS listener needs both (the HTTPS ones may have their own); some AMQP listener must remain.
  */
 function checkTls(cfg: Config, amqpsPortGiven: boolean): void {
   const haveCert = cfg.sslCertFile !== null && cfg.sslKeyFile !== null;
@@ -315,9 +325,14 @@ function checkTls(cfg: Config, amqpsPortGiven: boolean): void {
   if ((cfg.sslCertFile === null) !== (cfg.sslKeyFile === null)) {
     throw new Error('TLS needs both a certificate and its key: give --ssl-certfile and --ssl-keyfile');
   }
-  const tlsPorts = [cfg.amqpsPort, cfg.managementSslPort, cfg.prometheusSslPort];
-  if (!haveCert && tlsPorts.some((p) => p !== null)) {
+  if ((cfg.managementSslCertFile === null) !== (cfg.managementSslKeyFile === null)) {
+    throw new Error('the HTTPS listeners\' own certificate needs its key: give --management-ssl-certfile and --management-ssl-keyfile');
+  }
+  if (!haveCert && cfg.amqpsPort !== null) {
     throw new Error('a TLS port is set but no certificate: give --ssl-certfile and --ssl-keyfile');
+  }
+  if (!haveCert && cfg.managementSslCertFile === null && (cfg.managementSslPort !== null || cfg.prometheusSslPort !== null)) {
+    throw new Error('an HTTPS port is set but no certificate: give --ssl-certfile and --ssl-keyfile (or --management-ssl-certfile and --management-ssl-keyfile)');
   }
   if (cfg.amqpPort === null && cfg.amqpsPort === null) throw new Error('AMQP is off on both the plain and the TLS port; turn one on');
   if (cfg.sslFailIfNoPeerCert && cfg.sslVerify !== 'verify_peer') {

@@ -57,7 +57,7 @@ const LOG_LEVELS: Record<string, string> = {
   critical: 'fatal', alert: 'fatal', emergency: 'fatal', none: 'silent',
 };
 
-/** Listener certificates: Warren has one certificate for every TLS listener. */
+/** The HTTPS listeners' own files (management and Prometheus share one certificate). */
 const LISTENER_TLS_FILES = /^(management|prometheus)\.ssl\.(certfile|keyfile|cacertfile)$/;
 
 /** Parses the file's lines; throws on a line that is not `key = value` (RabbitMQ refuses those too). */
@@ -145,17 +145,7 @@ export function parseRabbitmqConf(text: string): RabbitmqConf {
   if (logLevel !== null) set('logLevel', logLevel.v);
   takeListener(tcpListeners, 'amqpPort', input, ignored, true);
   takeListener(sslListeners, 'amqpsPort', input, ignored, false);
-  // One certificate serves every TLS listener: a listener's own files must be the same ones.
-  for (const [key, file] of tlsFiles) {
-    const what = key.slice(key.lastIndexOf('.') + 1);
-    const main = ({ certfile: 'sslCertFile', keyfile: 'sslKeyFile', cacertfile: 'sslCaCertFile' } as const)[what as 'certfile'];
-    const given = input[main];
-    if (given === undefined) set(main, file);
-    else if (given !== file) {
-      throw new Error(`${key} differs from ssl_options.${what}: Warren serves every TLS listener with one certificate; `
-        + `use the same files for both (or drop ${key})`);
-    }
-  }
+  httpsFiles(tlsFiles, input, ignored);
   return { input, ignored };
 }
 
@@ -173,4 +163,33 @@ function takeListener(kv: string[], port: 'amqpPort' | 'amqpsPort', input: Confi
     } else ignored.push(`the address in ${kv[at]} (amqps listens on the same address as amqp)`);
   }
   for (let i = 0; i < kv.length; i += 2) if (i !== at) ignored.push(`${kv[i]} (Warren has one ${port === 'amqpPort' ? 'amqp' : 'amqps'} listener: ${kv[at]})`);
+}
+
+/**
+ * management.ssl.* and prometheus.ssl.*: the HTTPS listeners' certificate and key, one pair for
+ * both. Their CA file is not needed: HTTPS clients are not asked for certificates (management
+ * logins are Basic auth), and intermediates go after the certificate in its file.
+ */
+function httpsFiles(files: Map<string, string>, input: ConfigInput, ignored: string[]): void {
+  const mine = { certfile: 'managementSslCertFile', keyfile: 'managementSslKeyFile' } as const;
+  for (const [key, file] of files) {
+    const what = key.slice(key.lastIndexOf('.') + 1);
+    if (what === 'cacertfile') {
+      if (file !== input.sslCaCertFile) ignored.push(`${key} (HTTPS clients are not asked for certificates; put intermediates after the certificate in its certfile)`);
+      continue;
+    }
+    const k = mine[what as keyof typeof mine];
+    const given = input[k];
+    if (given === undefined) (input as Record<string, unknown>)[k] = file;
+    else if (given !== file) {
+      throw new Error(`${key} differs from the other HTTPS listener's ${what} (${String(given)}): `
+        + 'Warren serves management and Prometheus over HTTPS with one certificate; use the same files for both');
+    }
+  }
+  // The same files as ssl_options' (a common way to write it) are no certificate of their own.
+  const cert = input.managementSslCertFile, key = input.managementSslKeyFile;
+  if ((cert === undefined || cert === input.sslCertFile) && (key === undefined || key === input.sslKeyFile)) {
+    delete input.managementSslCertFile;
+    delete input.managementSslKeyFile;
+  }
 }

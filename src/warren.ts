@@ -10,7 +10,7 @@ import { ResourceMonitor } from './broker/resource-monitor.js';
 import type { Config } from './config.js';
 import { AmqpServer } from './server/server.js';
 import { Mechanisms } from './server/sasl.js';
-import { serverOptions, TlsCertificates } from './server/tls.js';
+import { type ListenerCertificates, serverOptions, TlsCertificates, type TlsSettings } from './server/tls.js';
 import type { Listener } from './http/context.js';
 import type { FastifyInstance } from 'fastify';
 import type { Server as TlsServer } from 'node:tls';
@@ -48,7 +48,7 @@ export class Warren {
     /** The HTTPS twins of management and metrics. */
     private readonly httpsApps: FastifyInstance[],
     /** The certificates of every TLS listener; null without TLS. */
-    readonly tls: TlsCertificates | null,
+    readonly tls: ListenerCertificates,
   ) {}
 
   /**
@@ -56,16 +56,19 @@ export class Warren {
    * open connections keep theirs. A bad file changes nothing: the old certificate stays.
    */
   reloadTls(): void {
-    if (this.tls === null) {
+    const sets = new Set([this.tls.amqps, this.tls.https].filter((t) => t !== null));
+    if (sets.size === 0) {
       this.log.info('reload asked, but no TLS listener is configured; nothing to reload');
       return;
     }
-    const s = this.tls.settings;
-    try {
-      this.tls.reload();
-      this.log.info({ certfile: s.certFile, keyfile: s.keyFile, cacertfile: s.caCertFile }, 'TLS certificates reloaded; new connections use them');
-    } catch (err) {
-      this.log.error(`TLS certificate reload failed, keeping the previous certificate: ${(err as Error).message}; fix the files and send SIGHUP again`);
+    for (const certs of sets) {
+      const s = certs.settings;
+      try {
+        certs.reload();
+        this.log.info({ certfile: s.certFile, keyfile: s.keyFile, cacertfile: s.caCertFile }, 'TLS certificates reloaded; new connections use them');
+      } catch (err) {
+        this.log.error(`TLS certificate reload failed, keeping the previous certificate: ${(err as Error).message}; fix the files and send SIGHUP again`);
+      }
     }
   }
 
@@ -107,8 +110,8 @@ export class Warren {
         unclean: dir.unclean }, `recovered ${stats.messages} messages in ${stats.queues} durable queues`);
     }
 
-    const tls = tlsCertificates(config);
-    if (config.authMechanisms.includes('EXTERNAL') && (tls === null || config.amqpsPort === null || config.sslVerify !== 'verify_peer')) {
+    const tls = listenerCertificates(config);
+    if (config.authMechanisms.includes('EXTERNAL') && (tls.amqps === null || config.amqpsPort === null || config.sslVerify !== 'verify_peer')) {
       log.warn('EXTERNAL is enabled, but no amqps listener asks clients for certificates, so every EXTERNAL login will be refused; '
         + 'give --ssl-certfile, --ssl-keyfile, --ssl-cacertfile and --ssl-verify verify_peer');
     }
@@ -153,8 +156,8 @@ export class Warren {
         port = await amqp.listen(config.amqpPort, config.bind);
         listening('amqp', config.bind, port, 'AMQP');
       }
-      if (config.amqpsPort !== null && tls !== null) {
-        listening('amqp/ssl', config.bind, await amqp.listenTls(config.amqpsPort, config.bind, tls), 'AMQP over TLS');
+      if (config.amqpsPort !== null && tls.amqps !== null) {
+        listening('amqp/ssl', config.bind, await amqp.listenTls(config.amqpsPort, config.bind, tls.amqps), 'AMQP over TLS');
       }
       const clusterId = permanentClusterId(config.dataDir, () => `rabbitmq-cluster-id-${randomBytes(16).toString('base64url')}`);
       const mctx = { broker, amqp: amqp.ctx, config, log, version: VERSION, amqpPort: port, listeners, tls, startedAt: t0, node, permanentClusterId: clusterId, monitor };
@@ -164,10 +167,11 @@ export class Warren {
       }
       type Start = typeof startManagement;
       const https = async (port: number | null, start: Start, protocol: string, what: string) => {
-        if (port === null || tls === null) return;
-        const started = await start(mctx, port, host, serverOptions(tls.settings, false));
+        const certs = tls.https;
+        if (port === null || certs === null) return;
+        const started = await start(mctx, port, host, serverOptions(certs.settings, false));
         httpsApps.push(started.app);
-        tls.add(started.app.server as unknown as TlsServer);
+        certs.add(started.app.server as unknown as TlsServer);
         listening(protocol, host, started.port, `${what} over HTTPS`);
       };
       await https(config.managementSslPort, startManagement, 'https', 'management API');
@@ -236,21 +240,24 @@ export class Warren {
   }
 }
 
-/** The TLS settings (files read now, so a bad path stops the start), or null when no listener uses TLS. */
-function tlsCertificates(config: Config): TlsCertificates | null {
-  if (config.sslCertFile === null || config.sslKeyFile === null) return null;
-  const certs = new TlsCertificates({
-    certFile: config.sslCertFile,
-    keyFile: config.sslKeyFile,
-    caCertFile: config.sslCaCertFile,
-    keyPassword: config.sslKeyPassword,
-    verify: config.sslVerify,
-    failIfNoPeerCert: config.sslFailIfNoPeerCert,
-    versions: config.sslVersions,
-    ciphers: config.sslCiphers,
-  });
-  certs.reload(); // checks the files and that the key matches the certificate
-  return certs;
+/**
+ * The listeners' certificates (files read now, so a bad path stops the start): ssl_options' for
+ * amqps, and for HTTPS the management certificate when one is given, else the same.
+ */
+function listenerCertificates(config: Config): ListenerCertificates {
+  const load = (certFile: string | null, keyFile: string | null): TlsCertificates | null => {
+    if (certFile === null || keyFile === null) return null;
+    const settings: TlsSettings = {
+      certFile, keyFile, caCertFile: config.sslCaCertFile, keyPassword: config.sslKeyPassword,
+      verify: config.sslVerify, failIfNoPeerCert: config.sslFailIfNoPeerCert, versions: config.sslVersions, ciphers: config.sslCiphers,
+    };
+    const certs = new TlsCertificates(settings);
+    certs.reload(); // checks the files and that the key matches the certificate
+    return certs;
+  };
+  const amqps = load(config.sslCertFile, config.sslKeyFile);
+  const https = config.managementSslCertFile === null ? amqps : load(config.managementSslCertFile, config.managementSslKeyFile);
+  return { amqps, https };
 }
 
 /** A fresh broker gets the default vhost and user; definitions from a file come on top. */

@@ -23,6 +23,8 @@ const program = new Command('warren')
   .option('--prometheus-ssl-port <port|off>', 'Prometheus metrics over HTTPS (e.g. 15691; default off)')
   .option('--ssl-certfile <file>', 'TLS server certificate, PEM (with any intermediates after it)')
   .option('--ssl-keyfile <file>', 'TLS private key, PEM (passphrase: WARREN_SSL_KEY_PASSWORD)')
+  .option('--management-ssl-certfile <file>', 'the HTTPS listeners\' own certificate, PEM (default: --ssl-certfile)')
+  .option('--management-ssl-keyfile <file>', 'the key of --management-ssl-certfile, PEM')
   .option('--ssl-cacertfile <file>', 'CA certificates that client certificates must chain to, PEM')
   .option('--ssl-verify <mode>', 'verify_peer (ask amqps clients for a certificate) or verify_none (default)')
   .option('--ssl-fail-if-no-peer-cert <bool>', 'with verify_peer: refuse amqps clients without a certificate (default false)')
@@ -53,6 +55,8 @@ const flags: ConfigInput = {
   sslCertFile: o.sslCertfile,
   sslKeyFile: o.sslKeyfile,
   sslCaCertFile: o.sslCacertfile,
+  managementSslCertFile: o.managementSslCertfile,
+  managementSslKeyFile: o.managementSslKeyfile,
   sslVerify: o.sslVerify,
   sslFailIfNoPeerCert: o.sslFailIfNoPeerCert,
   sslVersions: o.sslVersions,

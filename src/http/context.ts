@@ -5,7 +5,7 @@ import type { Broker } from '../broker/broker.js';
 import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import type { Config } from '../config.js';
 import type { ServerContext } from '../server/context.js';
-import type { TlsCertificates } from '../server/tls.js';
+import type { ListenerCertificates } from '../server/tls.js';
 
 export interface Listener {
   node: string;
@@ -34,7 +34,7 @@ export interface ManagementContext {
   /** The cluster's permanent id (rabbitmq_cluster_permanent_id), kept in the data directory. */
   permanentClusterId: string;
   /** The TLS listeners' certificates (expiry health check); absent without TLS. */
-  tls?: TlsCertificates | null;
+  tls?: ListenerCertificates;
   /** Memory and disk readings (Prometheus); absent where no monitor runs. */
   monitor?: ResourceMonitor;
 }

@@ -90,6 +90,15 @@ export function distinguishedName(nodeName: string): string {
   return nodeName.split('\n').filter(Boolean).reverse().join(',');
 }
 
+/**
+ * The certificates of the amqps listener (ssl_options) and of the HTTPS listeners (their own, or
+ * the same object); null where no such listener can run.
+ */
+export interface ListenerCertificates {
+  amqps: TlsCertificates | null;
+  https: TlsCertificates | null;
+}
+
 /** The TLS servers sharing one set of certificates, so one reload updates them all. */
 export class TlsCertificates {
   private readonly servers: TlsServer[] = [];

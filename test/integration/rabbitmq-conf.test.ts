@@ -3,7 +3,10 @@
 // settings Warren has no use for are named in the log, and the broker starts anyway.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
@@ -14,10 +17,11 @@ import { TLS_FIXTURES, pem } from '../helpers/tls.js';
 describe('rabbitmq.conf as the config file', { timeout: 60_000, skip: process.env.WARREN_TEST_URL ? 'starts its own broker' : false }, () => {
   let broker: TestBroker;
   let amqpsPort: number;
+  let httpsPort: number;
   const dir = mkdtempSync(join(tmpdir(), 'warren-rabbitmq-conf-'));
 
   before(async () => {
-    amqpsPort = await freePort();
+    [amqpsPort, httpsPort] = [await freePort(), await freePort()];
     const conf = join(dir, 'rabbitmq.conf');
     writeFileSync(conf, [
       '# as an operator would have it for RabbitMQ',
@@ -26,6 +30,10 @@ describe('rabbitmq.conf as the config file', { timeout: 60_000, skip: process.en
       `ssl_options.certfile = ${join(TLS_FIXTURES, 'server.pem')}`,
       `ssl_options.keyfile = ${join(TLS_FIXTURES, 'server.key')}`,
       'ssl_options.verify = verify_none',
+      // The management UI with a certificate of its own.
+      `management.ssl.port = ${httpsPort}`,
+      `management.ssl.certfile = ${join(TLS_FIXTURES, 'server2.pem')}`,
+      `management.ssl.keyfile = ${join(TLS_FIXTURES, 'server2.key')}`,
       'default_user = ops',
       'default_pass = conf-secret',
       'default_user_tags.administrator = true',
@@ -35,7 +43,7 @@ describe('rabbitmq.conf as the config file', { timeout: 60_000, skip: process.en
       'collect_statistics_interval = 5000',
       '',
     ].join('\n'));
-    broker = await startBroker({ args: ['--config', conf], readyPorts: [amqpsPort] });
+    broker = await startBroker({ args: ['--config', conf], readyPorts: [amqpsPort, httpsPort] });
   });
   after(async () => {
     await broker?.stop();
@@ -91,6 +99,31 @@ describe('rabbitmq.conf as the config file', { timeout: 60_000, skip: process.en
     const big = await post(JSON.stringify({ queues: [], padding: 'x'.repeat(2000) }));
     assert.equal(big.status, 400);
     assert.deepEqual(await big.json(), { error: 'bad_request', reason: 'Exceeded HTTP request body size limit' });
+  });
+
+  it('management.ssl.certfile: HTTPS serves its own certificate, amqps ssl_options\' one; the expiry check names each', async () => {
+    const presented = (port: number) => new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, ca: [pem('ca.pem')], servername: 'localhost' }, () => {
+        resolve(socket.getPeerX509Certificate()!.fingerprint256);
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+    const fingerprint = (name: string) => new X509Certificate(pem(name)).fingerprint256;
+    assert.equal(await presented(amqpsPort), fingerprint('server.pem'));
+    assert.equal(await presented(httpsPort), fingerprint('server2.pem'));
+    // The test certificates are valid for 100 years: both expire within 200.
+    const check = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      request(`https://127.0.0.1:${httpsPort}/api/health/checks/certificate-expiration/200/years`,
+        { ca: [pem('ca.pem')], auth: 'ops:conf-secret', agent: false, servername: 'localhost' }, (res) => {
+          let body = '';
+          res.on('data', (d) => { body += d; });
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }));
+        }).once('error', reject).end();
+    });
+    assert.equal(check.status, 503);
+    const files = Object.fromEntries(check.body.expired.map((e: { protocol: string; certfile: string }) => [e.protocol, e.certfile]));
+    assert.deepEqual(files, { 'amqp/ssl': join(TLS_FIXTURES, 'server.pem'), https: join(TLS_FIXTURES, 'server2.pem') });
   });
 
   it('a setting Warren has no use for is named in the log, not fatal', () => {

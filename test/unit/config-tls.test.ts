@@ -56,7 +56,13 @@ describe('loadConfig: TLS', () => {
 
   test('refuses what cannot work, saying what to give', () => {
     assert.throws(() => loadConfig({ sslCertFile: '/c.pem' }, {}), /needs both a certificate and its key/);
-    assert.throws(() => loadConfig({ managementSslPort: '15671' }, {}), /a TLS port is set but no certificate/);
+    assert.throws(() => loadConfig({ managementSslPort: '15671' }, {}), /an HTTPS port is set but no certificate/);
+    assert.throws(() => loadConfig({ amqpsPort: '5671' }, {}), /a TLS port is set but no certificate/);
+    assert.throws(() => loadConfig({ managementSslCertFile: '/m.pem' }, {}), /the HTTPS listeners' own certificate needs its key/);
+    // The HTTPS listeners' own certificate is enough for them, and does not turn amqps on.
+    const own = loadConfig({ managementSslCertFile: '/m.pem', managementSslKeyFile: '/m.key', managementSslPort: '15671' }, {});
+    assert.equal(own.managementSslPort, 15671);
+    assert.equal(own.amqpsPort, null);
     assert.throws(() => loadConfig({ amqpPort: 'off' }, {}), /AMQP is off on both the plain and the TLS port/);
     assert.throws(() => loadConfig({ ...CERT, amqpPort: 'off', amqpsPort: 'off' }, {}), /AMQP is off on both/);
     assert.throws(() => loadConfig({ ...CERT, sslFailIfNoPeerCert: 'true' }, {}), /needs sslVerify verify_peer/);

@@ -141,12 +141,25 @@ describe('rabbitmq.conf', () => {
     assert.equal(parseRabbitmqConf('log.console.level = none\n').input.logLevel, 'silent');
   });
 
-  test('refused: a line that is not key = value, an unknown log level, a second certificate', () => {
+  test('the HTTPS listeners\' own certificate: management.ssl.* and prometheus.ssl.*', () => {
+    const own = parseRabbitmqConf('ssl_options.certfile = /a.pem\nssl_options.keyfile = /a.key\nssl_options.cacertfile = /ca.pem\n'
+      + 'management.ssl.certfile = /b.pem\nmanagement.ssl.keyfile = /b.key\nmanagement.ssl.cacertfile = /ca.pem\nprometheus.ssl.certfile = /b.pem\n');
+    assert.equal(own.input.sslCertFile, '/a.pem');
+    assert.equal(own.input.managementSslCertFile, '/b.pem');
+    assert.equal(own.input.managementSslKeyFile, '/b.key');
+    assert.deepEqual(own.ignored, [], 'the same CA file as ssl_options\' is no news');
+    const same = parseRabbitmqConf('ssl_options.certfile = /a.pem\nssl_options.keyfile = /a.key\nmanagement.ssl.certfile = /a.pem\nmanagement.ssl.keyfile = /a.key\n');
+    assert.equal(same.input.managementSslCertFile, undefined, 'the same files as ssl_options are no certificate of their own');
+    assert.match(parseRabbitmqConf('management.ssl.cacertfile = /other-ca.pem\n').ignored.join(), /management\.ssl\.cacertfile \(HTTPS clients are not asked/);
+    assert.throws(() => parseRabbitmqConf('management.ssl.certfile = /b.pem\nprometheus.ssl.certfile = /c.pem\n'),
+      /prometheus\.ssl\.certfile differs from the other HTTPS listener's certfile \(\/b\.pem\)/);
+    inDir({ 'rabbitmq.conf': 'management.ssl.port = 15671\nmanagement.ssl.certfile = /b.pem\n' }, (dir) => {
+      assert.throws(() => loadConfig({}, {}, join(dir, 'rabbitmq.conf')), /the HTTPS listeners' own certificate needs its key/);
+    });
+  });
+
+  test('refused: a line that is not key = value, an unknown log level', () => {
     assert.throws(() => parseRabbitmqConf('heartbeat 30\n'), /line 1 is not "key = value"/);
     assert.throws(() => parseRabbitmqConf('# ok\nlog.console.level = loud\n'), /log\.console\.level must be one of/);
-    assert.throws(() => parseRabbitmqConf('ssl_options.certfile = /a.pem\nmanagement.ssl.certfile = /b.pem\n'),
-      /management\.ssl\.certfile differs from ssl_options\.certfile: Warren serves every TLS listener with one certificate/);
-    // A listener's files alone (no ssl_options) are the certificate.
-    assert.equal(parseRabbitmqConf('management.ssl.certfile = /b.pem\n').input.sslCertFile, '/b.pem');
   });
 });

@@ -60,15 +60,18 @@ export function healthRoutes(app: FastifyInstance, ctx: ManagementContext): void
     if (UNIT_SECONDS[req.params.unit.toLowerCase()] === undefined) {
       throw badRequest('Time unit not recognised. Supported units: days, weeks, months, years.');
     }
-    // Every TLS listener shares one certificate: all of them expire together, or none.
-    const tls = ctx.tls;
+    // amqps serves ssl_options' certificate; the HTTPS listeners theirs (often the same one).
     const horizon = Date.now() + Number(req.params.within) * UNIT_SECONDS[req.params.unit.toLowerCase()] * 1000;
-    if (tls == null || !(tls.validTo < horizon)) return { status: 'ok' };
-    const expires = new Date(tls.validTo).toISOString();
-    const expired = listenersOf(ctx).filter((l) => l.protocol.includes('/ssl') || l.protocol.startsWith('https')).map((l) => ({
-      node: l.node, protocol: l.protocol, interface: l.ip_address, port: l.port,
-      certfile: tls.settings.certFile, cacertfile: tls.settings.caCertFile ?? '', expires,
-    }));
+    const certsOf = (protocol: string) => (protocol.includes('/ssl') ? ctx.tls?.amqps : protocol.startsWith('https') ? ctx.tls?.https : null);
+    const expired = listenersOf(ctx).flatMap((l) => {
+      const certs = certsOf(l.protocol);
+      if (certs == null || !(certs.validTo < horizon)) return [];
+      return [{
+        node: l.node, protocol: l.protocol, interface: l.ip_address, port: l.port,
+        certfile: certs.settings.certFile, cacertfile: certs.settings.caCertFile ?? '', expires: new Date(certs.validTo).toISOString(),
+      }];
+    });
+    if (expired.length === 0) return { status: 'ok' };
     return failed(reply, 'Certificates expiring', { expired });
   });
 
