@@ -85,7 +85,22 @@ export class DefinitionsRecorder implements DefinitionListener, AccessListener, 
     syncKind(this.store, 'vhost', want, (r) => r.name as string);
   }
 
+  /**
+   * A change the journal refuses (a full disk) is undone: users and permissions are loaded again
+   * from what the store holds, and the error goes to the caller (the API answers 500).
+   */
   usersChanged(): void {
+    try {
+      this.recordUsers();
+    } catch (err) {
+      if (!(err instanceof DefinitionsWriteError)) throw err;
+      this.broker.users.clear();
+      loadUsers(this.broker, this.store);
+      throw err;
+    }
+  }
+
+  private recordUsers(): void {
     const users = this.broker.users;
     const want = new Map<string, DefinitionRecord>();
     for (const u of users.users.values()) want.set(u.name, { ...u });
@@ -116,6 +131,20 @@ function syncKind(store: DefinitionsStore, kind: Kind, want: Map<string, Definit
   for (const [k, r] of want) if (JSON.stringify(have.get(k), definitionsReplacer) !== JSON.stringify(r, definitionsReplacer)) store.put(kind, k, r);
 }
 
+/** Users, permissions and topic permissions as the store holds them. */
+function loadUsers(broker: Broker, store: DefinitionsStore): void {
+  for (const u of store.all('user')) {
+    broker.users.putUser(u.name as string, null, u.tags as string[], u.passwordHash as string, u.hashingAlgorithm as string,
+      (u.limits as Record<string, number> | undefined) ?? {});
+  }
+  for (const p of store.all('permission')) {
+    broker.users.setPermission(p.user as string, p.vhost as string, p as unknown as { configure: string; write: string; read: string });
+  }
+  for (const p of store.all('topic_permission')) {
+    broker.users.setTopicPermission(p.user as string, p.vhost as string, p as unknown as TopicPermission);
+  }
+}
+
 export interface RestoreStats {
   queues: number;
   messages: number;
@@ -136,16 +165,7 @@ export function restoreBroker(broker: Broker, store: DefinitionsStore, log: Logg
       defaultQueueType: (v.defaultQueueType as string | null | undefined) ?? null,
     };
   }
-  for (const u of store.all('user')) {
-    broker.users.putUser(u.name as string, null, u.tags as string[], u.passwordHash as string, u.hashingAlgorithm as string,
-      (u.limits as Record<string, number> | undefined) ?? {});
-  }
-  for (const p of store.all('permission')) {
-    broker.users.setPermission(p.user as string, p.vhost as string, p as unknown as { configure: string; write: string; read: string });
-  }
-  for (const p of store.all('topic_permission')) {
-    broker.users.setTopicPermission(p.user as string, p.vhost as string, p as unknown as TopicPermission);
-  }
+  loadUsers(broker, store);
   for (const p of store.all('parameter')) broker.parameters.set(p as unknown as RuntimeParameter);
   for (const p of store.all('global_parameter')) broker.parameters.global.set(p.name as string, p.value);
   restorePolicies(broker, store);

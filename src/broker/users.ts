@@ -121,6 +121,14 @@ export class UserStore {
     return user;
   }
 
+  /** Forgets every user and permission (to load them again from the store). */
+  clear(): void {
+    this.users.clear();
+    this.permissions.clear();
+    this.topicPermissions.clear();
+    this.version++;
+  }
+
   deleteUser(name: string): boolean {
     for (const perms of this.permissions.values()) perms.delete(name);
     for (const perms of this.topicPermissions.values()) perms.delete(name);

@@ -12,6 +12,7 @@ import { registerRoutes } from './routes/index.js';
 import { uiRoutes } from './ui.js';
 import { samplerOf } from './stats-sampler.js';
 import { DefinitionsError } from '../broker/definitions.js';
+import { DefinitionsWriteError } from '../store/definitions-store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -61,6 +62,11 @@ export function buildManagementApp(ctx: ManagementContext, https?: TlsOptions): 
     // RabbitMQ refuses a body past its limit with 400 bad_request, not 413.
     if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.status(400).send({ error: 'bad_request', reason: BODY_TOO_LARGE });
     if (err instanceof DefinitionsError) return reply.status(400).send({ error: 'bad_request', reason: err.message });
+    // Not a bug: the disk refused the change (the store logged it). Users and permissions are put
+    // back as stored; other definitions stay changed in memory until a later write stores them.
+    if (err instanceof DefinitionsWriteError) {
+      return reply.status(500).send({ error: 'internal_error', reason: `${err.message}; the change was not stored: free space on the data directory's filesystem and retry` });
+    }
     if (err.statusCode !== undefined && err.statusCode < 500) {
       return reply.status(err.statusCode).send({ error: 'bad_request', reason: err.message });
     }

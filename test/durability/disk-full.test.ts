@@ -239,6 +239,29 @@ describe('full disk', { timeout: 120_000 }, () => {
     // amqplib fails the pending declare with "Channel ended"; the reason is on the connection.
     assert.match(String(declConn.error ?? declareError), new RegExp(`541 \\(INTERNAL-ERROR\\) with message "INTERNAL_ERROR - cannot store queue '${refused}' in vhost '/'`));
 
+    // 4b. A user the definitions journal cannot record is refused with 500 and not kept (not even
+    // in memory: it cannot log in), while those stored before stay.
+    const api = (method: string, path: string, body?: unknown) => fetch(`${b.httpUrl}/api${path}`, {
+      method, headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const storedUsers: string[] = [];
+    let refusedUser = '';
+    for (let i = 0; i < 500 && refusedUser === ''; i++) {
+      const name = `user-while-full-${i}`;
+      const r = await api('PUT', `/users/${name}`, { password: 'pw', tags: '' });
+      if (r.status === 201) storedUsers.push(name);
+      else {
+        const text = await r.text();
+        assert.equal(r.status, 500, text);
+        assert.match((JSON.parse(text) as { reason: string }).reason, /the change was not stored: free space/);
+        refusedUser = name;
+      }
+    }
+    assert.notEqual(refusedUser, '', 'a user change on a full disk fails');
+    assert.equal((await api('GET', `/users/${refusedUser}`)).status, 404, 'the refused user is not kept in memory');
+    for (const u of storedUsers) assert.equal((await api('GET', `/users/${u}`)).status, 200);
+
     // 5. Space returns: the alarm clears by itself and publishing resumes.
     const freedAt = Date.now();
     rmSync(filler);
@@ -266,6 +289,8 @@ describe('full disk', { timeout: 120_000 }, () => {
     assertNoneLost(confirmed, ids, consumed, 'after a crash and restart');
     assert.equal(new Set(ids).size, ids.length, 'no message is stored twice');
     await assert.rejects((await channel(conn)).checkQueue(refused), /404/, 'the refused queue was not kept');
+    const users = ((await (await api('GET', '/users')).json()) as { name: string }[]).map((u) => u.name);
+    assert.deepEqual(users.filter((u) => u.startsWith('user-while-full-')).sort(), [...storedUsers].sort(), 'after a restart: the stored users, not the refused one');
   });
 
   it('nacks a delayed publish on a full disk, shuts down cleanly while writes are held, and recovers every confirmed message', async (t) => {
