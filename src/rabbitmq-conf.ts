@@ -61,7 +61,7 @@ const LOG_LEVELS: Record<string, string> = {
 const LISTENER_TLS_FILES = /^(management|prometheus)\.ssl\.(certfile|keyfile|cacertfile)$/;
 
 /** Parses the file's lines; throws on a line that is not `key = value` (RabbitMQ refuses those too). */
-export function readLines(text: string): Map<string, string> {
+function readLines(text: string): Map<string, string> {
   const out = new Map<string, string>();
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -143,20 +143,20 @@ export function parseRabbitmqConf(text: string): RabbitmqConf {
   for (const [k, items] of lists) set(k, items.sort((a, b) => a[0] - b[0]).map(([, v]) => v));
   if (loopback !== null) set('loopbackUsers', loopback);
   if (logLevel !== null) set('logLevel', logLevel.v);
-  takeListener(tcpListeners, 'amqpPort', input, ignored, true);
-  takeListener(sslListeners, 'amqpsPort', input, ignored, false);
+  takeListener(tcpListeners, 'amqpPort', input, ignored);
+  takeListener(sslListeners, 'amqpsPort', input, ignored);
   httpsFiles(tlsFiles, input, ignored);
   return { input, ignored };
 }
 
 /** `listeners.tcp.NAME = [ip:]port`: Warren listens on one address and port per protocol. */
-function takeListener(kv: string[], port: 'amqpPort' | 'amqpsPort', input: ConfigInput, ignored: string[], setsBind: boolean): void {
+function takeListener(kv: string[], port: 'amqpPort' | 'amqpsPort', input: ConfigInput, ignored: string[]): void {
   if (kv.length === 0) return;
   const at = Math.max(0, kv.indexOf(port === 'amqpPort' ? 'listeners.tcp.default' : 'listeners.ssl.default'));
   const { ip, port: p } = listener(kv[at + 1]);
   (input as Record<string, unknown>)[port] = p;
   if (ip !== null) {
-    if (setsBind) {
+    if (port === 'amqpPort') {
       (input as Record<string, unknown>).bind = ip;
       // RabbitMQ's management listener keeps to every interface unless management.tcp.ip says otherwise.
       input.managementBind ??= '::';

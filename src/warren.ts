@@ -47,7 +47,7 @@ export class Warren {
     readonly metrics: { app: FastifyInstance; port: number } | null,
     /** The HTTPS twins of management and metrics. */
     private readonly httpsApps: FastifyInstance[],
-    /** The certificates of every TLS listener; null without TLS. */
+    /** The certificates of the amqps and the HTTPS listeners (null members: no such listener). */
     readonly tls: ListenerCertificates,
   ) {}
 
@@ -256,7 +256,9 @@ function listenerCertificates(config: Config): ListenerCertificates {
     return certs;
   };
   const amqps = load(config.sslCertFile, config.sslKeyFile);
-  const https = config.managementSslCertFile === null ? amqps : load(config.managementSslCertFile, config.managementSslKeyFile);
+  // The same files as ssl_options' are the same certificate: one reload, one expiry.
+  const same = config.managementSslCertFile === config.sslCertFile && config.managementSslKeyFile === config.sslKeyFile;
+  const https = config.managementSslCertFile === null || same ? amqps : load(config.managementSslCertFile, config.managementSslKeyFile);
   return { amqps, https };
 }
 

@@ -13,7 +13,7 @@ export const SOCKET_FULL = 2;
 export interface DeliverySink {
   readiness(consumer: Consumer): number;
   /** SOCKET_FULL, yet the consumer may take a message that would otherwise expire now. */
-  canOverfill(consumer: Consumer): boolean;
+  canOverfill(): boolean;
   deliver(consumer: Consumer, entry: QueueEntry): void;
   /** The queue went away (deleted, or its node of ownership): send basic.cancel. */
   cancelledByBroker(consumer: Consumer): void;

@@ -164,7 +164,7 @@ export class DelaySchedule {
   /** `durable`: persistent messages are kept across restarts (and their confirms wait for disk). */
   constructor(private readonly durable: boolean, private readonly buckets: DelayBuckets, private readonly onDue: DueHandler) {
     const recovered = buckets.recover();
-    this.journal = durable ? buckets.openRoutedJournal() : null;
+    this.journal = buckets.openRoutedJournal();
     // Sequence numbers order ties; new ones must follow every stored one.
     this.nextSeq = Math.max(recovered, Date.now() * 1000);
     this.arm(Date.now());

@@ -323,7 +323,7 @@ export class Queue {
           if (full === null) break;
           const head = messages.peek();
           if (head === undefined || head.expiresAt === 0 || head.expiresAt > (now || (now = Date.now()))) break;
-          if (!full.sink.canOverfill(full)) break;
+          if (!full.sink.canOverfill()) break;
           chosen = full;
         }
         const entry = messages.shift();

@@ -15,13 +15,13 @@ import type { QueueMessages } from './queue-messages.js';
 import { ChurnCounters, DeadLetterCounters } from './counters.js';
 import { applyExchangePolicy, applyQueuePolicy, type Policy } from './policies.js';
 
-/** Told about every change to durable definitions, so the store can persist it. */
 /** What the model needs of an open connection: whose it is and how many channels it has open. */
 export interface OpenConnection {
   readonly userName: string;
   readonly channels: { readonly size: number };
 }
 
+/** Told about every change to durable definitions, so the store can persist it. */
 export interface DefinitionListener {
   exchangeDeclared(x: Exchange): void;
   exchangeDeleted(x: Exchange): void;

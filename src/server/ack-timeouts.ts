@@ -21,7 +21,7 @@ const MIN_INTERVAL = 100;
 const MAX_INTERVAL = 1000;
 
 /** RabbitMQ checks once a minute; a tenth of the timeout (within 0.1-1 s) keeps short ones honest. */
-export function checkInterval(timeout: number): number {
+function checkInterval(timeout: number): number {
   return Math.min(MAX_INTERVAL, Math.max(MIN_INTERVAL, Math.floor(timeout / 10)));
 }
 
@@ -63,7 +63,7 @@ export class AckTimeouts {
     const now = Date.now();
     let interval = MAX_INTERVAL + 1;
     for (const s of this.watched) {
-      const t = s.holdsUnacked ? s.checkAckTimeout(now) : -1;
+      const t = s.checkAckTimeout(now);
       if (!s.holdsUnacked) {
         s.ackWatched = false;
         this.watched.delete(s);

@@ -19,12 +19,6 @@ import { DIRECT_REPLY_TO, DirectReply } from './direct-reply.js';
 import { MessageCounters, type MessageSizes } from './stats.js';
 import { Transaction, type TxPublish } from './transaction.js';
 
-/**
- * Deliveries a connection may take while its socket is full, for messages that would otherwise
- * expire at once: RabbitMQ's credit-flow window between a queue and a channel's writer.
- */
-const OVERFILL_MAX = 400;
-
 export class Channel implements DeliverySink, AckTimeoutSubject {
   closing = false;
   /** Watched by the consumer-timeout checker. */
@@ -438,8 +432,8 @@ export class Channel implements DeliverySink, AckTimeoutSubject {
     return this.conn.writable ? READY : SOCKET_FULL;
   }
 
-  canOverfill(_c: Consumer): boolean {
-    return this.conn.overfilled < OVERFILL_MAX;
+  canOverfill(): boolean {
+    return this.conn.mayOverfill;
   }
 
   deliver(c: Consumer, entry: QueueEntry): void {
@@ -448,12 +442,17 @@ export class Channel implements DeliverySink, AckTimeoutSubject {
     // Written before it is recorded: if writing fails, the queue takes the message back whole.
     this.writeDelivery(c.tagBytes, tag, entry.deliveries > 0, entry.msg, c.noAck);
     if (!c.noAck) {
-      entry.deliveryTag = tag;
-      entry.deliveredAt = Date.now();
-      this.unacked.set(tag, entry);
+      this.trackUnacked(tag, entry);
       c.unacked++;
-      if (!this.ackWatched) this.watchAckTimeout(entry);
     }
+  }
+
+  /** A delivery that awaits its ack (consumer timeout included). */
+  private trackUnacked(tag: number, entry: QueueEntry): void {
+    entry.deliveryTag = tag;
+    entry.deliveredAt = Date.now();
+    this.unacked.set(tag, entry);
+    if (!this.ackWatched) this.watchAckTimeout(entry);
   }
 
   takeTag(): number {
@@ -515,12 +514,7 @@ export class Channel implements DeliverySink, AckTimeoutSubject {
     else this.stats.get++;
     if (entry.deliveries > 0) this.stats.redeliver++;
     const tag = this.nextTag++;
-    if (!a.noAck) {
-      entry.deliveryTag = tag;
-      entry.deliveredAt = Date.now();
-      this.unacked.set(tag, entry);
-      if (!this.ackWatched) this.watchAckTimeout(entry);
-    }
+    if (!a.noAck) this.trackUnacked(tag, entry);
     const msg = entry.msg;
     this.conn.out.getOk(this.id, this.conn.frameMax, tag, entry.deliveries > 0, q.messageCount, msg.data, msg.routeEnd, msg.propsEnd);
     this.conn.wrote();
@@ -626,7 +620,7 @@ export class Channel implements DeliverySink, AckTimeoutSubject {
   // -------------------------------------------------------- consumer timeout
 
   private watchAckTimeout(first: QueueEntry): void {
-    this.conn.ctx.ackTimeouts.watch(this, this.ackTimeoutOf(first));
+    this.conn.ctx.ackTimeouts.watch(this, this.timeoutFor(first.consumer, first.queue));
   }
 
   get holdsUnacked(): boolean {
@@ -634,14 +628,10 @@ export class Channel implements DeliverySink, AckTimeoutSubject {
   }
 
   /**
-   * The timeout of a delivery, ms, or -1 for none: its consumer's x-consumer-timeout, else its
-   * queue's (argument or policy, the lower), else the server's consumer_timeout (0 there: none).
+   * The ack timeout a consumer's deliveries get (basic.get's: `c` null), ms, or -1 for none: its
+   * x-consumer-timeout, else its queue's (argument or policy, the lower), else the server's
+   * consumer_timeout (0 there: none).
    */
-  ackTimeoutOf(e: QueueEntry): number {
-    return this.timeoutFor(e.consumer, e.queue);
-  }
-
-  /** The ack timeout a consumer's deliveries get (basic.get's: `c` null), ms; -1: none. */
   timeoutFor(c: Consumer | null, queue: Queue): number {
     if (c !== null && c.timeout >= 0) return c.timeout;
     const q = queue.limits.consumerTimeout;
@@ -653,13 +643,9 @@ export class Channel implements DeliverySink, AckTimeoutSubject {
   /** As RabbitMQ: only the oldest unacked delivery is checked; overdue, the channel is closed with 406. */
   checkAckTimeout(now: number): number {
     if (this.closing) return -1;
-    let oldest: QueueEntry | undefined;
-    for (const e of this.unacked.values()) {
-      oldest = e;
-      break;
-    }
+    const oldest: QueueEntry | undefined = this.unacked.values().next().value;
     if (oldest === undefined) return -1;
-    const timeout = this.ackTimeoutOf(oldest);
+    const timeout = this.timeoutFor(oldest.consumer, oldest.queue);
     if (timeout < 0 || now - oldest.deliveredAt <= timeout) return timeout;
     const q = oldest.queue;
     this.conn.log.warn({ channel: this.id, queue: q.name, vhost: q.vhost, deliveryTag: oldest.deliveryTag, timeout },

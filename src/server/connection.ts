@@ -31,6 +31,9 @@ const READ_SLICE = 64 * 1024;
 
 let nextConnectionId = 1;
 
+/** Deliveries a connection takes past a full socket before it drains (see mayOverfill). */
+const OVERFILL_MAX = 400;
+
 export class Connection implements FrameHandler, FlowWaiter {
   readonly id = nextConnectionId++;
   readonly out = new FrameWriter();
@@ -55,6 +58,14 @@ export class Connection implements FrameHandler, FlowWaiter {
   writable = true;
   /** Deliveries written while the socket was full (messages that would have expired otherwise). */
   overfilled = 0;
+
+  /**
+   * Whether a delivery may still be written while the socket is full (for a message that would
+   * expire at once otherwise): RabbitMQ's credit-flow window between a queue and a channel's writer.
+   */
+  get mayOverfill(): boolean {
+    return this.overfilled < OVERFILL_MAX;
+  }
   /** Client capabilities we adapt to. */
   cancelNotify = false;
   blockedNotify = false;

@@ -90,7 +90,7 @@ export function closeDataDir(dir: string, extra: Record<string, unknown> = {}): 
     rmSync(join(dir, CLEAN_FILE), { force: true });
     marked = false;
   }
-  rmSync(join(dir, LOCK_FILE), { force: true });
+  releaseDataDir(dir);
   return marked;
 }
 
@@ -105,7 +105,7 @@ export function releaseDataDir(dir: string): void {
 /** A start that failed before serving anything: put back the state it found, release the lock. */
 export function abandonDataDir(dir: string, state: DataDirState): void {
   if (state.existed && !state.unclean) writeFileSync(join(dir, CLEAN_FILE), JSON.stringify(state.cleanInfo));
-  rmSync(join(dir, LOCK_FILE), { force: true });
+  releaseDataDir(dir);
 }
 
 const CLUSTER_ID_FILE = 'cluster-id';

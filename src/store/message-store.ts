@@ -20,6 +20,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { SegmentLog, type LogOwner, type WriteFailure } from './segment-log.js';
+import { isOutOfSpace } from './write-fully.js';
 
 /** Longest time written persistent data that nothing waits for stays unsynced. */
 const LAZY_SYNC_MS = 200;
@@ -172,7 +173,7 @@ export class MessageStore implements LogOwner {
 
   private writesFailing(f: WriteFailure): void {
     const code = f.err.code ?? f.err.message;
-    const what = code === 'ENOSPC' || code === 'EDQUOT' ? `disk full at ${f.path} (${code})` : `cannot write ${f.path} (${code})`;
+    const what = isOutOfSpace(f.err) ? `disk full at ${f.path} (${code})` : `cannot write ${f.path} (${code})`;
     this.log.error({ err: f.err, path: f.path }, `${what}: blocking publishers and nacking publishes not yet confirmed; `
       + 'data already confirmed is safe, and what could not be written is kept in memory and retried. '
       + 'Free space on that filesystem (or enlarge the volume): the broker resumes by itself');

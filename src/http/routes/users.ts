@@ -5,22 +5,13 @@ import { requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { listResponse, type Query } from '../paging.js';
-import { DefinitionsError, tagsOf, userLimitsOf } from '../../broker/definitions.js';
+import { tagsOf, userLimitsOf } from '../../broker/definitions.js';
 import { HASHING_ALGORITHMS, sortedLimits, type User } from '../../broker/users.js';
 
 export function userJson(u: User): Record<string, unknown> {
   return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: sortedLimits(u.limits) };
 }
 
-/** The `limits` of a PUT body (replacing the user's), or undefined to keep them. */
-function limitsOf(body: Record<string, unknown>): Record<string, number> | undefined {
-  try {
-    return userLimitsOf(body.limits);
-  } catch (err) {
-    if (err instanceof DefinitionsError) throw badRequest(err.message);
-    throw err;
-  }
-}
 
 /**
  * The credentials of a PUT body: a clear `password` (hashed by the user store with the configured
@@ -74,10 +65,11 @@ export function userRoutes(app: FastifyInstance, ctx: ManagementContext): void {
     requireTag(req.auth, 'administrator');
     const body = (req.body ?? {}) as Record<string, unknown>;
     // RabbitMQ still takes the old boolean `administrator` in place of tags.
-    const tags = body.tags !== undefined ? tagsOf(body.tags as string | string[] | null ?? '')
+    const tags = body.tags !== undefined ? tagsOf(body.tags ?? '')
       : body.administrator !== undefined ? (String(body.administrator) === 'true' ? ['administrator'] : []) : null;
     if (tags === null) throw badRequest('tags_not_present');
-    const limits = limitsOf(body);
+    // Bad limits throw DefinitionsError, which the API answers with 400.
+    const limits = userLimitsOf(body.limits);
     const { password, hash, algorithm } = credentialsOf(body, users.hashingAlgorithm);
     const existed = users.users.has(req.params.user);
     users.putUser(req.params.user, password, tags, hash, algorithm, limits);

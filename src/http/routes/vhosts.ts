@@ -63,7 +63,7 @@ export function vhostRoutes(app: FastifyInstance, ctx: ManagementContext): void 
     const name = req.params.vhost;
     const existed = broker.vhosts.has(name);
     const v = broker.addVhost(name);
-    const tags = body.tags === null || body.tags === undefined ? [] : tagsOf(body.tags as string | string[]);
+    const tags = body.tags === null || body.tags === undefined ? [] : tagsOf(body.tags);
     v.metadata = {
       description: typeof body.description === 'string' ? body.description : '',
       tags,
